@@ -1,0 +1,82 @@
+//! In-process execution: the driver and one worker with `threads` task slots in the same
+//! process, no network. The same scheduler, executor and shuffle store as a cluster run, so
+//! local runs test the engine, not a shortcut around it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::Sender;
+
+use crate::context::JobContext;
+use crate::error::Result;
+use crate::executor::{run_task, WorkerEnv};
+use crate::metrics::JobMetrics;
+use crate::plan::Plan;
+use crate::protocol::{JobOptions, TaskDescription};
+use crate::scheduler::{Backend, ProgressSink, Scheduler, SchedulerEvent};
+use crate::shuffle::ShuffleStore;
+use crate::task::WorkerId;
+
+/// Default memory for shuffle outputs before they spill to disk, per worker.
+pub fn shuffle_memory_budget() -> u64 {
+    std::env::var("WEIR_SHUFFLE_MEMORY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2 << 30)
+}
+
+struct LocalBackend {
+    env: Arc<WorkerEnv>,
+    events: Sender<SchedulerEvent>,
+}
+
+impl Backend for LocalBackend {
+    fn launch(&mut self, worker: WorkerId, task: TaskDescription) {
+        let env = self.env.clone();
+        let events = self.events.clone();
+        self.env.pool.spawn(move || {
+            let outcome = run_task(&env, task);
+            let _ = events.send(SchedulerEvent::TaskDone { worker, outcome });
+        });
+    }
+
+    fn evict(&mut self, _worker: WorkerId, _reason: &str) {}
+}
+
+/// Runs `job` in this process with `options.threads` task slots; returns its metrics.
+pub fn run_local<F>(job_name: &str, args: &[String], options: JobOptions, progress: Option<Arc<dyn ProgressSink>>, job: F) -> Result<JobMetrics>
+where
+    F: FnOnce(&JobContext) -> Result<()>,
+{
+    let started = Instant::now();
+    let plan = Plan::new();
+    let spill = tempfile::Builder::new()
+        .prefix("weir-spill-")
+        .tempdir()
+        .map_err(|e| crate::Error::io("creating a spill directory", e))?;
+    let store = ShuffleStore::new(shuffle_memory_budget(), spill.path().to_path_buf());
+    let env = WorkerEnv::new(0, plan.clone(), store, None, options.clone())?;
+    let (tx, rx) = crossbeam_channel::unbounded();
+    tx.send(SchedulerEvent::WorkerJoined {
+        worker: 0,
+        slots: options.threads.max(1),
+        data_address: "local".into(),
+        host: "local".into(),
+    })
+    .expect("receiver alive");
+    let backend = LocalBackend { env, events: tx };
+    let mut scheduler = Scheduler::new(plan.clone(), Box::new(backend), rx);
+    if let Some(p) = progress {
+        scheduler.set_progress(p);
+    }
+    scheduler.wait_for_workers(1, std::time::Duration::from_secs(5))?;
+    let ctx = JobContext::driver(plan.clone(), options, scheduler, Box::new(|_, _| {}));
+    let outcome = job(&ctx);
+    plan.close("job ended");
+    outcome?;
+    let mut metrics = ctx.metrics();
+    metrics.job = job_name.to_string();
+    metrics.args = args.to_vec();
+    metrics.wall_seconds = started.elapsed().as_secs_f64();
+    Ok(metrics)
+}

@@ -1,0 +1,311 @@
+//! The plan: the DAG of datasets a job builds, as the engine sees it.
+//!
+//! Every process builds the same plan by running the same job function (code is everywhere,
+//! only values travel), so nodes, shuffles and actions are named by their position in the
+//! order they were created. The engine sees nodes type-erased: a name, a partition count and
+//! dependencies. Typed work is behind two traits the operators implement: a
+//! [`ShuffleMapTask`] writes one map partition's shuffle output, and a [`ResultTask`] turns one
+//! partition into the bytes an action returns.
+//!
+//! A worker's job thread may lag behind the driver, so lookups can wait for the plan to grow
+//! ([`Plan::wait_shuffle`], [`Plan::wait_action`]) until the plan is closed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::TaskError;
+use crate::hash::{fold_fingerprint, stable_hash};
+use crate::task::TaskContext;
+
+/// Position of a node in the plan.
+pub type NodeId = usize;
+/// Position of a shuffle in the plan.
+pub type ShuffleId = usize;
+/// Position of an action in the plan.
+pub type ActionId = usize;
+
+/// How a node's partitions depend on another node or shuffle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dependency {
+    /// Partition `i` reads partition `i` of the parent.
+    OneToOne { parent: NodeId },
+    /// Partitions `offset..offset + len` read partitions `0..len` of the parent (union).
+    Range {
+        parent: NodeId,
+        offset: usize,
+        len: usize,
+    },
+    /// Every partition reads its share of every map output of the shuffle.
+    Shuffle { shuffle: ShuffleId },
+}
+
+/// What the engine needs to know about a dataset.
+pub trait PlanNode: Send + Sync + 'static {
+    /// The operator's name, for stage names and metrics.
+    fn name(&self) -> &str;
+    /// How many partitions the dataset has.
+    fn num_partitions(&self) -> usize;
+    /// What the partitions are computed from.
+    fn dependencies(&self) -> &[Dependency];
+    /// Whether the partitions are kept in worker memory once computed.
+    fn is_persisted(&self) -> bool {
+        false
+    }
+}
+
+/// The map side of a shuffle: computes one partition of the map node and writes it,
+/// partitioned (and combined) for the reducers, through [`TaskContext::shuffle_writer`].
+pub trait ShuffleMapTask: Send + Sync + 'static {
+    /// The node whose partitions are the map tasks.
+    fn map_node(&self) -> NodeId;
+    /// How many reduce partitions the output is cut into.
+    fn num_reduce_partitions(&self) -> usize;
+    /// Runs map partition `map_partition`; returns the bytes written per reduce partition.
+    fn run_map(&self, map_partition: usize, tc: &TaskContext) -> Result<Vec<u64>, TaskError>;
+}
+
+/// The per-partition work of an action: returns the bytes sent to the driver.
+pub trait ResultTask: Send + Sync + 'static {
+    /// Runs the action on `partition` and returns its serialized result.
+    fn run(&self, partition: usize, tc: &TaskContext) -> Result<Vec<u8>, TaskError>;
+}
+
+/// A registered action.
+#[derive(Clone)]
+pub struct ActionEntry {
+    /// The node the action runs on.
+    pub node: NodeId,
+    /// What each task does.
+    pub task: Arc<dyn ResultTask>,
+    /// The plan's fingerprint when the action was registered.
+    pub fingerprint: u64,
+    /// A human name (`collect`, `save` …).
+    pub name: String,
+}
+
+/// A registered shuffle.
+#[derive(Clone)]
+pub struct ShuffleEntry {
+    /// The map side.
+    pub task: Arc<dyn ShuffleMapTask>,
+    /// The operator that introduced the shuffle (`reduce_by_key` …).
+    pub name: String,
+    /// The plan's fingerprint when the shuffle was registered.
+    pub fingerprint: u64,
+}
+
+#[derive(Default)]
+struct PlanState {
+    nodes: Vec<Arc<dyn PlanNode>>,
+    shuffles: Vec<ShuffleEntry>,
+    actions: Vec<ActionEntry>,
+    fingerprint: u64,
+    closed: Option<String>,
+}
+
+/// The growing DAG of one job, shared by the job thread and the task executors.
+#[derive(Default)]
+pub struct Plan {
+    state: Mutex<PlanState>,
+    grew: Condvar,
+}
+
+impl Plan {
+    /// An empty plan.
+    pub fn new() -> Arc<Plan> {
+        Arc::new(Plan::default())
+    }
+
+    /// Adds a node and returns its id.
+    pub fn add_node(&self, node: Arc<dyn PlanNode>) -> NodeId {
+        let mut s = self.state.lock();
+        let mut fp = fold_fingerprint(s.fingerprint, stable_hash(node.name()));
+        fp = fold_fingerprint(fp, node.num_partitions() as u64);
+        for dep in node.dependencies() {
+            fp = fold_fingerprint(fp, stable_hash(&format!("{dep:?}")));
+        }
+        s.fingerprint = fp;
+        s.nodes.push(node);
+        self.grew.notify_all();
+        s.nodes.len() - 1
+    }
+
+    /// Adds a shuffle and returns its id.
+    pub fn add_shuffle(&self, name: &str, task: Arc<dyn ShuffleMapTask>) -> ShuffleId {
+        let mut s = self.state.lock();
+        let mut fp = fold_fingerprint(s.fingerprint, stable_hash(name));
+        fp = fold_fingerprint(fp, task.map_node() as u64);
+        fp = fold_fingerprint(fp, task.num_reduce_partitions() as u64);
+        s.fingerprint = fp;
+        s.shuffles.push(ShuffleEntry {
+            task,
+            name: name.to_string(),
+            fingerprint: fp,
+        });
+        self.grew.notify_all();
+        s.shuffles.len() - 1
+    }
+
+    /// Adds an action and returns its id.
+    pub fn add_action(&self, name: &str, node: NodeId, task: Arc<dyn ResultTask>) -> ActionId {
+        let mut s = self.state.lock();
+        let mut fp = fold_fingerprint(s.fingerprint, stable_hash(name));
+        fp = fold_fingerprint(fp, node as u64);
+        s.fingerprint = fp;
+        s.actions.push(ActionEntry {
+            node,
+            task,
+            fingerprint: fp,
+            name: name.to_string(),
+        });
+        self.grew.notify_all();
+        s.actions.len() - 1
+    }
+
+    /// The plan's current fingerprint.
+    pub fn fingerprint(&self) -> u64 {
+        self.state.lock().fingerprint
+    }
+
+    /// Node `id`. Panics on an id this plan never issued (a bug, not an input error).
+    pub fn node(&self, id: NodeId) -> Arc<dyn PlanNode> {
+        self.state.lock().nodes[id].clone()
+    }
+
+    /// Number of nodes so far.
+    pub fn node_count(&self) -> usize {
+        self.state.lock().nodes.len()
+    }
+
+    /// Shuffle `id`, if it exists yet.
+    pub fn shuffle(&self, id: ShuffleId) -> Option<ShuffleEntry> {
+        self.state.lock().shuffles.get(id).cloned()
+    }
+
+    /// Action `id`, if it exists yet.
+    pub fn action(&self, id: ActionId) -> Option<ActionEntry> {
+        self.state.lock().actions.get(id).cloned()
+    }
+
+    /// Waits until shuffle `id` exists (the job thread may be behind the driver).
+    pub fn wait_shuffle(&self, id: ShuffleId, timeout: Duration) -> Result<ShuffleEntry, TaskError> {
+        self.wait_for(timeout, |s| s.shuffles.get(id).cloned(), || format!("shuffle {id}"))
+    }
+
+    /// Waits until action `id` exists.
+    pub fn wait_action(&self, id: ActionId, timeout: Duration) -> Result<ActionEntry, TaskError> {
+        self.wait_for(timeout, |s| s.actions.get(id).cloned(), || format!("action {id}"))
+    }
+
+    fn wait_for<T>(
+        &self,
+        timeout: Duration,
+        get: impl Fn(&PlanState) -> Option<T>,
+        what: impl Fn() -> String,
+    ) -> Result<T, TaskError> {
+        let deadline = Instant::now() + timeout;
+        let mut s = self.state.lock();
+        loop {
+            if let Some(v) = get(&s) {
+                return Ok(v);
+            }
+            if let Some(reason) = &s.closed {
+                return Err(TaskError::Cancelled(reason.clone()));
+            }
+            if self.grew.wait_until(&mut s, deadline).timed_out() {
+                return Err(TaskError::Failed(format!(
+                    "this worker's plan never reached {} (is the job deterministic?)",
+                    what()
+                )));
+            }
+        }
+    }
+
+    /// Closes the plan: waiters return `Cancelled(reason)`.
+    pub fn close(&self, reason: &str) {
+        let mut s = self.state.lock();
+        if s.closed.is_none() {
+            s.closed = Some(reason.to_string());
+        }
+        self.grew.notify_all();
+    }
+
+    /// Why the plan was closed, if it was.
+    pub fn closed(&self) -> Option<String> {
+        self.state.lock().closed.clone()
+    }
+
+    /// The shuffles a task on `node` may read: those reached through narrow dependencies,
+    /// following persisted nodes too (their cache may be gone).
+    pub fn shuffles_read_by(&self, node: NodeId) -> Vec<ShuffleId> {
+        let s = self.state.lock();
+        let mut out = Vec::new();
+        let mut stack = vec![node];
+        let mut seen = vec![false; s.nodes.len()];
+        while let Some(n) = stack.pop() {
+            if std::mem::replace(&mut seen[n], true) {
+                continue;
+            }
+            for dep in s.nodes[n].dependencies() {
+                match dep {
+                    Dependency::OneToOne { parent } | Dependency::Range { parent, .. } => {
+                        stack.push(*parent)
+                    }
+                    Dependency::Shuffle { shuffle } => {
+                        if !out.contains(shuffle) {
+                            out.push(*shuffle)
+                        }
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct N(&'static str, usize, Vec<Dependency>);
+    impl PlanNode for N {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn num_partitions(&self) -> usize {
+            self.1
+        }
+        fn dependencies(&self) -> &[Dependency] {
+            &self.2
+        }
+    }
+
+    #[test]
+    fn same_construction_gives_same_fingerprint() {
+        let build = |name: &'static str| {
+            let p = Plan::new();
+            let a = p.add_node(Arc::new(N("source", 4, vec![])));
+            p.add_node(Arc::new(N(name, 4, vec![Dependency::OneToOne { parent: a }])));
+            p.fingerprint()
+        };
+        assert_eq!(build("map"), build("map"));
+        assert_ne!(build("map"), build("filter"));
+    }
+
+    #[test]
+    fn waiting_for_a_missing_action_ends_when_closed() {
+        let p = Plan::new();
+        let p2 = p.clone();
+        let t = std::thread::spawn(move || p2.wait_action(0, Duration::from_secs(30)));
+        std::thread::sleep(Duration::from_millis(20));
+        p.close("job ended");
+        assert!(matches!(t.join().unwrap(), Err(TaskError::Cancelled(_))));
+        assert!(matches!(
+            p.wait_shuffle(3, Duration::from_millis(10)),
+            Err(TaskError::Cancelled(_))
+        ));
+    }
+}

@@ -1,0 +1,181 @@
+//! Every message between the driver and a worker, and between workers, in one place.
+//!
+//! Control messages travel as bincode bodies of [`FrameKind::Control`](crate::frame::FrameKind)
+//! frames after the authentication handshake (`auth`). The data plane (shuffle fetches between
+//! workers) uses the `Fetch*` frame kinds with the bodies defined at the bottom.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::TaskError;
+use crate::plan::{ActionId, ShuffleId};
+use crate::task::{ShuffleLocations, TaskMetrics};
+
+/// Options every process of a job must agree on; sent by the driver with [`DriverMessage::JobStart`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobOptions {
+    /// Default number of partitions for shuffles and inputs (the cluster's total task slots
+    /// times a small factor), so every process builds the same plan.
+    pub parallelism: usize,
+    /// Worker processes in the job (as started).
+    pub workers: usize,
+    /// Task slots (threads) per worker.
+    pub threads: usize,
+    /// Skip malformed input records (counted) instead of failing.
+    pub skip_bad_records: bool,
+    /// Output directory of `save`, if any.
+    pub output: Option<std::path::PathBuf>,
+    /// Output format: `tsv` or `parquet`.
+    pub format: String,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        JobOptions {
+            parallelism: 2,
+            workers: 1,
+            threads: 1,
+            skip_bad_records: false,
+            output: None,
+            format: "tsv".into(),
+        }
+    }
+}
+
+/// Which piece of work a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TaskKind {
+    /// Map partition `map` of shuffle `shuffle`.
+    ShuffleMap { shuffle: ShuffleId, map: usize },
+    /// Partition `partition` of action `action`.
+    Result { action: ActionId, partition: usize },
+}
+
+/// A task as sent to a worker.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TaskDescription {
+    pub task_id: u64,
+    pub kind: TaskKind,
+    pub attempt: u32,
+    /// The driver's plan fingerprint at the action or shuffle; a mismatch refuses the task.
+    pub fingerprint: u64,
+    /// Holders of the map outputs the task may read.
+    pub locations: ShuffleLocations,
+}
+
+/// What a successful task produced.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum TaskSuccess {
+    /// Bytes written per reduce partition.
+    MapOutput { sizes: Vec<u64> },
+    /// The action's bytes for this partition.
+    Result(Vec<u8>),
+}
+
+/// A finished task attempt.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TaskOutcome {
+    pub task_id: u64,
+    pub kind: TaskKind,
+    pub result: Result<TaskSuccess, TaskError>,
+    pub metrics: TaskMetrics,
+    pub seconds: f64,
+}
+
+/// Driver → worker.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum DriverMessage {
+    /// The job to build: name, arguments, options, and every driver value so far (so a
+    /// worker that joins late replays the job to where the driver is).
+    JobStart {
+        job: String,
+        args: Vec<String>,
+        options: JobOptions,
+        values: Vec<Vec<u8>>,
+    },
+    /// The next value of the driver's value log (an action's result, a broadcast, a split list).
+    DriverValue { seq: u64, bytes: Vec<u8> },
+    /// Run a task.
+    RunTask(TaskDescription),
+    /// Drop every map output of a shuffle (no longer needed).
+    RemoveShuffle { shuffle: ShuffleId },
+    /// The job is over (or this worker is refused); exit.
+    Shutdown { reason: String, ok: bool },
+}
+
+/// Worker → driver.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum WorkerMessage {
+    /// After authentication: where this worker serves shuffle blocks, and its task slots.
+    Register {
+        data_address: String,
+        threads: usize,
+        pid: u32,
+        host: String,
+    },
+    /// Still alive.
+    Heartbeat,
+    /// A task finished (successfully or not).
+    TaskDone(TaskOutcome),
+    /// The worker cannot take part (unknown job, bad arguments); it exits after sending this.
+    Refuse { reason: String },
+    /// The worker's copy of the job function failed.
+    JobFailed { message: String },
+}
+
+/// Data plane: a reduce task asks a peer for its blocks of some map outputs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FetchRequest {
+    pub shuffle: ShuffleId,
+    pub reduce: usize,
+    pub maps: Vec<u32>,
+}
+
+/// Data plane: a peer could not serve a map output.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FetchFailure {
+    pub map: u32,
+    pub message: String,
+}
+
+/// The identity sent in the handshake: package version and wire version.
+pub fn binary_version() -> String {
+    format!(
+        "{}+wire{}",
+        env!("CARGO_PKG_VERSION"),
+        crate::frame::WIRE_VERSION
+    )
+}
+
+/// Encodes a control message body.
+pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
+    bincode::serialize(message).expect("control messages always serialize")
+}
+
+/// Decodes a control message body; a malformed body is an error, never a panic.
+pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    use bincode::Options;
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_limit(body.len() as u64 + 1024)
+        .deserialize(body)
+        .map_err(|e| format!("malformed message: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_garbage_is_refused() {
+        let m = DriverMessage::Shutdown {
+            reason: "done".into(),
+            ok: true,
+        };
+        assert_eq!(decode::<DriverMessage>(&encode(&m)).unwrap(), m);
+        assert!(decode::<DriverMessage>(&[0xff, 0xff, 0xff, 0xff, 1, 2]).is_err());
+        // A huge length prefix must not allocate or panic.
+        let mut evil = vec![0u8; 4];
+        evil.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(decode::<WorkerMessage>(&evil).is_err());
+    }
+}

@@ -1,0 +1,167 @@
+//! The shuffle: map outputs written into each worker's [`store`], read by reduce tasks from
+//! every holder.
+//!
+//! A reduce task asks [`read_blocks`] for its partition of a shuffle. Blocks held by its own
+//! worker are read from the store directly; the others are fetched over TCP from their
+//! holders, every holder at once, into one bounded channel (backpressure: a fetch waits when
+//! the task has not consumed earlier blocks). A missing or unreachable map output surfaces
+//! as [`TaskError::FetchFailed`] so the driver recomputes it from lineage.
+
+pub mod block;
+pub mod fetch;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+pub use block::{BlockBuilder, BlockRecords};
+pub use store::{ShuffleStore, ShuffleWriter, StoredBlock};
+
+use crate::error::TaskError;
+use crate::executor::WorkerEnv;
+use crate::plan::ShuffleId;
+use crate::task::{ShuffleLocations, TaskMetrics, WorkerId};
+
+/// Blocks in flight per reduce task before fetches wait.
+pub const FETCH_BUFFER_BLOCKS: usize = 16;
+
+/// What a fetch delivers to the reading task.
+#[derive(Debug)]
+pub enum FetchItem {
+    /// A block of map output `map`.
+    Block { map: u32, bytes: Bytes },
+    /// A peer has sent everything asked of it.
+    Done { peer: WorkerId },
+    /// The fetch failed.
+    Failed(TaskError),
+}
+
+/// Fetches blocks from other workers (the TCP data plane).
+pub trait BlockFetcher: Send + Sync {
+    /// Starts fetching reduce partition `reduce` of map outputs `maps` of `shuffle` from
+    /// `peer` at `address`; delivers every block, then `Done` or `Failed`, into `sink`.
+    /// Must return at once.
+    fn fetch(
+        &self,
+        peer: WorkerId,
+        address: &str,
+        shuffle: ShuffleId,
+        reduce: usize,
+        maps: Vec<u32>,
+        sink: tokio::sync::mpsc::Sender<FetchItem>,
+    );
+}
+
+/// The blocks of one reduce partition, local ones first.
+pub struct ShuffleBlocks {
+    local: std::vec::IntoIter<(u32, StoredBlock)>,
+    remote: Option<tokio::sync::mpsc::Receiver<FetchItem>>,
+    peers_pending: usize,
+    shuffle: ShuffleId,
+    worker: WorkerId,
+    metrics: Arc<Mutex<TaskMetrics>>,
+}
+
+impl ShuffleBlocks {
+    fn note_read(&self, bytes: &Bytes) {
+        self.metrics.lock().shuffle_read_bytes += bytes.len() as u64;
+    }
+}
+
+impl Iterator for ShuffleBlocks {
+    type Item = Result<Bytes, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some((map, stored)) = self.local.next() {
+            return Some(match stored.load() {
+                Ok(b) => {
+                    self.note_read(&b);
+                    Ok(b)
+                }
+                Err(e) => Err(TaskError::FetchFailed {
+                    shuffle: self.shuffle,
+                    map_partition: map as usize,
+                    worker: self.worker,
+                    message: format!("reading spilled block: {e}"),
+                }),
+            });
+        }
+        while self.peers_pending > 0 {
+            let rx = self.remote.as_mut()?;
+            match rx.blocking_recv() {
+                Some(FetchItem::Block { bytes, .. }) => {
+                    self.note_read(&bytes);
+                    return Some(Ok(bytes));
+                }
+                Some(FetchItem::Done { .. }) => self.peers_pending -= 1,
+                Some(FetchItem::Failed(e)) => {
+                    self.peers_pending = 0;
+                    return Some(Err(e));
+                }
+                None => {
+                    self.peers_pending = 0;
+                    return Some(Err(TaskError::failed("shuffle fetch ended early")));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Starts reading reduce partition `reduce` of `shuffle` for a task on `env`'s worker.
+pub fn read_blocks(
+    env: &Arc<WorkerEnv>,
+    locations: &ShuffleLocations,
+    shuffle: ShuffleId,
+    reduce: usize,
+    metrics: Arc<Mutex<TaskMetrics>>,
+) -> Result<ShuffleBlocks, TaskError> {
+    let holders = locations.shuffles.get(&shuffle).ok_or_else(|| TaskError::FetchFailed {
+        shuffle,
+        map_partition: 0,
+        worker: env.worker_id,
+        message: "no map output locations were sent with the task".into(),
+    })?;
+    let mut local = Vec::new();
+    let mut remote: BTreeMap<WorkerId, Vec<u32>> = BTreeMap::new();
+    for (map, holder) in holders.iter().enumerate() {
+        let missing = |worker| TaskError::FetchFailed {
+            shuffle,
+            map_partition: map,
+            worker,
+            message: "map output is not available".into(),
+        };
+        match holder {
+            None => return Err(missing(env.worker_id)),
+            Some(w) if *w == env.worker_id => {
+                let blocks = env.shuffle.blocks(shuffle, map, reduce).ok_or_else(|| missing(*w))?;
+                local.extend(blocks.into_iter().map(|b| (map as u32, b)));
+            }
+            Some(w) => remote.entry(*w).or_default().push(map as u32),
+        }
+    }
+    let mut receiver = None;
+    let peers_pending = remote.len();
+    if !remote.is_empty() {
+        let fetcher = env.fetcher.as_ref().ok_or_else(|| {
+            TaskError::failed("map outputs live on other workers but this worker has no data plane")
+        })?;
+        let (tx, rx) = tokio::sync::mpsc::channel(FETCH_BUFFER_BLOCKS);
+        for (peer, maps) in remote {
+            let address = locations.addresses.get(&peer).cloned().unwrap_or_default();
+            fetcher.fetch(peer, &address, shuffle, reduce, maps, tx.clone());
+        }
+        receiver = Some(rx);
+    }
+    Ok(ShuffleBlocks {
+        local: local.into_iter(),
+        remote: receiver,
+        peers_pending,
+        shuffle,
+        worker: env.worker_id,
+        metrics,
+    })
+}
