@@ -40,7 +40,7 @@ pub use crate::parquet_io::{
 };
 pub use crate::paths::expand_inputs;
 pub use crate::text::{
-    for_each_line, for_each_record, plan_record_splits, plan_text_splits, TextSplit,
+    for_each_line, for_each_record, plan_record_splits, plan_text_splits, SplitLines, TextSplit,
 };
 
 /// The directory of small real datasets bundled with the crate (see its README).

@@ -7,7 +7,6 @@
 //! Fixed-size binary records have their own splits in [`crate::records`], also
 //! reachable from here.
 
-use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -257,45 +256,100 @@ fn read_lines<E: From<DatasetError>>(
     capacity: usize,
     mut f: impl FnMut(&str, u64) -> Result<(), E>,
 ) -> Result<(), E> {
-    let path = &split.path;
-    let io_err = |e| E::from(DatasetError::io(path, e));
-    if split.start >= split.end {
-        return Ok(());
+    let mut lines = SplitLines::with_capacity(split, capacity)?;
+    while let Some((text, line_no)) = lines.next_line()? {
+        f(text, line_no)?;
     }
-    let mut file = File::open(path).map_err(io_err)?;
-    let mut pos = split.start;
-    let skip_partial = split.start > 0;
-    if skip_partial {
-        // Start one byte early: if that byte ends a line, the line at `start` is ours.
-        pos -= 1;
+    Ok(())
+}
+
+/// A pull reader over the lines a split owns: the streaming form of [`for_each_line`],
+/// for callers that hand lines on one at a time (an iterator pipeline).
+pub struct SplitLines {
+    path: PathBuf,
+    reader: Option<LineReader>,
+    pos: u64,
+    end: u64,
+    line_no: u64,
+    step: u64,
+    decoded: String,
+}
+
+impl SplitLines {
+    /// Opens `split` for reading.
+    pub fn open(split: &TextSplit) -> Result<Self> {
+        let span = usize::try_from(split.len()).unwrap_or(usize::MAX);
+        let capacity = span
+            .saturating_add(MIN_READ_BUFFER_BYTES)
+            .clamp(MIN_READ_BUFFER_BYTES, READ_BUFFER_BYTES);
+        Self::with_capacity(split, capacity)
     }
-    file.seek(SeekFrom::Start(pos)).map_err(io_err)?;
-    let mut reader = LineReader::new(file, capacity);
-    if skip_partial {
-        match reader.next_line().map_err(io_err)? {
-            Some((s, e)) => pos += (e - s) as u64,
-            None => return Ok(()),
-        }
-    }
-    let mut line_no = split.first_line.unwrap_or(0);
-    let step = u64::from(split.first_line.is_some());
-    while pos < split.end {
-        let Some((s, e)) = reader.next_line().map_err(io_err)? else {
-            break;
+
+    fn with_capacity(split: &TextSplit, capacity: usize) -> Result<Self> {
+        let path = &split.path;
+        let io_err = |e| DatasetError::io(path, e);
+        let mut lines = SplitLines {
+            path: path.clone(),
+            reader: None,
+            pos: split.start,
+            end: split.end,
+            line_no: split.first_line.unwrap_or(0),
+            step: u64::from(split.first_line.is_some()),
+            decoded: String::new(),
         };
-        pos += (e - s) as u64;
+        if split.start >= split.end {
+            return Ok(lines);
+        }
+        let mut file = File::open(path).map_err(io_err)?;
+        let skip_partial = split.start > 0;
+        if skip_partial {
+            // Start one byte early: if that byte ends a line, the line at `start` is ours.
+            lines.pos -= 1;
+        }
+        file.seek(SeekFrom::Start(lines.pos)).map_err(io_err)?;
+        let mut reader = LineReader::new(file, capacity);
+        if skip_partial {
+            match reader.next_line().map_err(io_err)? {
+                Some((s, e)) => lines.pos += (e - s) as u64,
+                None => return Ok(lines),
+            }
+        }
+        lines.reader = Some(reader);
+        Ok(lines)
+    }
+
+    /// The next line (without its terminator, decoded lossily) and its line number
+    /// (`first_line + index`, or 0 without line numbers); `None` after the last one.
+    pub fn next_line(&mut self) -> Result<Option<(&str, u64)>> {
+        if self.pos >= self.end {
+            return Ok(None);
+        }
+        let Some(reader) = self.reader.as_mut() else {
+            return Ok(None);
+        };
+        let Some((s, e)) = reader
+            .next_line()
+            .map_err(|e| DatasetError::io(&self.path, e))?
+        else {
+            self.reader = None;
+            return Ok(None);
+        };
+        self.pos += (e - s) as u64;
+        let line_no = self.line_no;
+        self.line_no += self.step;
+        let reader = self.reader.as_ref().expect("checked above");
         let mut line = &reader.buf[s..e];
         if let Some(rest) = line.strip_suffix(b"\n") {
             line = rest.strip_suffix(b"\r").unwrap_or(rest);
         }
-        let text = match std::str::from_utf8(line) {
-            Ok(t) => Cow::Borrowed(t),
-            Err(_) => String::from_utf8_lossy(line),
-        };
-        f(&text, line_no)?;
-        line_no += step;
+        match std::str::from_utf8(line) {
+            Ok(t) => Ok(Some((t, line_no))),
+            Err(_) => {
+                self.decoded = String::from_utf8_lossy(line).into_owned();
+                Ok(Some((&self.decoded, line_no)))
+            }
+        }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -99,6 +99,11 @@ impl Secret {
         Ok(Secret(bytes))
     }
 
+    /// The secret's bytes (to write a secret file for local workers).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// The secret as lowercase hexadecimal, e.g. to print it for the workers' command line.
     pub fn to_hex(&self) -> String {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -117,7 +122,7 @@ impl Secret {
         if s.is_empty() {
             return Err(AuthError::BadSecret("empty hex string".to_string()));
         }
-        if s.len() % 2 != 0 {
+        if s.len() & 1 == 1 {
             return Err(AuthError::BadSecret(format!(
                 "hex string has an odd number of digits ({})",
                 s.len()
@@ -180,8 +185,7 @@ impl Secret {
         mac.update(label);
         mac.update(first);
         mac.update(second);
-        mac.verify_slice(proof)
-            .map_err(|_| AuthError::WrongSecret)
+        mac.verify_slice(proof).map_err(|_| AuthError::WrongSecret)
     }
 }
 
@@ -599,11 +603,7 @@ impl Msg {
             TAG_ACCEPTED => Msg::Accepted {
                 worker_id: r.u32()?,
             },
-            other => {
-                return Err(AuthError::Malformed(format!(
-                    "unknown message tag {other}"
-                )))
-            }
+            other => return Err(AuthError::Malformed(format!("unknown message tag {other}"))),
         };
         if !r.buf.is_empty() {
             return Err(AuthError::Malformed(format!(
@@ -783,6 +783,8 @@ mod tests {
         )
         .await
         .expect("accept_worker did not respect its own timeout");
+        // Hang up first: some peers wait for the connection to close.
+        drop(s);
         p.await.unwrap();
         r
     }
@@ -805,6 +807,7 @@ mod tests {
         )
         .await
         .expect("join_driver did not respect its own timeout");
+        drop(s);
         p.await.unwrap();
         r
     }
@@ -1070,7 +1073,11 @@ mod tests {
     }
 
     /// Copies `from` to `to`, appending everything that passes to `log`.
-    async fn tap(mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp::OwnedWriteHalf, log: Arc<Mutex<Vec<u8>>>) {
+    async fn tap(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        log: Arc<Mutex<Vec<u8>>>,
+    ) {
         let mut buf = [0u8; 4096];
         loop {
             match from.read(&mut buf).await {
@@ -1178,14 +1185,8 @@ mod tests {
         }
         let mut longer = wire.to_vec();
         longer.push(0);
-        assert!(matches!(
-            Msg::decode(&longer),
-            Err(AuthError::Malformed(_))
-        ));
-        assert!(matches!(
-            Msg::decode(&[99]),
-            Err(AuthError::Malformed(_))
-        ));
+        assert!(matches!(Msg::decode(&longer), Err(AuthError::Malformed(_))));
+        assert!(matches!(Msg::decode(&[99]), Err(AuthError::Malformed(_))));
         // Invalid UTF-8 in a string field.
         assert!(matches!(
             Msg::decode(&[TAG_REFUSE, 0, 0, 1, 0xff]),
@@ -1306,7 +1307,10 @@ mod tests {
         let e = Secret::from_file(&path).unwrap_err();
         assert!(matches!(&e, AuthError::SecretFile { path: p, .. } if p == &path));
         let msg = e.to_string();
-        assert!(msg.contains("blank-secret") && msg.contains("empty"), "{msg}");
+        assert!(
+            msg.contains("blank-secret") && msg.contains("empty"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -148,11 +148,20 @@ impl Counter {
 
 impl JobContext {
     /// The driver's context: actions run through `scheduler`, values go out through `publish`.
-    pub fn driver(plan: Arc<Plan>, options: JobOptions, scheduler: Scheduler, publish: ValuePublisher) -> Self {
-        Self::new(plan, options, Role::Driver {
-            scheduler: Mutex::new(scheduler),
-            publish,
-        })
+    pub fn driver(
+        plan: Arc<Plan>,
+        options: JobOptions,
+        scheduler: Scheduler,
+        publish: ValuePublisher,
+    ) -> Self {
+        Self::new(
+            plan,
+            options,
+            Role::Driver {
+                scheduler: Mutex::new(scheduler),
+                publish,
+            },
+        )
     }
 
     /// A worker's context: builds the plan, takes values from `inbox`.
@@ -215,7 +224,13 @@ impl JobContext {
     /// Runs an action on `node`: `task` runs on every partition (on the workers), `finish`
     /// turns the partitions' bytes into the result (on the driver), and every process gets
     /// that result.
-    pub fn run_action<R, F>(&self, name: &str, node: NodeId, task: Arc<dyn ResultTask>, finish: F) -> Result<R>
+    pub fn run_action<R, F>(
+        &self,
+        name: &str,
+        node: NodeId,
+        task: Arc<dyn ResultTask>,
+        finish: F,
+    ) -> Result<R>
     where
         R: Serialize + DeserializeOwned,
         F: FnOnce(Vec<Vec<u8>>) -> Result<R>,

@@ -24,7 +24,9 @@ use crate::error::{Error, Result};
 use crate::frame::{framed, Frame, FrameKind};
 use crate::metrics::JobMetrics;
 use crate::plan::Plan;
-use crate::protocol::{binary_version, decode, encode, DriverMessage, JobOptions, TaskDescription, WorkerMessage};
+use crate::protocol::{
+    binary_version, decode, encode, DriverMessage, JobOptions, TaskDescription, WorkerMessage,
+};
 use crate::scheduler::{Backend, ProgressSink, Scheduler, SchedulerEvent};
 use crate::task::WorkerId;
 
@@ -94,7 +96,11 @@ impl Backend for RemoteBackend {
 
 /// Runs the driver: listens, calls `on_listening` with the bound address (to start local
 /// workers), waits for the workers, runs `job`, and shuts the workers down.
-pub fn run_driver<F>(config: DriverConfig, on_listening: impl FnOnce(SocketAddr) -> Result<()>, job: F) -> Result<JobMetrics>
+pub fn run_driver<F>(
+    config: DriverConfig,
+    on_listening: impl FnOnce(SocketAddr) -> Result<()>,
+    job: F,
+) -> Result<JobMetrics>
 where
     F: FnOnce(&JobContext) -> Result<()>,
 {
@@ -129,7 +135,13 @@ where
     tracing::info!("driver listening on {address}");
 
     let plan = Plan::new();
-    let mut scheduler = Scheduler::new(plan.clone(), Box::new(RemoteBackend { shared: shared.clone() }), events_rx);
+    let mut scheduler = Scheduler::new(
+        plan.clone(),
+        Box::new(RemoteBackend {
+            shared: shared.clone(),
+        }),
+        events_rx,
+    );
     if let Some(p) = config.progress {
         scheduler.set_progress(p);
     }
@@ -142,7 +154,10 @@ where
                 debug_assert_eq!(values.len() as u64, seq);
                 values.push(bytes.to_vec());
                 for tx in publisher.connections.lock().values() {
-                    let _ = tx.send(DriverMessage::DriverValue { seq, bytes: bytes.to_vec() });
+                    let _ = tx.send(DriverMessage::DriverValue {
+                        seq,
+                        bytes: bytes.to_vec(),
+                    });
                 }
             });
             let ctx = JobContext::driver(plan.clone(), config.options.clone(), scheduler, publish);
@@ -158,13 +173,17 @@ where
     };
     let connections = std::mem::take(&mut *shared.connections.lock());
     for tx in connections.values() {
-        let _ = tx.send(DriverMessage::Shutdown { reason: reason.clone(), ok });
+        let _ = tx.send(DriverMessage::Shutdown {
+            reason: reason.clone(),
+            ok,
+        });
     }
     drop(connections);
     // Let the writers flush the shutdown messages before the runtime goes.
     let writers = std::mem::take(&mut *shared.writers.lock());
     runtime.block_on(async {
-        let _ = tokio::time::timeout(Duration::from_secs(3), futures::future::join_all(writers)).await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(3), futures::future::join_all(writers)).await;
     });
     runtime.shutdown_timeout(Duration::from_millis(200));
     let (ctx, result) = outcome?;
@@ -193,7 +212,15 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 async fn serve_worker(stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
     let mut conn = framed(stream);
-    if let Err(e) = accept_worker(&mut conn, &shared.secret, &binary_version(), id, Duration::from_secs(10)).await {
+    if let Err(e) = accept_worker(
+        &mut conn,
+        &shared.secret,
+        &binary_version(),
+        id,
+        Duration::from_secs(10),
+    )
+    .await
+    {
         tracing::error!("refused worker at {peer}: {e}");
         return;
     }
@@ -206,7 +233,12 @@ async fn serve_worker(stream: tokio::net::TcpStream, peer: SocketAddr, shared: A
         Err(_) => Err("did not register in time".into()),
     };
     let (data_address, slots, host) = match register {
-        Ok(WorkerMessage::Register { data_address, host, pid, .. }) => {
+        Ok(WorkerMessage::Register {
+            data_address,
+            host,
+            pid,
+            ..
+        }) => {
             tracing::info!("worker {id} at {peer} (pid {pid}) registered");
             (data_address, shared.options.threads, host)
         }
@@ -237,7 +269,12 @@ async fn serve_worker(stream: tokio::net::TcpStream, peer: SocketAddr, shared: A
     let writer = tokio::spawn(async move {
         while let Some(message) = rx.recv().await {
             let last = matches!(message, DriverMessage::Shutdown { .. });
-            if sink.send(Frame::new(FrameKind::Control, encode(&message))).await.is_err() || last {
+            if sink
+                .send(Frame::new(FrameKind::Control, encode(&message)))
+                .await
+                .is_err()
+                || last
+            {
                 break;
             }
         }
@@ -264,10 +301,15 @@ async fn serve_worker(stream: tokio::net::TcpStream, peer: SocketAddr, shared: A
         match decode::<WorkerMessage>(&frame.body) {
             Ok(WorkerMessage::Heartbeat) => {}
             Ok(WorkerMessage::TaskDone(outcome)) => {
-                let _ = shared.events.send(SchedulerEvent::TaskDone { worker: id, outcome });
+                let _ = shared.events.send(SchedulerEvent::TaskDone {
+                    worker: id,
+                    outcome,
+                });
             }
             Ok(WorkerMessage::Refuse { reason }) => break format!("refused the job: {reason}"),
-            Ok(WorkerMessage::JobFailed { message }) => break format!("its job thread failed: {message}"),
+            Ok(WorkerMessage::JobFailed { message }) => {
+                break format!("its job thread failed: {message}")
+            }
             Ok(WorkerMessage::Register { .. }) => break "registered twice".to_string(),
             Err(e) => break e,
         }
@@ -279,5 +321,7 @@ async fn serve_worker(stream: tokio::net::TcpStream, peer: SocketAddr, shared: A
     if shared.connections.lock().remove(&id).is_some() {
         abort.abort();
     }
-    let _ = shared.events.send(SchedulerEvent::WorkerLost { worker: id, reason });
+    let _ = shared
+        .events
+        .send(SchedulerEvent::WorkerLost { worker: id, reason });
 }

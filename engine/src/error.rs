@@ -22,8 +22,14 @@ pub enum TaskError {
         message: String,
     },
     /// The worker's plan differs from the driver's at this action.
-    #[error("plan mismatch at action {action}: driver fingerprint {driver:016x}, worker {worker:016x}")]
-    PlanMismatch { action: usize, driver: u64, worker: u64 },
+    #[error(
+        "plan mismatch at action {action}: driver fingerprint {driver:016x}, worker {worker:016x}"
+    )]
+    PlanMismatch {
+        action: usize,
+        driver: u64,
+        worker: u64,
+    },
     /// The task was cancelled because the job ended.
     #[error("task cancelled: {0}")]
     Cancelled(String),

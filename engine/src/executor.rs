@@ -28,7 +28,11 @@ pub struct CacheStore {
 
 impl CacheStore {
     /// The cached partition, if present and of type `Vec<T>`.
-    pub fn get<T: Send + Sync + 'static>(&self, node: NodeId, partition: usize) -> Option<Arc<Vec<T>>> {
+    pub fn get<T: Send + Sync + 'static>(
+        &self,
+        node: NodeId,
+        partition: usize,
+    ) -> Option<Arc<Vec<T>>> {
         let any = self.partitions.lock().get(&(node, partition))?.clone();
         any.downcast::<Vec<T>>().ok()
     }
@@ -116,7 +120,10 @@ pub fn run_task(env: &Arc<WorkerEnv>, desc: TaskDescription) -> TaskOutcome {
         // A panic in user code fails the task with its message instead of killing the worker.
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
             Ok(r) => r,
-            Err(panic) => Err(TaskError::Failed(format!("task panicked: {}", panic_message(&*panic)))),
+            Err(panic) => Err(TaskError::Failed(format!(
+                "task panicked: {}",
+                panic_message(&*panic)
+            ))),
         }
     };
     TaskOutcome {

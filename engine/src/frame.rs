@@ -523,10 +523,7 @@ mod tests {
         let mut buf = BytesMut::from(&wire[..wire.len() - 1]);
         let mut codec = FrameCodec::default();
         assert!(codec.decode(&mut buf).unwrap().is_none());
-        assert!(matches!(
-            codec.decode_eof(&mut buf),
-            Err(FrameError::Io(_))
-        ));
+        assert!(matches!(codec.decode_eof(&mut buf), Err(FrameError::Io(_))));
     }
 
     /// Feeds `bytes` to a fresh codec in random chunks until it errors or runs dry; the

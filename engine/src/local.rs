@@ -44,7 +44,13 @@ impl Backend for LocalBackend {
 }
 
 /// Runs `job` in this process with `options.threads` task slots; returns its metrics.
-pub fn run_local<F>(job_name: &str, args: &[String], options: JobOptions, progress: Option<Arc<dyn ProgressSink>>, job: F) -> Result<JobMetrics>
+pub fn run_local<F>(
+    job_name: &str,
+    args: &[String],
+    options: JobOptions,
+    progress: Option<Arc<dyn ProgressSink>>,
+    job: F,
+) -> Result<JobMetrics>
 where
     F: FnOnce(&JobContext) -> Result<()>,
 {

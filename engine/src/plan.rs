@@ -190,13 +190,25 @@ impl Plan {
     }
 
     /// Waits until shuffle `id` exists (the job thread may be behind the driver).
-    pub fn wait_shuffle(&self, id: ShuffleId, timeout: Duration) -> Result<ShuffleEntry, TaskError> {
-        self.wait_for(timeout, |s| s.shuffles.get(id).cloned(), || format!("shuffle {id}"))
+    pub fn wait_shuffle(
+        &self,
+        id: ShuffleId,
+        timeout: Duration,
+    ) -> Result<ShuffleEntry, TaskError> {
+        self.wait_for(
+            timeout,
+            |s| s.shuffles.get(id).cloned(),
+            || format!("shuffle {id}"),
+        )
     }
 
     /// Waits until action `id` exists.
     pub fn wait_action(&self, id: ActionId, timeout: Duration) -> Result<ActionEntry, TaskError> {
-        self.wait_for(timeout, |s| s.actions.get(id).cloned(), || format!("action {id}"))
+        self.wait_for(
+            timeout,
+            |s| s.actions.get(id).cloned(),
+            || format!("action {id}"),
+        )
     }
 
     fn wait_for<T>(
@@ -288,7 +300,11 @@ mod tests {
         let build = |name: &'static str| {
             let p = Plan::new();
             let a = p.add_node(Arc::new(N("source", 4, vec![])));
-            p.add_node(Arc::new(N(name, 4, vec![Dependency::OneToOne { parent: a }])));
+            p.add_node(Arc::new(N(
+                name,
+                4,
+                vec![Dependency::OneToOne { parent: a }],
+            )));
             p.fingerprint()
         };
         assert_eq!(build("map"), build("map"));

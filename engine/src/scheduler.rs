@@ -35,9 +35,20 @@ const MAX_TASK_ATTEMPTS: u32 = 8;
 /// What happens to the cluster, as the scheduler hears it.
 #[derive(Debug)]
 pub enum SchedulerEvent {
-    TaskDone { worker: WorkerId, outcome: TaskOutcome },
-    WorkerJoined { worker: WorkerId, slots: usize, data_address: String, host: String },
-    WorkerLost { worker: WorkerId, reason: String },
+    TaskDone {
+        worker: WorkerId,
+        outcome: TaskOutcome,
+    },
+    WorkerJoined {
+        worker: WorkerId,
+        slots: usize,
+        data_address: String,
+        host: String,
+    },
+    WorkerLost {
+        worker: WorkerId,
+        reason: String,
+    },
 }
 
 /// Where tasks go: in-process threads or worker processes.
@@ -104,7 +115,11 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// A scheduler for `plan` that launches through `backend` and hears `events`.
-    pub fn new(plan: Arc<Plan>, backend: Box<dyn Backend>, events: Receiver<SchedulerEvent>) -> Self {
+    pub fn new(
+        plan: Arc<Plan>,
+        backend: Box<dyn Backend>,
+        events: Receiver<SchedulerEvent>,
+    ) -> Self {
         Scheduler {
             plan,
             backend,
@@ -218,14 +233,20 @@ impl Scheduler {
             }
             // Forget the results of other actions that may still have been in flight.
             pending.retain(|p| match p.kind {
-                TaskKind::Result { action: a, partition } => a == action && results[partition].is_none(),
+                TaskKind::Result {
+                    action: a,
+                    partition,
+                } => a == action && results[partition].is_none(),
                 TaskKind::ShuffleMap { shuffle, map } => self.map_outputs[&shuffle][map].is_none(),
             });
         }
         if let Some(&stage) = self.stage_ids.get(&StageKey::Action(action)) {
             self.finish_stage(stage);
         }
-        Ok(results.into_iter().map(|r| r.expect("all results present")).collect())
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("all results present"))
+            .collect())
     }
 
     fn complete(&self, shuffle: ShuffleId) -> bool {
@@ -259,7 +280,12 @@ impl Scheduler {
         }
     }
 
-    fn missing_shuffle(&self, shuffle: ShuffleId, out: &mut Vec<ShuffleId>, seen: &mut HashSet<NodeId>) {
+    fn missing_shuffle(
+        &self,
+        shuffle: ShuffleId,
+        out: &mut Vec<ShuffleId>,
+        seen: &mut HashSet<NodeId>,
+    ) {
         if self.complete(shuffle) || out.contains(&shuffle) {
             return;
         }
@@ -268,7 +294,13 @@ impl Scheduler {
         out.push(shuffle);
     }
 
-    fn enqueue_ready(&mut self, action: ActionId, node: NodeId, results: &[Option<Vec<u8>>], pending: &mut VecDeque<Pending>) {
+    fn enqueue_ready(
+        &mut self,
+        action: ActionId,
+        node: NodeId,
+        results: &[Option<Vec<u8>>],
+        pending: &mut VecDeque<Pending>,
+    ) {
         let mut missing = Vec::new();
         let mut seen = HashSet::new();
         self.missing_shuffles(node, &mut missing, &mut seen);
@@ -292,15 +324,27 @@ impl Scheduler {
             }
             ready_any = true;
             let maps = self.plan.node(map_node).num_partitions();
-            let outputs = self.map_outputs.entry(s).or_insert_with(|| vec![None; maps]).clone();
-            let name = format!("{} (map side of {})", self.plan.node(map_node).name(), entry.name);
+            let outputs = self
+                .map_outputs
+                .entry(s)
+                .or_insert_with(|| vec![None; maps])
+                .clone();
+            let name = format!(
+                "{} (map side of {})",
+                self.plan.node(map_node).name(),
+                entry.name
+            );
             let stage = self.stage_id(StageKey::Shuffle(s), name);
             let mut added = 0;
             for (m, holder) in outputs.iter().enumerate() {
                 let kind = TaskKind::ShuffleMap { shuffle: s, map: m };
                 if holder.is_none() && !queued.contains(&kind) && !self.is_running(kind) {
                     let preferred = self.preferred_workers(map_node, m);
-                    pending.push_back(Pending { kind, preferred, since: Instant::now() });
+                    pending.push_back(Pending {
+                        kind,
+                        preferred,
+                        since: Instant::now(),
+                    });
                     added += 1;
                 }
             }
@@ -312,10 +356,17 @@ impl Scheduler {
             let stage = self.stage_id(StageKey::Action(action), name);
             let mut added = 0;
             for (p, r) in results.iter().enumerate() {
-                let kind = TaskKind::Result { action, partition: p };
+                let kind = TaskKind::Result {
+                    action,
+                    partition: p,
+                };
                 if r.is_none() && !queued.contains(&kind) && !self.is_running(kind) {
                     let preferred = self.preferred_workers(node, p);
-                    pending.push_back(Pending { kind, preferred, since: Instant::now() });
+                    pending.push_back(Pending {
+                        kind,
+                        preferred,
+                        since: Instant::now(),
+                    });
                     added += 1;
                 }
             }
@@ -370,14 +421,20 @@ impl Scheduler {
             let n = self.plan.node(node);
             if n.is_persisted() {
                 if let Some(w) = self.cache_locations.get(&(node, p)) {
-                    return w.iter().copied().filter(|w| self.workers.get(w).is_some_and(|s| s.alive)).collect();
+                    return w
+                        .iter()
+                        .copied()
+                        .filter(|w| self.workers.get(w).is_some_and(|s| s.alive))
+                        .collect();
                 }
             }
             let next = n.dependencies().iter().find_map(|d| match *d {
                 Dependency::OneToOne { parent } => Some((parent, p)),
-                Dependency::Range { parent, offset, len } if (offset..offset + len).contains(&p) => {
-                    Some((parent, p - offset))
-                }
+                Dependency::Range {
+                    parent,
+                    offset,
+                    len,
+                } if (offset..offset + len).contains(&p) => Some((parent, p - offset)),
                 _ => None,
             });
             match next {
@@ -387,7 +444,12 @@ impl Scheduler {
         }
     }
 
-    fn dispatch(&mut self, pending: &mut VecDeque<Pending>, action: ActionId, action_fingerprint: u64) {
+    fn dispatch(
+        &mut self,
+        pending: &mut VecDeque<Pending>,
+        action: ActionId,
+        action_fingerprint: u64,
+    ) {
         let free: Vec<WorkerId> = self
             .workers
             .iter()
@@ -403,7 +465,9 @@ impl Scheduler {
                         pending.iter().position(|p| {
                             p.preferred.is_empty()
                                 || p.since.elapsed() >= LOCALITY_WAIT
-                                || p.preferred.iter().all(|w| !self.workers.get(w).is_some_and(|s| s.alive))
+                                || p.preferred
+                                    .iter()
+                                    .all(|w| !self.workers.get(w).is_some_and(|s| s.alive))
                         })
                     });
                 let Some(i) = pick else { break };
@@ -413,16 +477,30 @@ impl Scheduler {
         }
     }
 
-    fn launch(&mut self, worker: WorkerId, kind: TaskKind, action: ActionId, action_fingerprint: u64) {
+    fn launch(
+        &mut self,
+        worker: WorkerId,
+        kind: TaskKind,
+        action: ActionId,
+        action_fingerprint: u64,
+    ) {
         let (node, fingerprint, stage) = match kind {
             TaskKind::ShuffleMap { shuffle, .. } => {
                 let e = self.plan.shuffle(shuffle).expect("shuffle exists");
-                (e.task.map_node(), e.fingerprint, self.stage_ids[&StageKey::Shuffle(shuffle)])
+                (
+                    e.task.map_node(),
+                    e.fingerprint,
+                    self.stage_ids[&StageKey::Shuffle(shuffle)],
+                )
             }
             TaskKind::Result { action: a, .. } => {
                 debug_assert_eq!(a, action);
                 let node = self.plan.action(a).expect("action exists").node;
-                (node, action_fingerprint, self.stage_ids[&StageKey::Action(a)])
+                (
+                    node,
+                    action_fingerprint,
+                    self.stage_ids[&StageKey::Action(a)],
+                )
             }
         };
         let mut locations = ShuffleLocations::default();
@@ -447,7 +525,12 @@ impl Scheduler {
         *attempt += 1;
         self.running.insert(
             self.next_task_id,
-            Running { kind, worker, stage, started: Instant::now() },
+            Running {
+                kind,
+                worker,
+                stage,
+                started: Instant::now(),
+            },
         );
         self.next_task_id += 1;
         if let Some(w) = self.workers.get_mut(&worker) {
@@ -460,7 +543,12 @@ impl Scheduler {
     /// partitions are pushed to `done`.
     fn handle(&mut self, event: SchedulerEvent, done: &mut Vec<(usize, Vec<u8>)>) -> Result<bool> {
         match event {
-            SchedulerEvent::WorkerJoined { worker, slots, data_address, host } => {
+            SchedulerEvent::WorkerJoined {
+                worker,
+                slots,
+                data_address,
+                host,
+            } => {
                 tracing::info!("worker {worker} joined from {host} with {slots} slots");
                 self.workers.insert(
                     worker,
@@ -469,7 +557,11 @@ impl Scheduler {
                         running: 0,
                         alive: true,
                         data_address,
-                        metrics: WorkerMetrics { id: worker, host, ..Default::default() },
+                        metrics: WorkerMetrics {
+                            id: worker,
+                            host,
+                            ..Default::default()
+                        },
                     },
                 );
                 Ok(false)
@@ -483,7 +575,9 @@ impl Scheduler {
     }
 
     fn lose_worker(&mut self, worker: WorkerId, reason: &str) -> Result<()> {
-        let Some(w) = self.workers.get_mut(&worker) else { return Ok(()) };
+        let Some(w) = self.workers.get_mut(&worker) else {
+            return Ok(());
+        };
         if !w.alive {
             return Ok(());
         }
@@ -530,7 +624,12 @@ impl Scheduler {
         self.running.values().any(|r| r.kind == kind)
     }
 
-    fn task_done(&mut self, worker: WorkerId, outcome: TaskOutcome, done: &mut Vec<(usize, Vec<u8>)>) -> Result<bool> {
+    fn task_done(
+        &mut self,
+        worker: WorkerId,
+        outcome: TaskOutcome,
+        done: &mut Vec<(usize, Vec<u8>)>,
+    ) -> Result<bool> {
         let Some(run) = self.running.remove(&outcome.task_id) else {
             // A late report from a worker already declared lost: its work was re-run.
             return Ok(false);
@@ -574,7 +673,11 @@ impl Scheduler {
                     }
                 }
                 if let Some(p) = &self.progress {
-                    p.task_finished(run.stage, m.records_out.max(m.records_in), m.bytes_in + m.shuffle_read_bytes);
+                    p.task_finished(
+                        run.stage,
+                        m.records_out.max(m.records_in),
+                        m.bytes_in + m.shuffle_read_bytes,
+                    );
                 }
                 match (outcome.kind, success) {
                     (TaskKind::ShuffleMap { shuffle, map }, TaskSuccess::MapOutput { .. }) => {
@@ -591,12 +694,19 @@ impl Scheduler {
                         done.push((partition, bytes));
                     }
                     (kind, _) => {
-                        return Err(Error::job(format!("worker {worker} answered {kind:?} with the wrong kind of result")))
+                        return Err(Error::job(format!(
+                            "worker {worker} answered {kind:?} with the wrong kind of result"
+                        )))
                     }
                 }
                 Ok(false)
             }
-            Err(TaskError::FetchFailed { shuffle, map_partition, worker: holder, message }) => {
+            Err(TaskError::FetchFailed {
+                shuffle,
+                map_partition,
+                worker: holder,
+                message,
+            }) => {
                 tracing::warn!(
                     "task on worker {worker} could not fetch map output {map_partition} of shuffle {shuffle} from worker {holder}: {message}; recomputing it"
                 );
@@ -609,7 +719,11 @@ impl Scheduler {
                 self.forced.insert(shuffle);
                 Ok(true)
             }
-            Err(TaskError::PlanMismatch { action, driver, worker: theirs }) => {
+            Err(TaskError::PlanMismatch {
+                action,
+                driver,
+                worker: theirs,
+            }) => {
                 let reason = format!(
                     "plan mismatch at {action}: driver fingerprint {driver:016x}, worker {theirs:016x} (different binary or job arguments)"
                 );

@@ -197,17 +197,36 @@ impl TaskContext {
 
     /// The blocks of reduce partition `reduce` of `shuffle`, from every map output, local
     /// ones read directly and remote ones fetched over TCP, several in flight.
-    pub fn read_shuffle(&self, shuffle: ShuffleId, reduce: usize) -> Result<ShuffleBlocks, TaskError> {
-        crate::shuffle::read_blocks(&self.env, &self.locations, shuffle, reduce, self.metrics.clone())
+    pub fn read_shuffle(
+        &self,
+        shuffle: ShuffleId,
+        reduce: usize,
+    ) -> Result<ShuffleBlocks, TaskError> {
+        crate::shuffle::read_blocks(
+            &self.env,
+            &self.locations,
+            shuffle,
+            reduce,
+            self.metrics.clone(),
+        )
     }
 
     /// The cached partition `(node, partition)` on this worker, if present.
-    pub fn cached<T: Send + Sync + 'static>(&self, node: NodeId, partition: usize) -> Option<Arc<Vec<T>>> {
+    pub fn cached<T: Send + Sync + 'static>(
+        &self,
+        node: NodeId,
+        partition: usize,
+    ) -> Option<Arc<Vec<T>>> {
         self.env.cache.get(node, partition)
     }
 
     /// Stores a computed partition in this worker's cache.
-    pub fn store_cached<T: Send + Sync + 'static>(&self, node: NodeId, partition: usize, data: Arc<Vec<T>>) {
+    pub fn store_cached<T: Send + Sync + 'static>(
+        &self,
+        node: NodeId,
+        partition: usize,
+        data: Arc<Vec<T>>,
+    ) {
         self.env.cache.put(node, partition, data);
         self.metrics.lock().cached.push((node, partition));
     }

@@ -89,7 +89,11 @@ async fn next_message(conn: &mut FramedStream, driver: &str) -> Result<Option<Dr
     }
 }
 
-async fn serve(config: WorkerConfig, resolver: &dyn JobResolver, runtime: tokio::runtime::Handle) -> Result<()> {
+async fn serve(
+    config: WorkerConfig,
+    resolver: &dyn JobResolver,
+    runtime: tokio::runtime::Handle,
+) -> Result<()> {
     let driver = config.driver.clone();
     let stream = connect_with_retry(&driver, config.connect_timeout).await?;
     let local_ip = stream
@@ -97,12 +101,17 @@ async fn serve(config: WorkerConfig, resolver: &dyn JobResolver, runtime: tokio:
         .map_err(|e| Error::io("reading the local address", e))?
         .ip();
     let mut conn = framed(stream);
-    let worker_id = join_driver(&mut conn, &config.secret, &binary_version(), Duration::from_secs(10))
-        .await
-        .map_err(|e| Error::Peer {
-            peer: format!("driver at {driver}"),
-            message: e.to_string(),
-        })?;
+    let worker_id = join_driver(
+        &mut conn,
+        &config.secret,
+        &binary_version(),
+        Duration::from_secs(10),
+    )
+    .await
+    .map_err(|e| Error::Peer {
+        peer: format!("driver at {driver}"),
+        message: e.to_string(),
+    })?;
     // The shuffle server listens on the address this host uses to reach the driver, so
     // other workers can reach it the same way.
     let data_listener = TcpListener::bind(SocketAddr::new(local_ip, 0))
@@ -127,7 +136,13 @@ async fn serve(config: WorkerConfig, resolver: &dyn JobResolver, runtime: tokio:
             peer: format!("driver at {driver}"),
             message: format!("registering: {e}"),
         })?;
-    let Some(DriverMessage::JobStart { job, args, options, values }) = next_message(&mut conn, &driver).await? else {
+    let Some(DriverMessage::JobStart {
+        job,
+        args,
+        options,
+        values,
+    }) = next_message(&mut conn, &driver).await?
+    else {
         return Err(Error::Peer {
             peer: format!("driver at {driver}"),
             message: "did not send the job".into(),
@@ -138,7 +153,11 @@ async fn serve(config: WorkerConfig, resolver: &dyn JobResolver, runtime: tokio:
     let (tx, mut rx) = unbounded_channel::<WorkerMessage>();
     let writer = tokio::spawn(async move {
         while let Some(m) = rx.recv().await {
-            if sink.send(Frame::new(FrameKind::Control, encode(&m))).await.is_err() {
+            if sink
+                .send(Frame::new(FrameKind::Control, encode(&m)))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -147,7 +166,9 @@ async fn serve(config: WorkerConfig, resolver: &dyn JobResolver, runtime: tokio:
     let job_fn = match resolver.resolve(&job, &args) {
         Ok(f) => f,
         Err(reason) => {
-            let _ = tx.send(WorkerMessage::Refuse { reason: reason.clone() });
+            let _ = tx.send(WorkerMessage::Refuse {
+                reason: reason.clone(),
+            });
             drop(tx);
             let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
             return Err(Error::Config(format!("cannot run job {job}: {reason}")));
@@ -159,10 +180,21 @@ async fn serve(config: WorkerConfig, resolver: &dyn JobResolver, runtime: tokio:
         .tempdir()
         .map_err(|e| Error::io("creating a spill directory", e))?;
     let store = ShuffleStore::new(shuffle_memory_budget(), spill.path().to_path_buf());
-    tokio::spawn(serve_blocks(data_listener, store.clone(), secret.clone(), worker_id));
+    tokio::spawn(serve_blocks(
+        data_listener,
+        store.clone(),
+        secret.clone(),
+        worker_id,
+    ));
     let plan = Plan::new();
     let fetcher = Arc::new(TcpFetcher::new(runtime, secret));
-    let env = WorkerEnv::new(worker_id, plan.clone(), store.clone(), Some(fetcher), options.clone())?;
+    let env = WorkerEnv::new(
+        worker_id,
+        plan.clone(),
+        store.clone(),
+        Some(fetcher),
+        options.clone(),
+    )?;
     let inbox = ValueInbox::with_values(values);
 
     // The job function replays on its own thread.
@@ -173,7 +205,9 @@ async fn serve(config: WorkerConfig, resolver: &dyn JobResolver, runtime: tokio:
         .spawn(move || match job_fn(&job_ctx) {
             Ok(()) | Err(Error::Stopped(_)) => {}
             Err(e) => {
-                let _ = job_tx.send(WorkerMessage::JobFailed { message: e.to_string() });
+                let _ = job_tx.send(WorkerMessage::JobFailed {
+                    message: e.to_string(),
+                });
             }
         })
         .map_err(|e| Error::io("starting the job thread", e))?;
@@ -232,7 +266,11 @@ async fn serve(config: WorkerConfig, resolver: &dyn JobResolver, runtime: tokio:
             DriverMessage::DriverValue { seq, bytes } => inbox.push(seq, bytes),
             DriverMessage::RemoveShuffle { shuffle } => store.remove_shuffle(shuffle),
             DriverMessage::Shutdown { reason, ok } => {
-                break if ok { Ok(()) } else { Err(Error::Stopped(reason)) };
+                break if ok {
+                    Ok(())
+                } else {
+                    Err(Error::Stopped(reason))
+                };
             }
             DriverMessage::JobStart { .. } => {
                 break Err(Error::Peer {

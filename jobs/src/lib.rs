@@ -1,1 +1,18 @@
-//! placeholder
+//! Weir's built-in jobs, one file each, and the [`Registry`] that names them.
+//!
+//! Every job is a short function over the public Dataset API with a sequential reference
+//! it is tested against.
+
+pub mod graph_input;
+pub mod output;
+pub mod pagerank;
+pub mod registry;
+pub mod wordcount;
+
+pub use registry::{Job, Registry};
+
+/// Adds the built-in jobs to `registry`.
+pub fn register_builtin(registry: &mut Registry) {
+    registry.register::<wordcount::WordCount>();
+    registry.register::<pagerank::PageRank>();
+}

@@ -24,13 +24,14 @@ impl<T: Data> Dataset<T> {
             tc.with_metrics(|m| m.records_out += records.len() as u64);
             encode_value(&records)
         });
-        self.ctx.run_action("collect", self.id, Arc::new(task), |parts| {
-            let mut out = Vec::new();
-            for bytes in parts {
-                out.extend(decode_value::<Vec<T>>(&bytes)?);
-            }
-            Ok(out)
-        })
+        self.ctx
+            .run_action("collect", self.id, Arc::new(task), |parts| {
+                let mut out = Vec::new();
+                for bytes in parts {
+                    out.extend(decode_value::<Vec<T>>(&bytes)?);
+                }
+                Ok(out)
+            })
     }
 }
 

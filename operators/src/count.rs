@@ -23,13 +23,14 @@ impl<T: Data> Dataset<T> {
             tc.check()?;
             encode_value(&n)
         });
-        self.ctx.run_action("count", self.id, Arc::new(task), |parts| {
-            let mut total = 0u64;
-            for bytes in parts {
-                total += decode_value::<u64>(&bytes)?;
-            }
-            Ok(total)
-        })
+        self.ctx
+            .run_action("count", self.id, Arc::new(task), |parts| {
+                let mut total = 0u64;
+                for bytes in parts {
+                    total += decode_value::<u64>(&bytes)?;
+                }
+                Ok(total)
+            })
     }
 }
 

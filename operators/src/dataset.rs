@@ -130,12 +130,17 @@ impl NodeBuilder {
     pub fn build_with_id<T: Data>(
         self,
         ctx: &JobContext,
-        compute: impl Fn(NodeId, usize, &TaskContext) -> Result<Records<T>, TaskError> + Send + Sync + 'static,
+        compute: impl Fn(NodeId, usize, &TaskContext) -> Result<Records<T>, TaskError>
+            + Send
+            + Sync
+            + 'static,
     ) -> Dataset<T> {
         let id_cell = Arc::new(OnceLock::new());
         let cell = id_cell.clone();
         let ds = self.build(ctx, move |p, tc| {
-            let id = *cell.get().expect("node id is set right after the node is added");
+            let id = *cell
+                .get()
+                .expect("node id is set right after the node is added");
             compute(id, p, tc)
         });
         id_cell.set(ds.id).expect("set once");
@@ -178,8 +183,12 @@ impl<T: Data> Dataset<T> {
         f: impl Fn(usize, Records<T>, &TaskContext) -> Records<U> + Send + Sync + 'static,
     ) -> Dataset<U> {
         let parent = self.node.clone();
-        let mut ds = NodeBuilder::new(name, self.num_partitions(), vec![Dependency::OneToOne { parent: self.id }])
-            .build(&self.ctx, move |p, tc| Ok(f(p, parent.compute(p, tc)?, tc)));
+        let mut ds = NodeBuilder::new(
+            name,
+            self.num_partitions(),
+            vec![Dependency::OneToOne { parent: self.id }],
+        )
+        .build(&self.ctx, move |p, tc| Ok(f(p, parent.compute(p, tc)?, tc)));
         if keeps_partitioning {
             ds.partitioning = self.partitioning;
         }

@@ -28,7 +28,11 @@ mod tests {
 
     #[test]
     fn filter_can_drop_everything() {
-        let out = local(|ctx| ctx.parallelize(vec![1, 2, 3], 3)?.filter(|_| false).collect());
+        let out = local(|ctx| {
+            ctx.parallelize(vec![1, 2, 3], 3)?
+                .filter(|_| false)
+                .collect()
+        });
         assert!(out.is_empty());
     }
 }

@@ -35,7 +35,11 @@ mod tests {
 
     #[test]
     fn flat_map_expands_and_drops() {
-        let out = local(|ctx| ctx.parallelize(vec![0usize, 1, 2, 3], 2)?.flat_map(|n| vec![n; n]).collect());
+        let out = local(|ctx| {
+            ctx.parallelize(vec![0usize, 1, 2, 3], 2)?
+                .flat_map(|n| vec![n; n])
+                .collect()
+        });
         assert_eq!(out, vec![1, 2, 2, 3, 3, 3]);
     }
 }

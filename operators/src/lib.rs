@@ -19,16 +19,27 @@ pub mod shuffle;
 pub mod sources;
 pub mod testing;
 
+mod aggregate_by_key;
+mod cogroup;
 mod collect;
 mod count;
+mod distinct;
 mod filter;
 mod flat_map;
+mod group_by_key;
+mod join;
 mod key_by;
 mod map;
 mod map_partitions;
+pub mod operator;
 mod persist;
 mod reduce_by_key;
+mod repartition;
+mod sample;
 pub mod save;
+mod sort_by_key;
+mod take;
+mod union;
 
 pub use dataset::{Data, Dataset, Key, Partitioning, Records};
 pub use save::{Field, Row, SaveSummary};

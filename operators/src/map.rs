@@ -29,7 +29,10 @@ impl<K: Data, V: Data> Dataset<(K, V)> {
     /// let out = weir_operators::testing::local(|ctx| ctx.parallelize(vec![('a', 1)], 1)?.map_values(|v| v + 1).collect());
     /// assert_eq!(out, vec![('a', 2)]);
     /// ```
-    pub fn map_values<U: Data>(&self, f: impl Fn(V) -> U + Send + Sync + 'static) -> Dataset<(K, U)> {
+    pub fn map_values<U: Data>(
+        &self,
+        f: impl Fn(V) -> U + Send + Sync + 'static,
+    ) -> Dataset<(K, U)> {
         let f = Arc::new(f);
         self.narrow("map_values", true, move |_, records, _| {
             let f = f.clone();
@@ -45,7 +48,11 @@ mod tests {
 
     #[test]
     fn map_runs_on_every_partition_in_order() {
-        let out = local(|ctx| ctx.parallelize((0..100).collect::<Vec<i64>>(), 7)?.map(|x| x * x).collect());
+        let out = local(|ctx| {
+            ctx.parallelize((0..100).collect::<Vec<i64>>(), 7)?
+                .map(|x| x * x)
+                .collect()
+        });
         assert_eq!(out, (0..100).map(|x| x * x).collect::<Vec<i64>>());
     }
 }

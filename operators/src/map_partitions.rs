@@ -17,12 +17,17 @@ impl<T: Data> Dataset<T> {
     /// });
     /// assert_eq!(sums, vec![3, 7]);
     /// ```
-    pub fn map_partitions<U: Data, I>(&self, f: impl Fn(usize, Records<T>) -> I + Send + Sync + 'static) -> Dataset<U>
+    pub fn map_partitions<U: Data, I>(
+        &self,
+        f: impl Fn(usize, Records<T>) -> I + Send + Sync + 'static,
+    ) -> Dataset<U>
     where
         I: Iterator<Item = U> + 'static,
     {
         let f = Arc::new(f);
-        self.narrow("map_partitions", false, move |p, records, _| Box::new(f(p, records)))
+        self.narrow("map_partitions", false, move |p, records, _| {
+            Box::new(f(p, records))
+        })
     }
 }
 

@@ -42,7 +42,11 @@ impl<T: Data> Dataset<T> {
     /// ```
     pub fn persist(&self) -> Dataset<T> {
         let parent = self.node.clone();
-        let mut builder = NodeBuilder::new("persist", self.num_partitions(), vec![Dependency::OneToOne { parent: self.id }]);
+        let mut builder = NodeBuilder::new(
+            "persist",
+            self.num_partitions(),
+            vec![Dependency::OneToOne { parent: self.id }],
+        );
         builder.persisted = true;
         let mut ds = builder.build_with_id(&self.ctx, move |id, p, tc| {
             if let Some(data) = tc.cached::<T>(id, p) {

@@ -23,7 +23,11 @@ impl<K: Key, V: Data> Dataset<(K, V)> {
     }
 
     /// [`reduce_by_key`](Self::reduce_by_key) into `partitions` partitions.
-    pub fn reduce_by_key_into(&self, partitions: usize, f: impl Fn(V, V) -> V + Send + Sync + 'static) -> Dataset<(K, V)> {
+    pub fn reduce_by_key_into(
+        &self,
+        partitions: usize,
+        f: impl Fn(V, V) -> V + Send + Sync + 'static,
+    ) -> Dataset<(K, V)> {
         let f = Arc::new(f);
         let g = f.clone();
         let aggregator = Aggregator {
@@ -43,14 +47,20 @@ mod tests {
 
     #[test]
     fn matches_a_sequential_fold() {
-        let data: Vec<(u32, u64)> = (0..10_000u64).map(|i| ((i * 7919 % 101) as u32, i)).collect();
+        let data: Vec<(u32, u64)> = (0..10_000u64)
+            .map(|i| ((i * 7919 % 101) as u32, i))
+            .collect();
         let mut expected: BTreeMap<u32, u64> = BTreeMap::new();
         for (k, v) in &data {
             *expected.entry(*k).or_default() += v;
         }
         for threads in [1, 3] {
             let data = data.clone();
-            let out = local_with(threads, move |ctx| ctx.parallelize(data, 5)?.reduce_by_key(|a, b| a + b).collect());
+            let out = local_with(threads, move |ctx| {
+                ctx.parallelize(data, 5)?
+                    .reduce_by_key(|a, b| a + b)
+                    .collect()
+            });
             let got: BTreeMap<u32, u64> = out.into_iter().collect();
             assert_eq!(got, expected);
         }

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use weir_datasets::{part_file_name, write_parquet_rows, ColumnType, CsvSchema, CsvValue, OutputStaging};
+use weir_datasets::{
+    part_file_name, write_parquet_rows, ColumnType, CsvSchema, CsvValue, OutputStaging,
+};
 use weir_engine::shuffle::block::{decode_value, encode_value};
 use weir_engine::{Error, Result, TaskError};
 
@@ -149,7 +151,11 @@ impl<A: Field, B: Field> Row for (A, B) {
 
 impl<A: Field, B: Field, C: Field> Row for (A, B, C) {
     fn columns() -> Vec<(String, ColumnType)> {
-        vec![("c0".into(), A::TYPE), ("c1".into(), B::TYPE), ("c2".into(), C::TYPE)]
+        vec![
+            ("c0".into(), A::TYPE),
+            ("c1".into(), B::TYPE),
+            ("c2".into(), C::TYPE),
+        ]
     }
     fn write_tsv(&self, out: &mut Vec<u8>) {
         self.0.write_text(out);
@@ -195,7 +201,12 @@ fn write_part(dir: &Path, name: &str, attempt: u32, bytes: &[u8]) -> Result<(), 
 }
 
 impl<T: Data> Dataset<T> {
-    fn save_as(&self, dir: &Path, format: Format, encode: impl Fn(Vec<T>, &mut Vec<u8>, &Path) -> Result<(), TaskError> + Send + Sync + 'static) -> Result<SaveSummary> {
+    fn save_as(
+        &self,
+        dir: &Path,
+        format: Format,
+        encode: impl Fn(Vec<T>, &mut Vec<u8>, &Path) -> Result<(), TaskError> + Send + Sync + 'static,
+    ) -> Result<SaveSummary> {
         let mut staging: Option<OutputStaging> = None;
         let dir = dir.to_path_buf();
         let staging_path: PathBuf = self.ctx.driver_value(|| {
@@ -222,21 +233,26 @@ impl<T: Data> Dataset<T> {
                 write_part(&target, &name, tc.attempt, &bytes)?;
             }
             tc.with_metrics(|m| m.records_out += n);
-            encode_value(&SaveSummary { records: n, bytes: bytes.len() as u64, parts: 1 })
+            encode_value(&SaveSummary {
+                records: n,
+                bytes: bytes.len() as u64,
+                parts: 1,
+            })
         });
-        self.ctx.run_action("save", self.id, Arc::new(task), move |parts| {
-            let mut total = SaveSummary::default();
-            for bytes in parts {
-                let s: SaveSummary = decode_value(&bytes)?;
-                total.records += s.records;
-                total.bytes += s.bytes;
-                total.parts += s.parts;
-            }
-            if let Some(s) = staging.take() {
-                s.commit().map_err(Error::from)?;
-            }
-            Ok(total)
-        })
+        self.ctx
+            .run_action("save", self.id, Arc::new(task), move |parts| {
+                let mut total = SaveSummary::default();
+                for bytes in parts {
+                    let s: SaveSummary = decode_value(&bytes)?;
+                    total.records += s.records;
+                    total.bytes += s.bytes;
+                    total.parts += s.parts;
+                }
+                if let Some(s) = staging.take() {
+                    s.commit().map_err(Error::from)?;
+                }
+                Ok(total)
+            })
     }
 
     /// Writes the records to `dir` in the job's output format (`--format`: TSV, one record
@@ -256,7 +272,9 @@ impl<T: Data> Dataset<T> {
     {
         if self.ctx.options().format == "parquet" {
             self.save_as(dir.as_ref(), Format::Parquet, |records, bytes, path| {
-                let schema = CsvSchema { columns: T::columns() };
+                let schema = CsvSchema {
+                    columns: T::columns(),
+                };
                 let rows: Vec<Vec<CsvValue>> = records.iter().map(Row::values).collect();
                 write_parquet_rows(path, &schema, &rows)?;
                 bytes.extend_from_slice(&(rows.len() as u64).to_le_bytes());

@@ -57,7 +57,13 @@ impl<V, C> Clone for Aggregator<V, C> {
 }
 
 #[inline]
-fn upsert<K: Key, X, C>(table: &mut FxHashMap<K, C>, key: K, x: X, create: impl FnOnce(X) -> C, merge: impl FnOnce(C, X) -> C) {
+fn upsert<K: Key, X, C>(
+    table: &mut FxHashMap<K, C>,
+    key: K,
+    x: X,
+    create: impl FnOnce(X) -> C,
+    merge: impl FnOnce(C, X) -> C,
+) {
     match table.entry(key) {
         hashbrown::hash_map::Entry::Occupied(e) => {
             e.replace_entry_with(|_, old| Some(merge(old, x)));
@@ -149,7 +155,13 @@ impl<K: Key, V: Data, C: Data> ShuffleMapTask for CombineMap<K, V, C> {
             let agg = &self.aggregator;
             let mut table: FxHashMap<K, C> = FxHashMap::default();
             for (k, v) in records {
-                upsert(&mut table, k, v, |v| (agg.create)(v), |c, v| (agg.merge_value)(c, v));
+                upsert(
+                    &mut table,
+                    k,
+                    v,
+                    |v| (agg.create)(v),
+                    |c, v| (agg.merge_value)(c, v),
+                );
                 if table.len() >= COMBINE_TABLE_LIMIT {
                     for (k, c) in table.drain() {
                         out.push((self.partitioner)(&k), &(k, c))?;
@@ -197,7 +209,12 @@ impl<K: Data, V: Data> ShuffleMapTask for PartitionMap<K, V> {
 }
 
 /// Visits every record of reduce partition `p` of `shuffle`.
-fn for_each_shuffled<R: Data>(tc: &TaskContext, shuffle: ShuffleId, p: usize, mut f: impl FnMut(R)) -> Result<(), TaskError> {
+fn for_each_shuffled<R: Data>(
+    tc: &TaskContext,
+    shuffle: ShuffleId,
+    p: usize,
+    mut f: impl FnMut(R),
+) -> Result<(), TaskError> {
     let mut count = 0u64;
     for block in tc.read_shuffle(shuffle, p)? {
         for record in BlockRecords::<R>::new(block?)? {
@@ -230,19 +247,30 @@ pub fn combine_by_key<K: Key, V: Data, C: Data>(
     });
     let shuffle = ds.ctx.plan().add_shuffle(name, map.clone());
     map.shuffle.set(shuffle).expect("set once");
-    let mut out = NodeBuilder::new(name, partitions, vec![Dependency::Shuffle { shuffle }]).build(&ds.ctx, move |p, tc| {
-        let mut table: FxHashMap<K, C> = FxHashMap::default();
-        if map_side_combine {
-            let merge = &aggregator.merge_combiners;
-            for_each_shuffled::<(K, C)>(tc, shuffle, p, |(k, c)| upsert(&mut table, k, c, |c| c, |a, b| merge(a, b)))?;
-        } else {
-            let agg = &aggregator;
-            for_each_shuffled::<(K, V)>(tc, shuffle, p, |(k, v)| {
-                upsert(&mut table, k, v, |v| (agg.create)(v), |c, v| (agg.merge_value)(c, v))
-            })?;
-        }
-        Ok(Box::new(table.into_iter()) as Records<(K, C)>)
-    });
+    let mut out = NodeBuilder::new(name, partitions, vec![Dependency::Shuffle { shuffle }]).build(
+        &ds.ctx,
+        move |p, tc| {
+            let mut table: FxHashMap<K, C> = FxHashMap::default();
+            if map_side_combine {
+                let merge = &aggregator.merge_combiners;
+                for_each_shuffled::<(K, C)>(tc, shuffle, p, |(k, c)| {
+                    upsert(&mut table, k, c, |c| c, |a, b| merge(a, b))
+                })?;
+            } else {
+                let agg = &aggregator;
+                for_each_shuffled::<(K, V)>(tc, shuffle, p, |(k, v)| {
+                    upsert(
+                        &mut table,
+                        k,
+                        v,
+                        |v| (agg.create)(v),
+                        |c, v| (agg.merge_value)(c, v),
+                    )
+                })?;
+            }
+            Ok(Box::new(table.into_iter()) as Records<(K, C)>)
+        },
+    );
     out.partitioning = Some(Partitioning::Hash(partitions));
     out
 }
@@ -264,15 +292,22 @@ pub fn partition_by<K: Data, V: Data>(
     });
     let shuffle = ds.ctx.plan().add_shuffle(name, map.clone());
     map.shuffle.set(shuffle).expect("set once");
-    NodeBuilder::new(name, partitions, vec![Dependency::Shuffle { shuffle }]).build(&ds.ctx, move |p, tc| {
-        let mut records = Vec::new();
-        for_each_shuffled::<(K, V)>(tc, shuffle, p, |r| records.push(r))?;
-        Ok(Box::new(records.into_iter()) as Records<(K, V)>)
-    })
+    NodeBuilder::new(name, partitions, vec![Dependency::Shuffle { shuffle }]).build(
+        &ds.ctx,
+        move |p, tc| {
+            let mut records = Vec::new();
+            for_each_shuffled::<(K, V)>(tc, shuffle, p, |r| records.push(r))?;
+            Ok(Box::new(records.into_iter()) as Records<(K, V)>)
+        },
+    )
 }
 
 /// `ds` hash-partitioned over `partitions`: itself when it already is, else a shuffle.
-pub fn hash_partitioned<K: Key, V: Data>(ds: &Dataset<(K, V)>, name: &str, partitions: usize) -> Dataset<(K, V)> {
+pub fn hash_partitioned<K: Key, V: Data>(
+    ds: &Dataset<(K, V)>,
+    name: &str,
+    partitions: usize,
+) -> Dataset<(K, V)> {
     if ds.partitioning == Some(Partitioning::Hash(partitions)) {
         return ds.clone();
     }

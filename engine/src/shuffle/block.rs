@@ -84,7 +84,10 @@ impl BlockBuilder {
 /// Checks a block's header and checksum; returns its record count.
 pub fn verify_block(block: &[u8]) -> Result<u32, String> {
     if block.len() < HEADER {
-        return Err(format!("block of {} bytes is shorter than its header", block.len()));
+        return Err(format!(
+            "block of {} bytes is shorter than its header",
+            block.len()
+        ));
     }
     let count = u32::from_le_bytes(block[0..4].try_into().expect("4 bytes"));
     let crc = u32::from_le_bytes(block[4..8].try_into().expect("4 bytes"));
@@ -133,7 +136,9 @@ impl<T: DeserializeOwned> Iterator for BlockRecords<T> {
             }
             Err(e) => {
                 self.remaining = 0;
-                Some(Err(TaskError::failed(format!("decoding a shuffle record: {e}"))))
+                Some(Err(TaskError::failed(format!(
+                    "decoding a shuffle record: {e}"
+                ))))
             }
         }
     }
@@ -169,7 +174,10 @@ mod tests {
         }
         let block = b.finish();
         assert!(b.is_empty());
-        let back: Vec<(String, u64)> = BlockRecords::new(block).unwrap().collect::<Result<_, _>>().unwrap();
+        let back: Vec<(String, u64)> = BlockRecords::new(block)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(back.len(), 1000);
         assert_eq!(back[999], ("w999".to_string(), 999));
     }

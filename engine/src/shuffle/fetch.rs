@@ -31,7 +31,12 @@ const READ_TIMEOUT: Duration = Duration::from_secs(120);
 const IDLE_CONNECTIONS_PER_PEER: usize = 4;
 
 /// Serves this worker's map outputs to authenticated peers until the listener fails.
-pub async fn serve_blocks(listener: TcpListener, store: Arc<ShuffleStore>, secret: Arc<Secret>, worker: WorkerId) {
+pub async fn serve_blocks(
+    listener: TcpListener,
+    store: Arc<ShuffleStore>,
+    secret: Arc<Secret>,
+    worker: WorkerId,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -44,7 +49,15 @@ pub async fn serve_blocks(listener: TcpListener, store: Arc<ShuffleStore>, secre
         let secret = secret.clone();
         tokio::spawn(async move {
             let mut conn = framed(stream);
-            if let Err(e) = accept_worker(&mut conn, &secret, &binary_version(), worker, HANDSHAKE_TIMEOUT).await {
+            if let Err(e) = accept_worker(
+                &mut conn,
+                &secret,
+                &binary_version(),
+                worker,
+                HANDSHAKE_TIMEOUT,
+            )
+            .await
+            {
                 tracing::warn!("refused shuffle connection from {peer}: {e}");
                 return;
             }
@@ -171,12 +184,24 @@ async fn fetch_once(
 }
 
 impl BlockFetcher for TcpFetcher {
-    fn fetch(&self, peer: WorkerId, address: &str, shuffle: ShuffleId, reduce: usize, maps: Vec<u32>, sink: Sender<FetchItem>) {
+    fn fetch(
+        &self,
+        peer: WorkerId,
+        address: &str,
+        shuffle: ShuffleId,
+        reduce: usize,
+        maps: Vec<u32>,
+        sink: Sender<FetchItem>,
+    ) {
         let address = address.to_string();
         let secret = self.secret.clone();
         let pool = self.pool.clone();
         self.runtime.spawn(async move {
-            let req = FetchRequest { shuffle, reduce, maps };
+            let req = FetchRequest {
+                shuffle,
+                reduce,
+                maps,
+            };
             let first = req.maps.first().copied().unwrap_or(0) as usize;
             let pooled = pool.lock().get_mut(&address).and_then(Vec::pop);
             let conn = match pooled {

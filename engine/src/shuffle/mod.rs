@@ -119,12 +119,15 @@ pub fn read_blocks(
     reduce: usize,
     metrics: Arc<Mutex<TaskMetrics>>,
 ) -> Result<ShuffleBlocks, TaskError> {
-    let holders = locations.shuffles.get(&shuffle).ok_or_else(|| TaskError::FetchFailed {
-        shuffle,
-        map_partition: 0,
-        worker: env.worker_id,
-        message: "no map output locations were sent with the task".into(),
-    })?;
+    let holders = locations
+        .shuffles
+        .get(&shuffle)
+        .ok_or_else(|| TaskError::FetchFailed {
+            shuffle,
+            map_partition: 0,
+            worker: env.worker_id,
+            message: "no map output locations were sent with the task".into(),
+        })?;
     let mut local = Vec::new();
     let mut remote: BTreeMap<WorkerId, Vec<u32>> = BTreeMap::new();
     for (map, holder) in holders.iter().enumerate() {
@@ -137,7 +140,10 @@ pub fn read_blocks(
         match holder {
             None => return Err(missing(env.worker_id)),
             Some(w) if *w == env.worker_id => {
-                let blocks = env.shuffle.blocks(shuffle, map, reduce).ok_or_else(|| missing(*w))?;
+                let blocks = env
+                    .shuffle
+                    .blocks(shuffle, map, reduce)
+                    .ok_or_else(|| missing(*w))?;
                 local.extend(blocks.into_iter().map(|b| (map as u32, b)));
             }
             Some(w) => remote.entry(*w).or_default().push(map as u32),

@@ -101,7 +101,12 @@ impl ShuffleStore {
 
     /// The blocks of `reduce` in map output `(shuffle, map)`, or `None` if this worker does
     /// not hold that output.
-    pub fn blocks(&self, shuffle: ShuffleId, map: usize, reduce: usize) -> Option<Vec<StoredBlock>> {
+    pub fn blocks(
+        &self,
+        shuffle: ShuffleId,
+        map: usize,
+        reduce: usize,
+    ) -> Option<Vec<StoredBlock>> {
         self.outputs
             .lock()
             .get(&(shuffle, map))
@@ -119,7 +124,8 @@ impl ShuffleStore {
         let keys: Vec<_> = outputs.keys().filter(|k| k.0 == shuffle).copied().collect();
         for k in keys {
             if let Some(o) = outputs.remove(&k) {
-                self.memory_used.fetch_sub(o.memory_bytes, Ordering::Relaxed);
+                self.memory_used
+                    .fetch_sub(o.memory_bytes, Ordering::Relaxed);
             }
         }
     }
@@ -160,7 +166,12 @@ pub struct ShuffleWriter {
 }
 
 impl ShuffleWriter {
-    pub(crate) fn new(store: Arc<ShuffleStore>, shuffle: ShuffleId, map: usize, reduce_partitions: usize) -> Self {
+    pub(crate) fn new(
+        store: Arc<ShuffleStore>,
+        shuffle: ShuffleId,
+        map: usize,
+        reduce_partitions: usize,
+    ) -> Self {
         ShuffleWriter {
             store,
             shuffle,
@@ -186,14 +197,15 @@ impl ShuffleWriter {
             self.blocks[reduce].push(StoredBlock::Memory(block));
             return Ok(());
         }
-        let spill_err = |e: std::io::Error| TaskError::failed(format!("spilling shuffle output to disk: {e}"));
+        let spill_err =
+            |e: std::io::Error| TaskError::failed(format!("spilling shuffle output to disk: {e}"));
         if self.spill.is_none() {
             std::fs::create_dir_all(&self.store.spill_dir).map_err(spill_err)?;
             let seq = self.store.spill_seq.fetch_add(1, Ordering::Relaxed);
-            let path = self
-                .store
-                .spill_dir
-                .join(format!("shuffle-{}-map-{}-{seq}.spill", self.shuffle, self.map));
+            let path = self.store.spill_dir.join(format!(
+                "shuffle-{}-map-{}-{seq}.spill",
+                self.shuffle, self.map
+            ));
             let handle = File::options()
                 .create(true)
                 .truncate(true)
@@ -201,7 +213,8 @@ impl ShuffleWriter {
                 .write(true)
                 .open(&path)
                 .map_err(spill_err)?;
-            let writer = std::io::BufWriter::with_capacity(1 << 20, handle.try_clone().map_err(spill_err)?);
+            let writer =
+                std::io::BufWriter::with_capacity(1 << 20, handle.try_clone().map_err(spill_err)?);
             self.spill = Some((Arc::new(SpillFile { path, handle }), writer, 0));
         }
         let (file, writer, offset) = self.spill.as_mut().expect("spill file opened above");
@@ -228,13 +241,21 @@ impl ShuffleWriter {
                 .flush()
                 .map_err(|e| TaskError::failed(format!("spilling shuffle output to disk: {e}")))?;
         }
-        let sizes = self.blocks.iter().map(|b| b.iter().map(StoredBlock::len).sum()).collect();
+        let sizes = self
+            .blocks
+            .iter()
+            .map(|b| b.iter().map(StoredBlock::len).sum())
+            .collect();
         let output = MapOutput {
             blocks: std::mem::take(&mut self.blocks),
             memory_bytes: self.memory_bytes,
         };
         self.committed = true;
-        let old = self.store.outputs.lock().insert((self.shuffle, self.map), output);
+        let old = self
+            .store
+            .outputs
+            .lock()
+            .insert((self.shuffle, self.map), output);
         if let Some(old) = old {
             self.store.release(old.memory_bytes);
         }

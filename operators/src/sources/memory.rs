@@ -14,15 +14,23 @@ pub(crate) fn slice_bounds(len: u64, parts: usize, i: usize) -> (u64, u64) {
     (len * i / parts, len * (i + 1) / parts)
 }
 
-pub(crate) fn parallelize<T: Data>(ctx: &JobContext, data: Vec<T>, partitions: usize) -> Result<Dataset<T>> {
+pub(crate) fn parallelize<T: Data>(
+    ctx: &JobContext,
+    data: Vec<T>,
+    partitions: usize,
+) -> Result<Dataset<T>> {
     // The driver's copy is the one every process uses.
     let data: Arc<Vec<T>> = Arc::new(ctx.driver_value(move || Ok(data))?);
     let parts = partitions.max(1);
-    Ok(NodeBuilder::new("parallelize", parts, vec![]).build(ctx, move |p, _tc| {
-        let (lo, hi) = slice_bounds(data.len() as u64, parts, p);
-        let data = data.clone();
-        Ok(Box::new((lo as usize..hi as usize).map(move |i| data[i].clone())))
-    }))
+    Ok(
+        NodeBuilder::new("parallelize", parts, vec![]).build(ctx, move |p, _tc| {
+            let (lo, hi) = slice_bounds(data.len() as u64, parts, p);
+            let data = data.clone();
+            Ok(Box::new(
+                (lo as usize..hi as usize).map(move |i| data[i].clone()),
+            ))
+        }),
+    )
 }
 
 pub(crate) fn generate<T: Data>(
@@ -33,12 +41,14 @@ pub(crate) fn generate<T: Data>(
 ) -> Result<Dataset<T>> {
     let parts = partitions.max(1);
     let f = Arc::new(f);
-    Ok(NodeBuilder::new("generate", parts, vec![]).build(ctx, move |p, tc| {
-        let (lo, hi) = slice_bounds(count, parts, p);
-        tc.with_metrics(|m| m.records_in += hi - lo);
-        let f = f.clone();
-        Ok(Box::new((lo..hi).map(move |i| f(i))))
-    }))
+    Ok(
+        NodeBuilder::new("generate", parts, vec![]).build(ctx, move |p, tc| {
+            let (lo, hi) = slice_bounds(count, parts, p);
+            tc.with_metrics(|m| m.records_in += hi - lo);
+            let f = f.clone();
+            Ok(Box::new((lo..hi).map(move |i| f(i))))
+        }),
+    )
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 mod files;
 mod memory;
 
-pub use files::bad_record;
+pub use files::{bad_record, LineParser};
 
 use weir_datasets::{CsvValue, TextSplit};
 use weir_engine::Result;
@@ -33,7 +33,25 @@ pub trait Sources {
     fn parallelize<T: Data>(&self, data: Vec<T>, partitions: usize) -> Result<Dataset<T>>;
     /// `f(i)` for `i` in `0..count`, cut into `partitions` index ranges; each worker makes its
     /// own range (for generated data of any size).
-    fn generate<T: Data>(&self, count: u64, partitions: usize, f: impl Fn(u64) -> T + Send + Sync + 'static) -> Result<Dataset<T>>;
+    fn generate<T: Data>(
+        &self,
+        count: u64,
+        partitions: usize,
+        f: impl Fn(u64) -> T + Send + Sync + 'static,
+    ) -> Result<Dataset<T>>;
+    /// Records parsed from text files, one call of `parse` per line with the file and line
+    /// number (for error messages). `Ok(None)` skips a line; an error is a malformed record:
+    /// skipped and counted under `--skip-bad-records`, otherwise the job fails naming it.
+    fn parse_text_file<T: Data>(
+        &self,
+        inputs: &[String],
+        name: &str,
+        parse: std::sync::Arc<LineParser<T>>,
+    ) -> Result<Dataset<T>>;
     /// The text splits `text_file` would use (exposed for custom sources).
-    fn plan_text_splits(&self, inputs: &[String], with_line_numbers: bool) -> Result<Vec<TextSplit>>;
+    fn plan_text_splits(
+        &self,
+        inputs: &[String],
+        with_line_numbers: bool,
+    ) -> Result<Vec<TextSplit>>;
 }

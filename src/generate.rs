@@ -1,0 +1,93 @@
+//! `weir datasets gen …`: seeded generators writing files of any size.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Subcommand;
+use weir_datasets::{parse_size, write_graph_file, write_sort_file, write_text_file};
+
+#[derive(Debug, Subcommand)]
+pub enum DatasetsCommand {
+    /// Generates a dataset.
+    Gen {
+        #[command(subcommand)]
+        kind: GenKind,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GenKind {
+    /// Zipf-distributed text (lines of words).
+    Text {
+        /// Size, like 200MB or 1GiB.
+        #[arg(long)]
+        size: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// An R-MAT graph (Graph500 parameters) as a SNAP edge list.
+    Graph {
+        /// 2^scale vertices.
+        #[arg(long)]
+        scale: u32,
+        /// Edges per vertex.
+        #[arg(long, default_value_t = 16)]
+        edge_factor: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// 100-byte sort records with 10-byte keys (gensort's layout).
+    Sort {
+        /// Size, like 1GB.
+        #[arg(long)]
+        size: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        output: PathBuf,
+    },
+}
+
+pub fn datasets_command(command: DatasetsCommand) -> anyhow::Result<()> {
+    let DatasetsCommand::Gen { kind } = command;
+    let started = Instant::now();
+    match kind {
+        GenKind::Text { size, seed, output } => {
+            let size = parse_size(&size).context("--size")?;
+            let bytes = write_text_file(&output, size, seed)?;
+            eprintln!(
+                "wrote {bytes} bytes of text to {} in {:.2}s",
+                output.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        GenKind::Graph {
+            scale,
+            edge_factor,
+            seed,
+            output,
+        } => {
+            let edges = write_graph_file(&output, scale, edge_factor, seed)?;
+            eprintln!(
+                "wrote {edges} edges to {} in {:.2}s",
+                output.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        GenKind::Sort { size, seed, output } => {
+            let size = parse_size(&size).context("--size")?;
+            let records = write_sort_file(&output, size, seed)?;
+            eprintln!(
+                "wrote {records} records to {} in {:.2}s",
+                output.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
