@@ -144,14 +144,8 @@ pub fn run_command(registry: &Registry, args: &[String]) -> anyhow::Result<()> {
     }
     let opts = RunOptions::try_parse_from(&run_args).map_err(|e| {
         let text = e.to_string();
-        anyhow!(
-            "{}",
-            text.lines()
-                .next()
-                .unwrap_or("bad run option")
-                .trim_start_matches("error: ")
-                .to_string()
-        )
+        let first = text.lines().next().unwrap_or("bad run option");
+        anyhow!("{}", first.trim_start_matches("error: "))
     })?;
     let metrics = run_job(registry, &job, &job_args, &opts)?;
     if let Some(path) = &opts.metrics_json {

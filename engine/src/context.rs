@@ -77,7 +77,7 @@ pub type ValuePublisher = Box<dyn Fn(u64, &[u8]) + Send + Sync>;
 
 enum Role {
     Driver {
-        scheduler: Mutex<Scheduler>,
+        scheduler: Box<Mutex<Scheduler>>,
         publish: ValuePublisher,
     },
     Follower {
@@ -158,7 +158,7 @@ impl JobContext {
             plan,
             options,
             Role::Driver {
-                scheduler: Mutex::new(scheduler),
+                scheduler: Box::new(Mutex::new(scheduler)),
                 publish,
             },
         )

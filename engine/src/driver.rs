@@ -147,7 +147,7 @@ where
     }
     let outcome = on_listening(address)
         .and_then(|()| scheduler.wait_for_workers(config.workers, config.join_timeout))
-        .and_then(|()| {
+        .map(|()| {
             let publisher = shared.clone();
             let publish = Box::new(move |seq: u64, bytes: &[u8]| {
                 let mut values = publisher.values.lock();
@@ -162,7 +162,7 @@ where
             });
             let ctx = JobContext::driver(plan.clone(), config.options.clone(), scheduler, publish);
             let result = job(&ctx);
-            Ok((ctx, result))
+            (ctx, result)
         });
     shared.finished.store(true, Ordering::SeqCst);
     plan.close("job ended");

@@ -92,9 +92,24 @@ impl WorkerEnv {
     }
 }
 
+/// An injected delay before every task, from `WEIR_INJECT_TASK_DELAY_MS`: makes stragglers
+/// and slow jobs on purpose, for fault-injection tests and for measuring.
+fn injected_delay() -> Option<Duration> {
+    static DELAY: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
+    *DELAY.get_or_init(|| {
+        std::env::var("WEIR_INJECT_TASK_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_millis)
+    })
+}
+
 /// Runs one task attempt to completion on the calling thread.
 pub fn run_task(env: &Arc<WorkerEnv>, desc: TaskDescription) -> TaskOutcome {
     let started = Instant::now();
+    if let Some(delay) = injected_delay() {
+        std::thread::sleep(delay);
+    }
     let partition = match desc.kind {
         TaskKind::ShuffleMap { map, .. } => map,
         TaskKind::Result { partition, .. } => partition,

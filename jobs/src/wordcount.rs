@@ -125,7 +125,7 @@ mod tests {
         std::fs::write(&path, &text).unwrap();
         let input = vec![path.to_string_lossy().into_owned()];
         for lowercase in [false, true] {
-            let expected = reference(&[path.clone()], lowercase).unwrap();
+            let expected = reference(std::slice::from_ref(&path), lowercase).unwrap();
             for threads in [1, 3] {
                 let input = input.clone();
                 let got: BTreeMap<String, u64> = local_with(threads, move |ctx| {

@@ -48,6 +48,7 @@ pub use sources::Sources;
 /// Everything a job needs in one import.
 pub mod prelude {
     pub use crate::dataset::{Data, Dataset, Key, Records};
+    pub use crate::operator::Operator;
     pub use crate::save::{Row, SaveSummary};
     pub use crate::sources::Sources;
     pub use weir_engine::{Broadcast, Counter, Error, JobContext, Result};
