@@ -11,7 +11,6 @@ use std::path::PathBuf;
 
 use weir_engine::{JobContext, Result};
 use weir_operators::prelude::*;
-use weir_operators::shuffle::FxHashMap;
 
 use crate::output::{report_top, save_or_show};
 use crate::registry::Job;
@@ -60,15 +59,19 @@ pub fn word_counts(
         .reduce_by_key(|a, b| a + b))
 }
 
-fn count_partition(
-    lines: Records<String>,
-    lowercase: bool,
-    words: &Counter,
-) -> FxHashMap<String, u64> {
-    let mut table: FxHashMap<String, u64> = FxHashMap::default();
+fn count_partition(lines: Records<String>, lowercase: bool, words: &Counter) -> Vec<(String, u64)> {
+    let mut table = WordTable::default();
     let mut folded = String::new();
     let mut seen = 0i64;
     for line in lines {
+        if line.is_ascii() && !lowercase {
+            // The common case: split on ASCII whitespace bytes, no UTF-8 decoding.
+            for word in line.as_bytes().split(|b| is_ascii_space(*b)).filter(|w| !w.is_empty()) {
+                table.add(word);
+                seen += 1;
+            }
+            continue;
+        }
         for word in line.split_whitespace() {
             let word = if lowercase {
                 folded.clear();
@@ -82,12 +85,97 @@ fn count_partition(
             } else {
                 word
             };
-            *table.entry_ref(word).or_insert(0) += 1;
+            table.add(word.as_bytes());
             seen += 1;
         }
     }
     words.add(seen);
-    table
+    table.into_counts()
+}
+
+/// The ASCII characters `char::is_whitespace` accepts (note: includes vertical tab,
+/// unlike `u8::is_ascii_whitespace`).
+#[inline]
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+/// A word → count table with no allocation per occurrence: words of up to
+/// [`INLINE_WORD`] bytes live inside their entry (one cache line holds the hash, the bytes
+/// and the count), longer ones in an arena; the full 64-bit hash is compared first.
+#[derive(Default)]
+struct WordTable {
+    arena: Vec<u8>,
+    entries: hashbrown::HashTable<Entry>,
+}
+
+const INLINE_WORD: usize = 16;
+
+struct Entry {
+    hash: u64,
+    len: u32,
+    /// Offset in the arena, for words longer than [`INLINE_WORD`].
+    start: u32,
+    inline: [u8; INLINE_WORD],
+    count: u64,
+}
+
+impl Entry {
+    #[inline]
+    fn bytes<'a>(&'a self, arena: &'a [u8]) -> &'a [u8] {
+        let len = self.len as usize;
+        if len <= INLINE_WORD {
+            &self.inline[..len]
+        } else {
+            &arena[self.start as usize..self.start as usize + len]
+        }
+    }
+}
+
+impl WordTable {
+    #[inline]
+    fn add(&mut self, word: &[u8]) {
+        let hash = {
+            use std::hash::Hasher;
+            let mut h = rustc_hash::FxHasher::default();
+            h.write(word);
+            h.finish()
+        };
+        let arena = &self.arena;
+        let found = self.entries.find_mut(hash, |e| {
+            e.hash == hash && e.len as usize == word.len() && e.bytes(arena).iter().zip(word).all(|(a, b)| a == b)
+        });
+        if let Some(e) = found {
+            e.count += 1;
+            return;
+        }
+        let mut entry = Entry {
+            hash,
+            len: word.len() as u32,
+            start: 0,
+            inline: [0; INLINE_WORD],
+            count: 1,
+        };
+        if word.len() <= INLINE_WORD {
+            entry.inline[..word.len()].copy_from_slice(word);
+        } else {
+            entry.start = self.arena.len() as u32;
+            self.arena.extend_from_slice(word);
+        }
+        self.entries.insert_unique(hash, entry, |e| e.hash);
+    }
+
+    fn into_counts(self) -> Vec<(String, u64)> {
+        let arena = self.arena;
+        self.entries
+            .into_iter()
+            .map(|e| {
+                // Words are cut from valid UTF-8 at whitespace, so each is valid UTF-8.
+                let word = String::from_utf8_lossy(e.bytes(&arena)).into_owned();
+                (word, e.count)
+            })
+            .collect()
+    }
 }
 
 /// The sequential reference: reads every file whole and counts with a `BTreeMap`.
