@@ -86,9 +86,8 @@ impl Backend for RemoteBackend {
     fn evict(&mut self, worker: WorkerId, reason: &str) {
         let tx = self.shared.connections.lock().remove(&worker);
         if let Some(tx) = tx {
-            let _ = tx.send(DriverMessage::Shutdown {
+            let _ = tx.send(DriverMessage::Evicted {
                 reason: reason.to_string(),
-                ok: false,
             });
         }
     }
@@ -268,7 +267,7 @@ async fn serve_worker(stream: tokio::net::TcpStream, peer: SocketAddr, shared: A
     }
     let writer = tokio::spawn(async move {
         while let Some(message) = rx.recv().await {
-            let last = matches!(message, DriverMessage::Shutdown { .. });
+            let last = matches!(message, DriverMessage::Shutdown { .. } | DriverMessage::Evicted { .. });
             if sink
                 .send(Frame::new(FrameKind::Control, encode(&message)))
                 .await

@@ -98,8 +98,11 @@ pub enum DriverMessage {
     RunTask(TaskDescription),
     /// Drop every map output of a shuffle (no longer needed).
     RemoveShuffle { shuffle: ShuffleId },
-    /// The job is over (or this worker is refused); exit.
+    /// The job is over (finished, or failed for a reason of its own); exit.
     Shutdown { reason: String, ok: bool },
+    /// This worker may not take part any more (its plan differs from the driver's, or it
+    /// misbehaved); exit with the reason.
+    Evicted { reason: String },
 }
 
 /// Worker → driver.

@@ -266,11 +266,17 @@ async fn serve(
             DriverMessage::DriverValue { seq, bytes } => inbox.push(seq, bytes),
             DriverMessage::RemoveShuffle { shuffle } => store.remove_shuffle(shuffle),
             DriverMessage::Shutdown { reason, ok } => {
-                break if ok {
-                    Ok(())
-                } else {
-                    Err(Error::Stopped(reason))
-                };
+                // A failed job is reported by the driver; the worker just leaves.
+                if !ok {
+                    tracing::info!("driver ended the job: {reason}");
+                }
+                break Ok(());
+            }
+            DriverMessage::Evicted { reason } => {
+                break Err(Error::Peer {
+                    peer: format!("driver at {driver}"),
+                    message: format!("refused this worker: {reason}"),
+                })
             }
             DriverMessage::JobStart { .. } => {
                 break Err(Error::Peer {
