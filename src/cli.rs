@@ -77,11 +77,17 @@ pub fn report(result: anyhow::Result<()>) -> ExitCode {
             if broken_pipe {
                 return ExitCode::SUCCESS;
             }
-            let message = e
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
+            // Join the chain, leaving out causes a message already quotes.
+            let mut message = String::new();
+            for cause in e.chain() {
+                let text = cause.to_string();
+                if !message.contains(&text) {
+                    if !message.is_empty() {
+                        message.push_str(": ");
+                    }
+                    message.push_str(&text);
+                }
+            }
             eprintln!("error: {}", message.replace('\n', " "));
             ExitCode::from(2)
         }
