@@ -4,9 +4,12 @@
 //! it is tested against.
 
 pub mod graph_input;
+pub mod grep;
+pub mod invertedindex;
 pub mod output;
 pub mod pagerank;
 pub mod registry;
+pub mod sort;
 pub mod wordcount;
 
 pub use registry::{Job, Registry};
@@ -15,4 +18,7 @@ pub use registry::{Job, Registry};
 pub fn register_builtin(registry: &mut Registry) {
     registry.register::<wordcount::WordCount>();
     registry.register::<pagerank::PageRank>();
+    registry.register::<grep::Grep>();
+    registry.register::<invertedindex::InvertedIndex>();
+    registry.register::<sort::Sort>();
 }
