@@ -267,7 +267,10 @@ async fn serve_worker(stream: tokio::net::TcpStream, peer: SocketAddr, shared: A
     }
     let writer = tokio::spawn(async move {
         while let Some(message) = rx.recv().await {
-            let last = matches!(message, DriverMessage::Shutdown { .. } | DriverMessage::Evicted { .. });
+            let last = matches!(
+                message,
+                DriverMessage::Shutdown { .. } | DriverMessage::Evicted { .. }
+            );
             if sink
                 .send(Frame::new(FrameKind::Control, encode(&message)))
                 .await

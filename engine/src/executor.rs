@@ -122,7 +122,7 @@ pub fn run_task(env: &Arc<WorkerEnv>, desc: TaskDescription) -> TaskOutcome {
                 TaskKind::ShuffleMap { shuffle, map } => {
                     let entry = env.plan.wait_shuffle(shuffle, PLAN_WAIT)?;
                     check_fingerprint(shuffle, desc.fingerprint, entry.fingerprint)?;
-                    let sizes = entry.task.run_map(map, &tc)?;
+                    let sizes = entry.task.run_map(shuffle, map, &tc)?;
                     Ok(TaskSuccess::MapOutput { sizes })
                 }
                 TaskKind::Result { action, partition } => {

@@ -62,8 +62,14 @@ pub trait ShuffleMapTask: Send + Sync + 'static {
     fn map_node(&self) -> NodeId;
     /// How many reduce partitions the output is cut into.
     fn num_reduce_partitions(&self) -> usize;
-    /// Runs map partition `map_partition`; returns the bytes written per reduce partition.
-    fn run_map(&self, map_partition: usize, tc: &TaskContext) -> Result<Vec<u64>, TaskError>;
+    /// Runs map partition `map_partition` of shuffle `shuffle` (this shuffle's id in the
+    /// plan); returns the bytes written per reduce partition.
+    fn run_map(
+        &self,
+        shuffle: ShuffleId,
+        map_partition: usize,
+        tc: &TaskContext,
+    ) -> Result<Vec<u64>, TaskError>;
 }
 
 /// The per-partition work of an action: returns the bytes sent to the driver.

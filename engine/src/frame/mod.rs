@@ -1,0 +1,271 @@
+//! The wire format shared by every TCP connection in Weir.
+//!
+//! Driver<->worker control traffic and worker<->worker shuffle fetches both travel as
+//! frames: a fixed 16-byte big-endian header followed by a body.
+//!
+//! ```text
+//! offset  size  field
+//!      0     4  magic        0x5745_4952 ("WEIR")
+//!      4     2  version      WIRE_VERSION
+//!      6     1  kind         FrameKind
+//!      7     1  flags        0 (ignored when reading, reserved for later use)
+//!      8     4  body length  bytes that follow the header
+//!     12     4  body CRC32   crc32fast over the body
+//!     16     …  body
+//! ```
+//!
+//! [`FrameCodec`] is a `tokio-util` codec that turns a byte stream into [`Frame`]s and back.
+//! Decoding refuses a peer that is not speaking Weir as early as the bytes allow: the magic
+//! number is checked as soon as four bytes have arrived and the version as soon as six
+//! have, and an oversized frame is refused from its header alone, before any of its body is
+//! buffered. Every malformed input is reported as a [`FrameError`]; nothing a peer sends can
+//! make the codec panic.
+//!
+//! What the bodies mean is decided elsewhere: the authentication handshake (`auth`) uses
+//! [`FrameKind::Hello`], the control protocol (`protocol`) uses [`FrameKind::Control`], and
+//! the shuffle uses the `Fetch*` kinds.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio::net::TcpStream;
+use tokio_util::codec::{Decoder, Encoder, Framed};
+
+/// Magic number that opens every frame: the ASCII bytes "WEIR".
+pub const MAGIC: u32 = 0x5745_4952;
+
+/// Version of the frame format; peers with different versions refuse each other.
+pub const WIRE_VERSION: u16 = 1;
+
+/// Size of the fixed frame header in bytes.
+pub const HEADER_BYTES: usize = 16;
+
+/// Default upper bound on a frame body (256 MiB).
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 256 << 20;
+
+/// Largest read-ahead reservation made for a body that has not fully arrived yet, so a peer
+/// announcing a large frame does not make us commit all of its memory up front.
+const MAX_BODY_RESERVE: usize = 1 << 20;
+
+/// What a frame carries; decides how its body is interpreted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum FrameKind {
+    /// Authentication handshake message.
+    Hello = 1,
+    /// Driver<->worker control message.
+    Control = 2,
+    /// A request for shuffle blocks.
+    FetchRequest = 3,
+    /// One shuffle block in answer to a fetch request.
+    FetchBlock = 4,
+    /// End of the blocks answering a fetch request.
+    FetchEnd = 5,
+    /// A fetch request that failed.
+    FetchError = 6,
+    /// A free-form message between peers.
+    Message = 7,
+}
+
+impl TryFrom<u8> for FrameKind {
+    type Error = FrameError;
+
+    fn try_from(value: u8) -> Result<Self, Self::Error> {
+        Ok(match value {
+            1 => FrameKind::Hello,
+            2 => FrameKind::Control,
+            3 => FrameKind::FetchRequest,
+            4 => FrameKind::FetchBlock,
+            5 => FrameKind::FetchEnd,
+            6 => FrameKind::FetchError,
+            7 => FrameKind::Message,
+            other => return Err(FrameError::UnknownKind(other)),
+        })
+    }
+}
+
+/// One unit of traffic on a Weir connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// How to interpret the body.
+    pub kind: FrameKind,
+    /// The payload, without the header.
+    pub body: Bytes,
+}
+
+impl Frame {
+    /// Builds a frame from a kind and anything that converts into [`Bytes`].
+    pub fn new(kind: FrameKind, body: impl Into<Bytes>) -> Self {
+        Frame {
+            kind,
+            body: body.into(),
+        }
+    }
+}
+
+/// Why a frame could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The stream does not start with [`MAGIC`]; the peer is not speaking Weir.
+    #[error("bad magic number {found:#010x} (not a Weir peer?)")]
+    BadMagic {
+        /// The first four bytes, as a big-endian number.
+        found: u32,
+    },
+    /// The peer speaks another version of the frame format.
+    #[error("wire version mismatch: ours {ours}, peer's {theirs}")]
+    VersionMismatch {
+        /// Our [`WIRE_VERSION`].
+        ours: u16,
+        /// The version in the peer's header.
+        theirs: u16,
+    },
+    /// The kind byte is not a known [`FrameKind`].
+    #[error("unknown frame kind {0}")]
+    UnknownKind(u8),
+    /// The body is larger than the codec's limit.
+    #[error("frame of {len} bytes exceeds the limit of {max}")]
+    TooLarge {
+        /// Body length announced or requested.
+        len: usize,
+        /// The codec's limit.
+        max: usize,
+    },
+    /// The body does not match the CRC32 in the header.
+    #[error("frame checksum mismatch")]
+    BadChecksum,
+    /// The underlying transport failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// `tokio-util` codec for Weir frames.
+///
+/// Decoding parses the 16-byte header itself (the magic, version and checksum do not fit
+/// `LengthDelimitedCodec`) and keeps no state between calls: a frame is only consumed from
+/// the buffer once all of it has arrived.
+#[derive(Debug, Clone)]
+pub struct FrameCodec {
+    max_frame_bytes: usize,
+}
+
+impl FrameCodec {
+    /// A codec refusing bodies larger than `max_frame_bytes` (capped at `u32::MAX`, the
+    /// largest length the header can express).
+    pub fn new(max_frame_bytes: usize) -> Self {
+        FrameCodec {
+            max_frame_bytes: clamp_max(max_frame_bytes),
+        }
+    }
+
+    /// The current body size limit.
+    pub fn max_frame_bytes(&self) -> usize {
+        self.max_frame_bytes
+    }
+
+    /// Changes the body size limit, e.g. to keep it small while a peer is unauthenticated.
+    pub fn set_max_frame_bytes(&mut self, max_frame_bytes: usize) {
+        self.max_frame_bytes = clamp_max(max_frame_bytes);
+    }
+}
+
+impl Default for FrameCodec {
+    fn default() -> Self {
+        FrameCodec::new(DEFAULT_MAX_FRAME_BYTES)
+    }
+}
+
+fn clamp_max(max: usize) -> usize {
+    max.min(usize::try_from(u32::MAX).unwrap_or(usize::MAX))
+}
+
+fn read_u32(buf: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
+}
+
+impl Decoder for FrameCodec {
+    type Item = Frame;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
+        // Refuse garbage as early as possible, before waiting for a whole header.
+        if src.len() >= 4 {
+            let found = read_u32(src, 0);
+            if found != MAGIC {
+                return Err(FrameError::BadMagic { found });
+            }
+        }
+        if src.len() >= 6 {
+            let theirs = u16::from_be_bytes([src[4], src[5]]);
+            if theirs != WIRE_VERSION {
+                return Err(FrameError::VersionMismatch {
+                    ours: WIRE_VERSION,
+                    theirs,
+                });
+            }
+        }
+        if src.len() < HEADER_BYTES {
+            return Ok(None);
+        }
+        let kind = FrameKind::try_from(src[6])?;
+        // src[7] holds the flags; none are defined yet, so they are ignored.
+        let len = usize::try_from(read_u32(src, 8)).unwrap_or(usize::MAX);
+        if len > self.max_frame_bytes {
+            return Err(FrameError::TooLarge {
+                len,
+                max: self.max_frame_bytes,
+            });
+        }
+        let crc = read_u32(src, 12);
+        let total = HEADER_BYTES + len;
+        if src.len() < total {
+            src.reserve((total - src.len()).min(MAX_BODY_RESERVE));
+            return Ok(None);
+        }
+        if crc32fast::hash(&src[HEADER_BYTES..total]) != crc {
+            return Err(FrameError::BadChecksum);
+        }
+        src.advance(HEADER_BYTES);
+        let body = src.split_to(len).freeze();
+        Ok(Some(Frame { kind, body }))
+    }
+}
+
+impl Encoder<Frame> for FrameCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, frame: Frame, dst: &mut BytesMut) -> Result<(), FrameError> {
+        let len = frame.body.len();
+        let wire_len = match u32::try_from(len) {
+            Ok(n) if len <= self.max_frame_bytes => n,
+            _ => {
+                return Err(FrameError::TooLarge {
+                    len,
+                    max: self.max_frame_bytes,
+                })
+            }
+        };
+        dst.reserve(HEADER_BYTES + len);
+        dst.put_u32(MAGIC);
+        dst.put_u16(WIRE_VERSION);
+        dst.put_u8(frame.kind as u8);
+        dst.put_u8(0);
+        dst.put_u32(wire_len);
+        dst.put_u32(crc32fast::hash(&frame.body));
+        dst.extend_from_slice(&frame.body);
+        Ok(())
+    }
+}
+
+/// A TCP connection carrying Weir frames.
+pub type FramedStream = Framed<TcpStream, FrameCodec>;
+
+/// Wraps a TCP connection in the frame codec (default size limit) and turns on
+/// `TCP_NODELAY`, since control messages are small and latency-sensitive.
+pub fn framed(stream: TcpStream) -> FramedStream {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!("could not set TCP_NODELAY: {e}");
+    }
+    Framed::new(stream, FrameCodec::default())
+}
+
+#[cfg(test)]
+mod tests;
