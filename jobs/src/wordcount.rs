@@ -66,7 +66,11 @@ fn count_partition(lines: Records<String>, lowercase: bool, words: &Counter) -> 
     for line in lines {
         if line.is_ascii() && !lowercase {
             // The common case: split on ASCII whitespace bytes, no UTF-8 decoding.
-            for word in line.as_bytes().split(|b| is_ascii_space(*b)).filter(|w| !w.is_empty()) {
+            for word in line
+                .as_bytes()
+                .split(|b| is_ascii_space(*b))
+                .filter(|w| !w.is_empty())
+            {
                 table.add(word);
                 seen += 1;
             }
@@ -143,7 +147,9 @@ impl WordTable {
         };
         let arena = &self.arena;
         let found = self.entries.find_mut(hash, |e| {
-            e.hash == hash && e.len as usize == word.len() && e.bytes(arena).iter().zip(word).all(|(a, b)| a == b)
+            e.hash == hash
+                && e.len as usize == word.len()
+                && e.bytes(arena).iter().zip(word).all(|(a, b)| a == b)
         });
         if let Some(e) = found {
             e.count += 1;

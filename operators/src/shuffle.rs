@@ -12,7 +12,7 @@
 //! blocks whenever it grows past [`COMBINE_TABLE_LIMIT`] keys, so memory stays bounded.
 
 use std::hash::BuildHasherDefault;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use weir_engine::hash::partition_of;
@@ -133,7 +133,6 @@ impl<'a> PartitionedWriter<'a> {
 struct CombineMap<K, V, C> {
     parent: Arc<Node<(K, V)>>,
     parent_id: NodeId,
-    shuffle: OnceLock<ShuffleId>,
     partitions: usize,
     partitioner: KeyPartitioner<K>,
     aggregator: Aggregator<V, C>,
@@ -147,8 +146,12 @@ impl<K: Key, V: Data, C: Data> ShuffleMapTask for CombineMap<K, V, C> {
     fn num_reduce_partitions(&self) -> usize {
         self.partitions
     }
-    fn run_map(&self, map: usize, tc: &TaskContext) -> Result<Vec<u64>, TaskError> {
-        let shuffle = *self.shuffle.get().expect("registered");
+    fn run_map(
+        &self,
+        shuffle: ShuffleId,
+        map: usize,
+        tc: &TaskContext,
+    ) -> Result<Vec<u64>, TaskError> {
         let mut out = PartitionedWriter::new(tc, shuffle, map, self.partitions);
         let records = self.parent.compute(map, tc)?;
         if self.map_side_combine {
@@ -185,7 +188,6 @@ impl<K: Key, V: Data, C: Data> ShuffleMapTask for CombineMap<K, V, C> {
 struct PartitionMap<K, V> {
     parent: Arc<Node<(K, V)>>,
     parent_id: NodeId,
-    shuffle: OnceLock<ShuffleId>,
     partitions: usize,
     partitioner: KeyPartitioner<K>,
 }
@@ -197,8 +199,12 @@ impl<K: Data, V: Data> ShuffleMapTask for PartitionMap<K, V> {
     fn num_reduce_partitions(&self) -> usize {
         self.partitions
     }
-    fn run_map(&self, map: usize, tc: &TaskContext) -> Result<Vec<u64>, TaskError> {
-        let shuffle = *self.shuffle.get().expect("registered");
+    fn run_map(
+        &self,
+        shuffle: ShuffleId,
+        map: usize,
+        tc: &TaskContext,
+    ) -> Result<Vec<u64>, TaskError> {
         let mut out = PartitionedWriter::new(tc, shuffle, map, self.partitions);
         for (k, v) in self.parent.compute(map, tc)? {
             out.push((self.partitioner)(&k), &(k, v))?;
@@ -239,14 +245,12 @@ pub fn combine_by_key<K: Key, V: Data, C: Data>(
     let map = Arc::new(CombineMap {
         parent: ds.node.clone(),
         parent_id: ds.id,
-        shuffle: OnceLock::new(),
         partitions,
         partitioner: hash_partitioner(partitions),
         aggregator: aggregator.clone(),
         map_side_combine,
     });
-    let shuffle = ds.ctx.plan().add_shuffle(name, map.clone());
-    map.shuffle.set(shuffle).expect("set once");
+    let shuffle = ds.ctx.plan().add_shuffle(name, map);
     let mut out = NodeBuilder::new(name, partitions, vec![Dependency::Shuffle { shuffle }]).build(
         &ds.ctx,
         move |p, tc| {
@@ -286,12 +290,10 @@ pub fn partition_by<K: Data, V: Data>(
     let map = Arc::new(PartitionMap {
         parent: ds.node.clone(),
         parent_id: ds.id,
-        shuffle: OnceLock::new(),
         partitions,
         partitioner,
     });
-    let shuffle = ds.ctx.plan().add_shuffle(name, map.clone());
-    map.shuffle.set(shuffle).expect("set once");
+    let shuffle = ds.ctx.plan().add_shuffle(name, map);
     NodeBuilder::new(name, partitions, vec![Dependency::Shuffle { shuffle }]).build(
         &ds.ctx,
         move |p, tc| {

@@ -56,7 +56,8 @@ struct CharClassesJob {
 
 impl Job for CharClassesJob {
     const NAME: &'static str = "charclasses";
-    const ABOUT: &'static str = "Counts character classes of text (a custom job with a custom operator)";
+    const ABOUT: &'static str =
+        "Counts character classes of text (a custom job with a custom operator)";
 
     fn run(self, ctx: &JobContext) -> Result<()> {
         let totals = ctx

@@ -8,7 +8,15 @@ use std::time::{Duration, Instant};
 fn the_custom_job_runs_on_two_worker_processes() {
     let text = concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/samples/text");
     let mut child = Command::new(env!("CARGO_BIN_EXE_weir-example-custom-job"))
-        .args(["run", "charclasses", "--input", text, "--workers", "2", "--quiet"])
+        .args([
+            "run",
+            "charclasses",
+            "--input",
+            text,
+            "--workers",
+            "2",
+            "--quiet",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -44,6 +52,9 @@ fn the_custom_job_runs_on_two_worker_processes() {
             }
         }
     }
-    let want: String = expected.iter().map(|(k, v)| format!("{k}\t{v}\n")).collect();
+    let want: String = expected
+        .iter()
+        .map(|(k, v)| format!("{k}\t{v}\n"))
+        .collect();
     assert_eq!(stdout, want);
 }
