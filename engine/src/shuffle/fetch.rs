@@ -25,9 +25,9 @@ use crate::plan::ShuffleId;
 use crate::protocol::{binary_version, decode, encode, FetchFailure, FetchRequest};
 use crate::task::WorkerId;
 
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const READ_TIMEOUT: Duration = Duration::from_secs(120);
+const READ_TIMEOUT: Duration = Duration::from_secs(15);
 const IDLE_CONNECTIONS_PER_PEER: usize = 4;
 
 /// Serves this worker's map outputs to authenticated peers until the listener fails.
