@@ -290,6 +290,7 @@ async fn serve_worker(stream: tokio::net::TcpStream, peer: SocketAddr, shared: A
         data_address,
         host,
     });
+    let mut job_error = false;
     let reason = loop {
         let frame = match tokio::time::timeout(shared.heartbeat_timeout, stream.next()).await {
             Err(_) => break format!("no heartbeat for {}s", shared.heartbeat_timeout.as_secs()),
@@ -308,9 +309,13 @@ async fn serve_worker(stream: tokio::net::TcpStream, peer: SocketAddr, shared: A
                     outcome,
                 });
             }
-            Ok(WorkerMessage::Refuse { reason }) => break format!("refused the job: {reason}"),
+            Ok(WorkerMessage::Refuse { reason }) => {
+                job_error = true;
+                break format!("refused the job: {reason}");
+            }
             Ok(WorkerMessage::JobFailed { message }) => {
-                break format!("its job thread failed: {message}")
+                job_error = true;
+                break format!("could not run the job: {message}");
             }
             Ok(WorkerMessage::Register { .. }) => break "registered twice".to_string(),
             Err(e) => break e,
@@ -323,7 +328,9 @@ async fn serve_worker(stream: tokio::net::TcpStream, peer: SocketAddr, shared: A
     if shared.connections.lock().remove(&id).is_some() {
         abort.abort();
     }
-    let _ = shared
-        .events
-        .send(SchedulerEvent::WorkerLost { worker: id, reason });
+    let _ = shared.events.send(SchedulerEvent::WorkerLost {
+        worker: id,
+        reason,
+        job_error,
+    });
 }

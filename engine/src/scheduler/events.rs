@@ -37,7 +37,7 @@ impl Scheduler {
                 );
                 Ok(false)
             }
-            SchedulerEvent::WorkerLost { worker, reason } => {
+            SchedulerEvent::WorkerLost { worker, reason, .. } => {
                 self.lose_worker(worker, &reason)?;
                 Ok(false)
             }

@@ -50,6 +50,9 @@ pub enum SchedulerEvent {
     WorkerLost {
         worker: WorkerId,
         reason: String,
+        /// Set when the worker could not run the job at all (it refused the job, or its
+        /// copy of the job function failed): before the job starts, that fails the run.
+        job_error: bool,
     },
 }
 
@@ -165,6 +168,11 @@ impl Scheduler {
                 )));
             }
             match self.events.recv_timeout(left) {
+                Ok(SchedulerEvent::WorkerLost {
+                    worker,
+                    reason,
+                    job_error: true,
+                }) => return Err(Error::Job(format!("worker {worker} {reason}"))),
                 Ok(ev) => {
                     self.handle(ev, &mut Vec::new())?;
                 }
