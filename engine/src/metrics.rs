@@ -28,6 +28,20 @@ pub struct StageMetrics {
     pub spill_bytes: u64,
 }
 
+impl StageMetrics {
+    /// Adds one successful task attempt's figures.
+    pub fn add_task(&mut self, task: &crate::task::TaskMetrics, seconds: f64) {
+        self.tasks += 1;
+        self.task_seconds += seconds;
+        self.records_in += task.records_in;
+        self.records_out += task.records_out;
+        self.bytes_in += task.bytes_in;
+        self.shuffle_write_bytes += task.shuffle_write_bytes;
+        self.shuffle_read_bytes += task.shuffle_read_bytes;
+        self.spill_bytes += task.spill_bytes;
+    }
+}
+
 /// One worker's figures.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct WorkerMetrics {

@@ -124,15 +124,7 @@ impl Scheduler {
                     w.metrics.tasks += 1;
                 }
                 let m = &outcome.metrics;
-                let stage = &mut self.stages[run.stage];
-                stage.tasks += 1;
-                stage.task_seconds += outcome.seconds;
-                stage.records_in += m.records_in;
-                stage.records_out += m.records_out;
-                stage.bytes_in += m.bytes_in;
-                stage.shuffle_write_bytes += m.shuffle_write_bytes;
-                stage.shuffle_read_bytes += m.shuffle_read_bytes;
-                stage.spill_bytes += m.spill_bytes;
+                self.stages[run.stage].add_task(m, outcome.seconds);
                 self.metrics.bad_records += m.bad_records;
                 for (k, v) in &m.counters {
                     *self.metrics.counters.entry(k.clone()).or_default() += v;
