@@ -1,0 +1,19 @@
+//! Multi-process integration tests of the `weir` binary.
+//!
+//! Every test runs the real binary (`weir run …`, `weir worker …`) as child processes with
+//! a bounded run time, and checks what it wrote against the jobs' sequential references or
+//! the Graphalytics expected outputs. The shared helpers live in `it/util.rs`.
+
+mod it {
+    pub mod util;
+
+    mod bad_input;
+    mod cli;
+    mod faults;
+    mod formats;
+    mod frames;
+    mod metrics;
+    mod multihost;
+    mod shapes;
+    mod text_jobs;
+}
