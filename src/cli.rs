@@ -122,9 +122,7 @@ pub(crate) fn main_with(registry: Registry) -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("{first}");
+            eprintln!("error: {}", weir_jobs::clap_error_line(&e));
             return ExitCode::from(2);
         }
     };

@@ -142,11 +142,8 @@ pub fn run_command(registry: &Registry, args: &[String]) -> anyhow::Result<()> {
     if help {
         return print_help(registry, &job);
     }
-    let opts = RunOptions::try_parse_from(&run_args).map_err(|e| {
-        let text = e.to_string();
-        let first = text.lines().next().unwrap_or("bad run option");
-        anyhow!("{}", first.trim_start_matches("error: "))
-    })?;
+    let opts = RunOptions::try_parse_from(&run_args)
+        .map_err(|e| anyhow!("{}", weir_jobs::clap_error_line(&e)))?;
     let metrics = run_job(registry, &job, &job_args, &opts)?;
     if let Some(path) = &opts.metrics_json {
         write_metrics(path, &metrics)?;

@@ -40,7 +40,9 @@ pub struct TaskMetrics {
     pub shuffle_write_bytes: u64,
     pub shuffle_read_bytes: u64,
     pub spill_bytes: u64,
-    pub bad_records: u64,
+    /// Malformed records skipped, per source partition `(node, partition)`: a source read
+    /// twice (by two stages) reports the same lines twice, and the driver counts them once.
+    pub bad_records: Vec<((NodeId, usize), u64)>,
     /// Partitions this task stored in the worker's cache.
     pub cached: Vec<(NodeId, usize)>,
     /// Counter increments by counter name.
@@ -56,7 +58,7 @@ impl TaskMetrics {
         self.shuffle_write_bytes += other.shuffle_write_bytes;
         self.shuffle_read_bytes += other.shuffle_read_bytes;
         self.spill_bytes += other.spill_bytes;
-        self.bad_records += other.bad_records;
+        self.bad_records.extend_from_slice(&other.bad_records);
         for (k, v) in &other.counters {
             *self.counters.entry(k.clone()).or_default() += v;
         }

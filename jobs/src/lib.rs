@@ -12,7 +12,7 @@ pub mod registry;
 pub mod sort;
 pub mod wordcount;
 
-pub use registry::{Job, Registry};
+pub use registry::{clap_error_line, Job, Registry};
 
 /// Adds the built-in jobs to `registry`.
 pub fn register_builtin(registry: &mut Registry) {

@@ -94,13 +94,34 @@ impl Registry {
             .iter()
             .find(|e| e.name == name)
             .ok_or_else(|| format!("unknown job '{name}' (see 'weir jobs')"))?;
-        (entry.parse)(args).map_err(|e| {
-            // clap's message is multi-line; keep its first line.
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments").trim();
-            first.strip_prefix("error: ").unwrap_or(first).to_string()
-        })
+        (entry.parse)(args).map_err(|e| clap_error_line(&e))
     }
+}
+
+/// A clap error as one line: its message without the usage and tips, e.g.
+/// `the following required arguments were not provided: --input <INPUTS>`.
+pub fn clap_error_line(error: &clap::Error) -> String {
+    let text = error.to_string();
+    let mut parts: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        let ends = line.is_empty()
+            || line.starts_with("Usage:")
+            || line.starts_with("For more information")
+            || line.starts_with("tip:");
+        if ends {
+            if parts.is_empty() {
+                continue;
+            }
+            break;
+        }
+        parts.push(line);
+    }
+    let joined = parts.join(" ");
+    joined
+        .strip_prefix("error: ")
+        .unwrap_or(&joined)
+        .to_string()
 }
 
 impl JobResolver for Registry {

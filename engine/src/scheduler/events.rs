@@ -125,7 +125,10 @@ impl Scheduler {
                 }
                 let m = &outcome.metrics;
                 self.stages[run.stage].add_task(m, outcome.seconds);
-                self.metrics.bad_records += m.bad_records;
+                for (source, n) in &m.bad_records {
+                    let seen = self.bad_records.entry(*source).or_default();
+                    *seen = (*seen).max(*n);
+                }
                 for (k, v) in &m.counters {
                     *self.metrics.counters.entry(k.clone()).or_default() += v;
                 }

@@ -29,7 +29,8 @@ use crate::task::{ShuffleLocations, WorkerId};
 
 /// How long a task waits for a slot on the worker holding its cached input.
 pub const LOCALITY_WAIT: Duration = Duration::from_millis(1500);
-/// Fetch failures tolerated per action before the job fails.
+/// Fetch failures tolerated per action (at least; four per partition on wide actions)
+/// before the job fails.
 const MAX_FETCH_FAILURES: u32 = 64;
 /// Attempts per task lost with its worker before the job fails.
 const MAX_TASK_ATTEMPTS: u32 = 8;
@@ -112,6 +113,7 @@ pub struct Scheduler {
     stage_done: Vec<bool>,
     attempts: HashMap<TaskKind, u32>,
     running: HashMap<u64, Running>,
+    bad_records: HashMap<(NodeId, usize), u64>,
     next_task_id: u64,
     progress: Option<Arc<dyn ProgressSink>>,
     metrics: JobMetrics,
@@ -138,6 +140,7 @@ impl Scheduler {
             stage_done: Vec::new(),
             attempts: HashMap::new(),
             running: HashMap::new(),
+            bad_records: HashMap::new(),
             next_task_id: 0,
             progress: None,
             metrics: JobMetrics::default(),
@@ -191,6 +194,7 @@ impl Scheduler {
         m.stages = self.stages.clone();
         m.workers_detail = self.workers.values().map(|w| w.metrics.clone()).collect();
         m.workers_lost = self.workers.values().filter(|w| w.metrics.lost).count();
+        m.bad_records = self.bad_records.values().sum();
         m
     }
 
@@ -226,7 +230,7 @@ impl Scheduler {
             let fetch_failed = self.handle(event, &mut done)?;
             if fetch_failed {
                 fetch_failures += 1;
-                if fetch_failures > MAX_FETCH_FAILURES {
+                if fetch_failures > MAX_FETCH_FAILURES.max(4 * partitions as u32) {
                     return Err(Error::job("too many shuffle fetch failures; giving up"));
                 }
             }
@@ -322,17 +326,33 @@ impl Scheduler {
                 self.missing_shuffle(s, &mut missing, &mut HashSet::new());
             }
         }
+        // A stage is ready when every shuffle it reads is complete.
+        let ready: Vec<ShuffleId> = missing
+            .iter()
+            .copied()
+            .filter(|&s| {
+                let map_node = self
+                    .plan
+                    .shuffle(s)
+                    .expect("a plan's shuffles exist")
+                    .task
+                    .map_node();
+                let mut below = Vec::new();
+                self.missing_shuffles(map_node, &mut below, &mut HashSet::new());
+                below.is_empty()
+            })
+            .collect();
+        // Queued tasks whose inputs were lost meanwhile wait until they are recomputed,
+        // instead of being launched to fail.
+        pending.retain(|p| match p.kind {
+            TaskKind::ShuffleMap { shuffle, .. } => ready.contains(&shuffle),
+            TaskKind::Result { .. } => missing.is_empty(),
+        });
         let queued: HashSet<TaskKind> = pending.iter().map(|p| p.kind).collect();
-        let mut ready_any = false;
-        for &s in &missing {
+        let ready_any = !ready.is_empty();
+        for &s in &ready {
             let entry = self.plan.shuffle(s).expect("a plan's shuffles exist");
             let map_node = entry.task.map_node();
-            let mut below = Vec::new();
-            self.missing_shuffles(map_node, &mut below, &mut HashSet::new());
-            if !below.is_empty() {
-                continue;
-            }
-            ready_any = true;
             let maps = self.plan.node(map_node).num_partitions();
             let outputs = self
                 .map_outputs

@@ -8,6 +8,7 @@ use weir_datasets::{
     plan_record_splits, read_parquet_rows, CsvValue, DatasetError, ParquetSplit, SplitLines,
     TextSplit,
 };
+use weir_engine::plan::NodeId;
 use weir_engine::{JobContext, Result, TaskContext, TaskError};
 
 use super::{memory, NumberedLine, Sources};
@@ -16,11 +17,21 @@ use crate::dataset::{Data, Dataset, NodeBuilder, Records};
 /// Smallest byte range worth a split of its own.
 const MIN_SPLIT_BYTES: u64 = 256 << 10;
 
-/// Handles a malformed record met by a source: with `--skip-bad-records` it is counted and
-/// the source goes on (returns true); otherwise the task fails with the error (returns false).
-pub fn bad_record(tc: &TaskContext, error: DatasetError) -> bool {
+/// Handles a malformed record met by partition `partition` of source node `node`: with
+/// `--skip-bad-records` it is counted and the source goes on (returns true); otherwise the
+/// task fails with the error (returns false).
+pub fn bad_record(tc: &TaskContext, node: NodeId, partition: usize, error: DatasetError) -> bool {
     if tc.skip_bad_records() {
-        tc.with_metrics(|m| m.bad_records += 1);
+        tc.with_metrics(|m| {
+            match m
+                .bad_records
+                .iter_mut()
+                .find(|(s, _)| *s == (node, partition))
+            {
+                Some((_, n)) => *n += 1,
+                None => m.bad_records.push(((node, partition), 1)),
+            }
+        });
         true
     } else {
         tc.fail(TaskError::from(error));
@@ -173,28 +184,31 @@ impl Sources for JobContext {
             })?);
         let splits = Arc::new(splits);
         Ok(
-            NodeBuilder::new("csv_file", splits.len(), vec![]).build(self, move |p, tc| {
-                let Some(schema) = schema.as_ref() else {
-                    return Ok(Box::new(std::iter::empty()));
-                };
-                let split = &splits[p];
-                let path = split.path.clone();
-                let schema = schema.clone();
-                let task = tc.clone();
-                let mut ok = true;
-                stream_split(split, tc, move |line, no| {
-                    if !ok || no == 1 || line.is_empty() {
-                        return None;
-                    }
-                    match parse_csv_line(&schema, line, &path, no) {
-                        Ok(row) => Some(row),
-                        Err(e) => {
-                            ok = bad_record(&task, e);
-                            None
+            NodeBuilder::new("csv_file", splits.len(), vec![]).build_with_id(
+                self,
+                move |id, p, tc| {
+                    let Some(schema) = schema.as_ref() else {
+                        return Ok(Box::new(std::iter::empty()));
+                    };
+                    let split = &splits[p];
+                    let path = split.path.clone();
+                    let schema = schema.clone();
+                    let task = tc.clone();
+                    let mut ok = true;
+                    stream_split(split, tc, move |line, no| {
+                        if !ok || no == 1 || line.is_empty() {
+                            return None;
                         }
-                    }
-                })
-            }),
+                        match parse_csv_line(&schema, line, &path, no) {
+                            Ok(row) => Some(row),
+                            Err(e) => {
+                                ok = bad_record(&task, id, p, e);
+                                None
+                            }
+                        }
+                    })
+                },
+            ),
         )
     }
 
@@ -242,7 +256,7 @@ impl Sources for JobContext {
     ) -> Result<Dataset<T>> {
         let splits = Arc::new(text_splits(self, inputs, true)?);
         Ok(
-            NodeBuilder::new(name, splits.len(), vec![]).build(self, move |p, tc| {
+            NodeBuilder::new(name, splits.len(), vec![]).build_with_id(self, move |id, p, tc| {
                 let path = splits[p].path.clone();
                 let parse = parse.clone();
                 let task = tc.clone();
@@ -254,7 +268,7 @@ impl Sources for JobContext {
                     match parse(line, &path, no) {
                         Ok(r) => r,
                         Err(e) => {
-                            ok = bad_record(&task, e);
+                            ok = bad_record(&task, id, p, e);
                             None
                         }
                     }
