@@ -277,3 +277,85 @@ impl Sources for JobContext {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use weir_datasets::{write_parquet_rows, ColumnType, CsvSchema, CsvValue};
+
+    use crate::prelude::*;
+    use crate::testing::{local, try_local};
+
+    fn path_string(p: &std::path::Path) -> Vec<String> {
+        vec![p.to_string_lossy().into_owned()]
+    }
+
+    #[test]
+    fn csv_rows_are_typed_and_the_header_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("people.csv");
+        let mut text = String::from("name,age,score\n");
+        for i in 0..500 {
+            text += &format!("p{i},{i},{}.5\n", i * 2);
+        }
+        std::fs::write(&path, text).unwrap();
+        let input = path_string(&path);
+        let rows = local(move |ctx| ctx.csv_file(&input)?.collect());
+        assert_eq!(rows.len(), 500);
+        assert_eq!(
+            rows[7],
+            vec![
+                CsvValue::Str("p7".into()),
+                CsvValue::Int(7),
+                CsvValue::Float(14.5)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_malformed_csv_line_fails_naming_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.csv");
+        std::fs::write(&path, "a,b\n1,2\n3\n").unwrap();
+        let input = path_string(&path);
+        let err = try_local(1, move |ctx| ctx.csv_file(&input)?.count())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bad.csv:3"), "{err}");
+    }
+
+    #[test]
+    fn parquet_rows_come_back_one_partition_per_row_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let schema = CsvSchema {
+            columns: vec![("k".into(), ColumnType::Str), ("v".into(), ColumnType::Int)],
+        };
+        let rows: Vec<Vec<CsvValue>> = (0..100)
+            .map(|i| vec![CsvValue::Str(format!("k{i}")), CsvValue::Int(i)])
+            .collect();
+        write_parquet_rows(&path, &schema, &rows).unwrap();
+        let input = path_string(&path);
+        let back = local(move |ctx| ctx.parquet_file(&input)?.collect());
+        assert_eq!(back, rows);
+    }
+
+    #[test]
+    fn text_lines_stream_across_splits_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lines.txt");
+        let lines: Vec<String> = (0..200_000).map(|i| format!("line {i}")).collect();
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let input = path_string(&path);
+        let (got, numbered) = local(move |ctx| {
+            Ok((
+                ctx.text_file(&input)?.collect()?,
+                ctx.text_file_numbered(&input)?.collect()?,
+            ))
+        });
+        assert_eq!(got, lines);
+        assert!(numbered
+            .iter()
+            .enumerate()
+            .all(|(i, (_, no, text))| *no == i as u64 + 1 && *text == lines[i]));
+    }
+}
