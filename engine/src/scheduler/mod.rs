@@ -365,46 +365,65 @@ impl Scheduler {
                 entry.name
             );
             let stage = self.stage_id(StageKey::Shuffle(s), name);
-            let mut added = 0;
-            for (m, holder) in outputs.iter().enumerate() {
-                let kind = TaskKind::ShuffleMap { shuffle: s, map: m };
-                if holder.is_none() && !queued.contains(&kind) && !self.is_running(kind) {
-                    let preferred = self.preferred_workers(map_node, m);
-                    pending.push_back(Pending {
-                        kind,
-                        preferred,
-                        since: Instant::now(),
-                    });
-                    added += 1;
-                }
-            }
-            self.announce(stage, added);
+            let missing_maps = outputs
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| h.is_none())
+                .map(|(m, _)| m);
+            let tasks: Vec<(TaskKind, usize)> = missing_maps
+                .map(|m| (TaskKind::ShuffleMap { shuffle: s, map: m }, m))
+                .collect();
+            self.queue_tasks(stage, map_node, tasks, &queued, pending);
         }
         if missing.is_empty() {
             let entry = self.plan.action(action).expect("action exists");
             let name = format!("{} on {}", entry.name, self.plan.node(node).name());
             let stage = self.stage_id(StageKey::Action(action), name);
-            let mut added = 0;
-            for (p, r) in results.iter().enumerate() {
-                let kind = TaskKind::Result {
-                    action,
-                    partition: p,
-                };
-                if r.is_none() && !queued.contains(&kind) && !self.is_running(kind) {
-                    let preferred = self.preferred_workers(node, p);
-                    pending.push_back(Pending {
-                        kind,
-                        preferred,
-                        since: Instant::now(),
-                    });
-                    added += 1;
-                }
-            }
-            self.announce(stage, added);
+            let missing_parts = results
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.is_none())
+                .map(|(p, _)| p);
+            let tasks: Vec<(TaskKind, usize)> = missing_parts
+                .map(|p| {
+                    (
+                        TaskKind::Result {
+                            action,
+                            partition: p,
+                        },
+                        p,
+                    )
+                })
+                .collect();
+            self.queue_tasks(stage, node, tasks, &queued, pending);
         } else if !ready_any && self.running.is_empty() && pending.is_empty() {
             // Cannot happen with a well-formed plan; guard against spinning forever.
             tracing::error!("no runnable stage for action {action}; missing shuffles {missing:?}");
         }
+    }
+
+    /// Queues the `(task, partition of node)` pairs not already queued or running.
+    fn queue_tasks(
+        &mut self,
+        stage: usize,
+        node: NodeId,
+        tasks: Vec<(TaskKind, usize)>,
+        queued: &HashSet<TaskKind>,
+        pending: &mut VecDeque<Pending>,
+    ) {
+        let mut added = 0;
+        for (kind, partition) in tasks {
+            if !queued.contains(&kind) && !self.is_running(kind) {
+                let preferred = self.preferred_workers(node, partition);
+                pending.push_back(Pending {
+                    kind,
+                    preferred,
+                    since: Instant::now(),
+                });
+                added += 1;
+            }
+        }
+        self.announce(stage, added);
     }
 
     fn announce(&mut self, stage: usize, added: usize) {
