@@ -340,6 +340,18 @@ mod tests {
     }
 
     #[test]
+    fn a_corrupt_parquet_file_fails_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("corrupt.parquet");
+        std::fs::write(&path, b"PAR1 this is not parquet PAR1").unwrap();
+        let input = path_string(&path);
+        let err = try_local(1, move |ctx| ctx.parquet_file(&input)?.count())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("corrupt.parquet"), "{err}");
+    }
+
+    #[test]
     fn text_lines_stream_across_splits_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lines.txt");
