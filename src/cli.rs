@@ -1,4 +1,5 @@
-//! The command line: `weir jobs`, `weir run`, `weir worker`, `weir demo`, `weir datasets`.
+//! The command line: `weir jobs`, `weir run`, `weir worker`, `weir demo`, `weir bench`,
+//! `weir datasets`.
 //!
 //! Errors end as one line `error: …` on stderr and exit code 2; a closed stdout (a pipe to
 //! `head`) ends quietly with 0.
@@ -46,6 +47,11 @@ enum Command {
         /// Worker processes.
         #[arg(long, default_value_t = 2)]
         workers: usize,
+    },
+    /// Benchmarks: `weir bench speedup JOB [JOB ARGS] --workers 1,2,4 …` (see `weir bench speedup --help`).
+    Bench {
+        #[command(subcommand)]
+        command: crate::bench::BenchCommand,
     },
     /// Dataset tools.
     Datasets {
@@ -140,6 +146,7 @@ pub(crate) fn main_with(registry: Registry) -> ExitCode {
             connect_timeout,
         } => crate::run::worker_command(&registry, &join, &secret_file, connect_timeout),
         Command::Demo { workers } => crate::demo::demo(&registry, workers),
+        Command::Bench { command } => crate::bench::bench_command(&registry, command),
         Command::Datasets { command } => crate::generate::datasets_command(command),
     };
     report(result)

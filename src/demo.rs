@@ -27,6 +27,7 @@ pub fn demo(registry: &Registry, workers: usize) -> anyhow::Result<()> {
         format: "tsv".into(),
         metrics_json: None,
         quiet: true,
+        silent: false,
         skip_bad_records: false,
         listen: None,
         secret_file: None,

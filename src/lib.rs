@@ -5,6 +5,8 @@
 //! [`main_with`] runs Weir's whole command line with a registry that includes the user's
 //! own jobs (see `examples/custom-job`).
 
+pub mod baselines;
+mod bench;
 pub mod cli;
 mod demo;
 mod generate;

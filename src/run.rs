@@ -68,6 +68,9 @@ pub struct RunOptions {
     /// Seconds to wait for the workers to join.
     #[arg(long, default_value_t = 60)]
     pub join_timeout: u64,
+    /// The job prints nothing on stdout (set by `weir bench`).
+    #[arg(skip)]
+    pub silent: bool,
     /// Seconds of silence after which a worker counts as lost.
     #[arg(long, default_value_t = 5)]
     pub heartbeat_timeout: u64,
@@ -197,6 +200,7 @@ pub fn run_job(
             .clone()
             .map(|p| std::path::absolute(&p).unwrap_or(p)),
         format: opts.format.clone(),
+        silent: opts.silent,
     };
     let progress: Option<Arc<dyn ProgressSink>> = if !opts.quiet && std::io::stderr().is_terminal()
     {

@@ -8,6 +8,7 @@ mod it {
     pub mod util;
 
     mod bad_input;
+    mod bench;
     mod cli;
     mod faults;
     mod formats;

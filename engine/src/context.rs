@@ -202,6 +202,11 @@ impl JobContext {
         matches!(self.inner.role, Role::Driver { .. })
     }
 
+    /// Whether the job should print its summary here: on the driver, unless the run is silent.
+    pub fn should_print(&self) -> bool {
+        self.is_driver() && !self.inner.options.silent
+    }
+
     /// Computes a value on the driver and hands the same value to every process's job
     /// function. `compute` runs on the driver only; on workers its result is ignored.
     pub fn driver_value<T, F>(&self, compute: F) -> Result<T>

@@ -26,6 +26,8 @@ pub struct JobOptions {
     pub output: Option<std::path::PathBuf>,
     /// Output format: `tsv` or `parquet`.
     pub format: String,
+    /// The job prints nothing on stdout (benchmark runs).
+    pub silent: bool,
 }
 
 impl Default for JobOptions {
@@ -37,6 +39,7 @@ impl Default for JobOptions {
             skip_bad_records: false,
             output: None,
             format: "tsv".into(),
+            silent: false,
         }
     }
 }

@@ -48,7 +48,7 @@ impl Job for Grep {
         let matches = matching_lines(ctx, &self.inputs, regex)?;
         let summary = save_or_show(ctx, &matches, by_position)?;
         ctx.set_result("matches", summary.records);
-        if ctx.is_driver() {
+        if ctx.should_print() {
             println!("{} matching lines", summary.records);
         }
         report_top(ctx, "first matches", &summary.top);

@@ -47,7 +47,7 @@ impl Job for InvertedIndex {
             b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0))
         })?;
         ctx.set_result("words", summary.records);
-        if ctx.is_driver() {
+        if ctx.should_print() {
             println!("{} distinct words", summary.records);
         }
         report_top(ctx, "words in the most documents", &summary.top);

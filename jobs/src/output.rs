@@ -67,7 +67,7 @@ pub fn save_or_show<T: Data + Row>(
 
 /// Prints the summary lines on the driver.
 pub fn report_top<T: Debug>(ctx: &JobContext, title: &str, top: &[T]) {
-    if ctx.is_driver() && !top.is_empty() {
+    if ctx.should_print() && !top.is_empty() {
         println!("{title}:");
         for t in top {
             println!("  {t:?}");

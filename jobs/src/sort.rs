@@ -36,14 +36,14 @@ impl Job for Sort {
         if let Some(dir) = ctx.options().output.clone() {
             let saved = sorted.save_raw(&dir)?;
             ctx.set_result("records", saved.records);
-            if ctx.is_driver() {
+            if ctx.should_print() {
                 println!("{} records sorted into {}", saved.records, dir.display());
             }
         } else {
             let check = check_order(&sorted)?;
             ctx.set_result("records", check.records);
             ctx.set_result("sorted", check.sorted);
-            if ctx.is_driver() {
+            if ctx.should_print() {
                 let first = check.first_key.as_deref().map(hex).unwrap_or_default();
                 println!(
                     "{} records, sorted: {}, first key: {first}",

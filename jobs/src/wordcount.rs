@@ -38,7 +38,7 @@ impl Job for WordCount {
         let words = ctx.counter_values()?.get("words").copied().unwrap_or(0);
         ctx.set_result("distinct_words", summary.records);
         ctx.set_result("words", words);
-        if ctx.is_driver() {
+        if ctx.should_print() {
             println!("{words} words, {} distinct", summary.records);
         }
         report_top(ctx, "most frequent words", &summary.top);
