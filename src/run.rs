@@ -308,7 +308,7 @@ fn reap(children: &mut [Child]) {
             match child.try_wait() {
                 Ok(Some(_)) => break,
                 Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
+                    std::thread::sleep(Duration::from_millis(2))
                 }
                 _ => {
                     let _ = child.kill();

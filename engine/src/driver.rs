@@ -184,7 +184,7 @@ where
         let _ =
             tokio::time::timeout(Duration::from_secs(3), futures::future::join_all(writers)).await;
     });
-    runtime.shutdown_timeout(Duration::from_millis(200));
+    runtime.shutdown_background();
     let (ctx, result) = outcome?;
     result?;
     let mut metrics = ctx.metrics();

@@ -56,7 +56,7 @@ pub fn run_worker(config: WorkerConfig, resolver: &dyn JobResolver) -> Result<()
         .build()
         .map_err(|e| Error::io("starting the worker's network threads", e))?;
     let outcome = runtime.block_on(serve(config, resolver, runtime.handle().clone()));
-    runtime.shutdown_timeout(Duration::from_millis(500));
+    runtime.shutdown_background();
     outcome
 }
 

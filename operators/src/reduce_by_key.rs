@@ -37,6 +37,38 @@ impl<K: Key, V: Data> Dataset<(K, V)> {
         };
         combine_by_key(self, "reduce_by_key", partitions, aggregator, true)
     }
+
+    /// [`reduce_by_key`](Self::reduce_by_key) for records already folded per key within each
+    /// partition (by a `map_partitions` pre-aggregation): skips the map-side combine, which
+    /// would find nothing left to fold.
+    ///
+    /// ```
+    /// use weir_operators::prelude::*;
+    /// let mut out = weir_operators::testing::local(|ctx| {
+    ///     ctx.parallelize(vec![('a', 2), ('b', 1), ('a', 3)], 3)?.reduce_by_key_precombined(|x, y| x + y).collect()
+    /// });
+    /// out.sort();
+    /// assert_eq!(out, vec![('a', 5), ('b', 1)]);
+    /// ```
+    pub fn reduce_by_key_precombined(
+        &self,
+        f: impl Fn(V, V) -> V + Send + Sync + 'static,
+    ) -> Dataset<(K, V)> {
+        let f = Arc::new(f);
+        let g = f.clone();
+        let aggregator = Aggregator {
+            create: Arc::new(|v| v),
+            merge_value: Arc::new(move |a, b| f(a, b)),
+            merge_combiners: Arc::new(move |a, b| g(a, b)),
+        };
+        combine_by_key(
+            self,
+            "reduce_by_key",
+            self.ctx.parallelism(),
+            aggregator,
+            false,
+        )
+    }
 }
 
 #[cfg(test)]
