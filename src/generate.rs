@@ -56,15 +56,11 @@ pub enum GenKind {
 pub fn datasets_command(command: DatasetsCommand) -> anyhow::Result<()> {
     let DatasetsCommand::Gen { kind } = command;
     let started = Instant::now();
-    match kind {
+    let (what, output) = match kind {
         GenKind::Text { size, seed, output } => {
             let size = parse_size(&size).context("--size")?;
             let bytes = write_text_file(&output, size, seed)?;
-            eprintln!(
-                "wrote {bytes} bytes of text to {} in {:.2}s",
-                output.display(),
-                started.elapsed().as_secs_f64()
-            );
+            (format!("{bytes} bytes of text"), output)
         }
         GenKind::Graph {
             scale,
@@ -73,21 +69,18 @@ pub fn datasets_command(command: DatasetsCommand) -> anyhow::Result<()> {
             output,
         } => {
             let edges = write_graph_file(&output, scale, edge_factor, seed)?;
-            eprintln!(
-                "wrote {edges} edges to {} in {:.2}s",
-                output.display(),
-                started.elapsed().as_secs_f64()
-            );
+            (format!("{edges} edges"), output)
         }
         GenKind::Sort { size, seed, output } => {
             let size = parse_size(&size).context("--size")?;
             let records = write_sort_file(&output, size, seed)?;
-            eprintln!(
-                "wrote {records} records to {} in {:.2}s",
-                output.display(),
-                started.elapsed().as_secs_f64()
-            );
+            (format!("{records} records"), output)
         }
-    }
+    };
+    eprintln!(
+        "wrote {what} to {} in {:.2}s",
+        output.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

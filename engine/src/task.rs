@@ -49,22 +49,6 @@ pub struct TaskMetrics {
     pub counters: BTreeMap<String, i64>,
 }
 
-impl TaskMetrics {
-    /// Adds `other` into `self` (all but `cached`).
-    pub fn add(&mut self, other: &TaskMetrics) {
-        self.records_in += other.records_in;
-        self.records_out += other.records_out;
-        self.bytes_in += other.bytes_in;
-        self.shuffle_write_bytes += other.shuffle_write_bytes;
-        self.shuffle_read_bytes += other.shuffle_read_bytes;
-        self.spill_bytes += other.spill_bytes;
-        self.bad_records.extend_from_slice(&other.bad_records);
-        for (k, v) in &other.counters {
-            *self.counters.entry(k.clone()).or_default() += v;
-        }
-    }
-}
-
 thread_local! {
     static CURRENT_TASK: RefCell<Option<Arc<Mutex<TaskMetrics>>>> = const { RefCell::new(None) };
 }

@@ -28,14 +28,7 @@ impl<K: Key, V: Data> Dataset<(K, V)> {
         partitions: usize,
         f: impl Fn(V, V) -> V + Send + Sync + 'static,
     ) -> Dataset<(K, V)> {
-        let f = Arc::new(f);
-        let g = f.clone();
-        let aggregator = Aggregator {
-            create: Arc::new(|v| v),
-            merge_value: Arc::new(move |a, b| f(a, b)),
-            merge_combiners: Arc::new(move |a, b| g(a, b)),
-        };
-        combine_by_key(self, "reduce_by_key", partitions, aggregator, true)
+        combine_by_key(self, "reduce_by_key", partitions, fold_with(f), true)
     }
 
     /// [`reduce_by_key`](Self::reduce_by_key) for records already folded per key within each
@@ -54,20 +47,24 @@ impl<K: Key, V: Data> Dataset<(K, V)> {
         &self,
         f: impl Fn(V, V) -> V + Send + Sync + 'static,
     ) -> Dataset<(K, V)> {
-        let f = Arc::new(f);
-        let g = f.clone();
-        let aggregator = Aggregator {
-            create: Arc::new(|v| v),
-            merge_value: Arc::new(move |a, b| f(a, b)),
-            merge_combiners: Arc::new(move |a, b| g(a, b)),
-        };
         combine_by_key(
             self,
             "reduce_by_key",
             self.ctx.parallelism(),
-            aggregator,
+            fold_with(f),
             false,
         )
+    }
+}
+
+/// The aggregator that folds values with `f`: a value is its own combiner.
+fn fold_with<V: Data>(f: impl Fn(V, V) -> V + Send + Sync + 'static) -> Aggregator<V, V> {
+    let f = Arc::new(f);
+    let g = f.clone();
+    Aggregator {
+        create: Arc::new(|v| v),
+        merge_value: Arc::new(move |a, b| f(a, b)),
+        merge_combiners: Arc::new(move |a, b| g(a, b)),
     }
 }
 
