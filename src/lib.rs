@@ -10,6 +10,7 @@ mod bench;
 pub mod cli;
 mod demo;
 mod generate;
+pub mod peers;
 mod progress;
 mod run;
 

@@ -10,6 +10,7 @@ mod it {
     mod bad_input;
     mod bench;
     mod cli;
+    mod components;
     mod faults;
     mod formats;
     mod frames;

@@ -20,6 +20,9 @@ pub struct Edge {
 /// other than 2 or 3 is a [`DatasetError::Malformed`] error naming `path` and
 /// `line_no`.
 pub fn parse_edge_line(line: &str, path: &Path, line_no: u64) -> Result<Option<Edge>> {
+    if let Some(edge) = parse_plain_edge(line.as_bytes()) {
+        return Ok(Some(edge));
+    }
     let trimmed = line.trim_ascii_start();
     if trimmed.is_empty() || trimmed.starts_with('#') {
         return Ok(None);
@@ -52,12 +55,97 @@ pub fn parse_edge_line(line: &str, path: &Path, line_no: u64) -> Result<Option<E
     Ok(Some(Edge { src, dst, weight }))
 }
 
+/// The common line, `src dst` in plain decimal digits separated by spaces or tabs, read
+/// byte by byte; `None` for anything else, which the general parser then handles (and
+/// reads the same way).
+fn parse_plain_edge(line: &[u8]) -> Option<Edge> {
+    let blank = |b: u8| b == b' ' || b == b'\t';
+    let mut i = 0;
+    while i < line.len() && blank(line[i]) {
+        i += 1;
+    }
+    let (src, after_src) = parse_digits(line, i)?;
+    i = after_src;
+    while i < line.len() && blank(line[i]) {
+        i += 1;
+    }
+    if i == after_src {
+        return None;
+    }
+    let (dst, after_dst) = parse_digits(line, i)?;
+    i = after_dst;
+    while i < line.len() && (blank(line[i]) || line[i] == b'\r') {
+        i += 1;
+    }
+    (i == line.len()).then_some(Edge {
+        src,
+        dst,
+        weight: None,
+    })
+}
+
+/// The decimal number starting at `line[at]` and the index after it; `None` without a
+/// digit there or on overflow.
+fn parse_digits(line: &[u8], at: usize) -> Option<(u64, usize)> {
+    let mut value: u64 = 0;
+    let mut i = at;
+    while i < line.len() && line[i].is_ascii_digit() {
+        value = value
+            .checked_mul(10)?
+            .checked_add(u64::from(line[i] - b'0'))?;
+        i += 1;
+    }
+    (i > at).then_some((value, i))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(line: &str) -> Result<Option<Edge>> {
         parse_edge_line(line, Path::new("g.txt"), 4)
+    }
+
+    #[test]
+    fn the_fast_path_reads_lines_as_the_general_parser_does() {
+        for line in [
+            "1 2",
+            "  1\t\t2  ",
+            "1 2\r",
+            "007 8",
+            "18446744073709551615 0",
+        ] {
+            let fast = parse_plain_edge(line.as_bytes());
+            assert!(fast.is_some(), "{line:?}");
+            // The general parser, reached with the fast path skipped.
+            let trimmed = line.trim_ascii();
+            let mut f = trimmed.split_ascii_whitespace();
+            let want = (
+                f.next().unwrap().parse::<u64>().unwrap(),
+                f.next().unwrap().parse::<u64>().unwrap(),
+            );
+            let fast = fast.unwrap();
+            assert_eq!(
+                (fast.src, fast.dst, fast.weight),
+                (want.0, want.1, None),
+                "{line:?}"
+            );
+        }
+        // Left to the general parser: weights, signs, overflow, one field, comments.
+        for line in [
+            "1 2 0.5",
+            "+1 2",
+            "18446744073709551616 1",
+            "12",
+            "# 1 2",
+            "1 2 x",
+            "1,2",
+            "",
+        ] {
+            assert!(parse_plain_edge(line.as_bytes()).is_none(), "{line:?}");
+        }
+        assert!(parse("18446744073709551616 1").is_err());
+        assert_eq!(parse("+1 2").unwrap().map(|e| e.src), Some(1));
     }
 
     #[test]

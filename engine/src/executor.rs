@@ -141,11 +141,13 @@ pub fn run_task(env: &Arc<WorkerEnv>, desc: TaskDescription) -> TaskOutcome {
             ))),
         }
     };
+    let mut metrics = tc.metrics();
+    metrics.worker_peak_rss_bytes = crate::metrics::peak_rss_bytes();
     TaskOutcome {
         task_id: desc.task_id,
         kind: desc.kind,
         result,
-        metrics: tc.metrics(),
+        metrics,
         seconds: started.elapsed().as_secs_f64(),
     }
 }

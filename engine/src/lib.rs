@@ -30,6 +30,6 @@ pub mod worker;
 
 pub use context::{Broadcast, Counter, JobContext};
 pub use error::{Error, Result, TaskError};
-pub use metrics::JobMetrics;
+pub use metrics::{peak_rss_bytes, JobMetrics};
 pub use protocol::JobOptions;
 pub use task::TaskContext;

@@ -26,6 +26,12 @@ pub struct StageMetrics {
     pub shuffle_write_bytes: u64,
     pub shuffle_read_bytes: u64,
     pub spill_bytes: u64,
+    /// Of `task_seconds`: encoding combined map output and storing blocks.
+    #[serde(default)]
+    pub shuffle_write_seconds: f64,
+    /// Of `task_seconds`: waiting for shuffle blocks to arrive.
+    #[serde(default)]
+    pub shuffle_read_seconds: f64,
 }
 
 impl StageMetrics {
@@ -39,7 +45,53 @@ impl StageMetrics {
         self.shuffle_write_bytes += task.shuffle_write_bytes;
         self.shuffle_read_bytes += task.shuffle_read_bytes;
         self.spill_bytes += task.spill_bytes;
+        self.shuffle_write_seconds += task.shuffle_write_seconds;
+        self.shuffle_read_seconds += task.shuffle_read_seconds;
     }
+
+    /// Splits the stage's `slots × seconds` into compute, shuffle write, shuffle read and
+    /// idle time. Stages that overlap in time each count the full span, so idle time
+    /// is floored at zero rather than shared between them.
+    pub fn time_breakdown(&self, slots: usize) -> TimeBreakdown {
+        let finite = |x: f64| if x.is_finite() { x.max(0.0) } else { 0.0 };
+        let task = finite(self.task_seconds);
+        let shuffle_write = finite(self.shuffle_write_seconds).min(task);
+        let shuffle_read = finite(self.shuffle_read_seconds).min(task - shuffle_write);
+        TimeBreakdown {
+            compute: task - shuffle_write - shuffle_read,
+            shuffle_write,
+            shuffle_read,
+            idle: finite(self.seconds * slots as f64 - task),
+        }
+    }
+}
+
+/// Where one stage's slot-seconds went (see [`StageMetrics::time_breakdown`]).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct TimeBreakdown {
+    /// Task time not spent on the shuffle: reading inputs and running operators.
+    pub compute: f64,
+    /// Encoding combined map output and storing blocks.
+    pub shuffle_write: f64,
+    /// Waiting for shuffle blocks.
+    pub shuffle_read: f64,
+    /// Slots without a task of this stage while the stage ran.
+    pub idle: f64,
+}
+
+/// The peak resident set of this process in bytes (0 where the platform does not say).
+pub fn peak_rss_bytes() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage only writes into the struct it is given.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+    if rc != 0 {
+        return 0;
+    }
+    // SAFETY: getrusage succeeded, so it filled the struct.
+    let usage = unsafe { usage.assume_init() };
+    // macOS reports bytes, Linux and the BSDs kilobytes.
+    let unit = if cfg!(target_os = "macos") { 1 } else { 1024 };
+    (usage.ru_maxrss.max(0) as u64) * unit
 }
 
 /// One worker's figures.
@@ -53,6 +105,9 @@ pub struct WorkerMetrics {
     pub busy_seconds: f64,
     /// Whether it was lost during the job.
     pub lost: bool,
+    /// Its process's peak resident set in bytes, as of its last finished task.
+    #[serde(default)]
+    pub peak_rss_bytes: u64,
 }
 
 /// One task attempt on the timeline.
@@ -84,4 +139,65 @@ pub struct JobMetrics {
     /// The job's own figures (`ctx.set_result`).
     pub result: serde_json::Map<String, serde_json::Value>,
     pub timeline: Vec<TaskSpan>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breakdown_splits_slot_seconds() {
+        let stage = StageMetrics {
+            seconds: 2.0,
+            task_seconds: 3.0,
+            shuffle_write_seconds: 0.5,
+            shuffle_read_seconds: 1.0,
+            ..Default::default()
+        };
+        let b = stage.time_breakdown(2);
+        assert_eq!(
+            b,
+            TimeBreakdown {
+                compute: 1.5,
+                shuffle_write: 0.5,
+                shuffle_read: 1.0,
+                idle: 1.0
+            }
+        );
+        let parts = b.compute + b.shuffle_write + b.shuffle_read + b.idle;
+        assert!((parts - 4.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn breakdown_never_goes_negative() {
+        // Overlapping stages: more task time than the span's slots; timers above the total.
+        let stage = StageMetrics {
+            seconds: 1.0,
+            task_seconds: 3.0,
+            shuffle_write_seconds: 2.0,
+            shuffle_read_seconds: f64::NAN,
+            ..Default::default()
+        };
+        let b = stage.time_breakdown(2);
+        assert_eq!(
+            (b.compute, b.shuffle_write, b.shuffle_read, b.idle),
+            (1.0, 2.0, 0.0, 0.0)
+        );
+        let b = StageMetrics {
+            shuffle_write_seconds: 5.0,
+            shuffle_read_seconds: 5.0,
+            task_seconds: 3.0,
+            ..Default::default()
+        }
+        .time_breakdown(1);
+        assert_eq!(
+            (b.compute, b.shuffle_write, b.shuffle_read),
+            (0.0, 3.0, 0.0)
+        );
+    }
+
+    #[test]
+    fn peak_rss_is_reported() {
+        assert!(peak_rss_bytes() > 1 << 20);
+    }
 }

@@ -40,6 +40,15 @@ pub struct TaskMetrics {
     pub shuffle_write_bytes: u64,
     pub shuffle_read_bytes: u64,
     pub spill_bytes: u64,
+    /// Seconds spent encoding combined map output and handing blocks to the shuffle store.
+    #[serde(default)]
+    pub shuffle_write_seconds: f64,
+    /// Seconds a reduce task waited for shuffle blocks (remote fetches, spilled reads).
+    #[serde(default)]
+    pub shuffle_read_seconds: f64,
+    /// The worker process's peak resident set, in bytes, when the task ended.
+    #[serde(default)]
+    pub worker_peak_rss_bytes: u64,
     /// Malformed records skipped, per source partition `(node, partition)`: a source read
     /// twice (by two stages) reports the same lines twice, and the driver counts them once.
     pub bad_records: Vec<((NodeId, usize), u64)>,

@@ -30,10 +30,23 @@ pub struct GraphArgs {
     pub dataset: Option<PathBuf>,
 }
 
+/// The files of a graph and how to read them.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct GraphFiles {
+    pub edges: PathBuf,
+    pub vertices: Option<PathBuf>,
+    pub directed: bool,
+    /// The Graphalytics properties, when named by `--dataset`.
+    pub properties: Option<GraphalyticsDataset>,
+}
+
 /// A loaded graph.
 pub struct Graph {
     /// Every vertex id, once.
     pub vertices: Dataset<u64>,
+    /// Whether `vertices` comes from a vertex list; without one it is the distinct
+    /// endpoints of the edges, which a job may find more cheaply along with the edges.
+    pub vertices_listed: bool,
     /// Edges as followed: for an undirected graph, both directions of each edge.
     pub edges: Dataset<(u64, u64)>,
     /// Whether the graph is directed.
@@ -43,28 +56,41 @@ pub struct Graph {
 }
 
 impl GraphArgs {
+    /// The edge file, the vertex file (if any) and the direction the arguments name,
+    /// with the Graphalytics properties when they come from `--dataset`.
+    pub fn files(&self) -> Result<GraphFiles> {
+        if let Some(path) = &self.dataset {
+            let p = load_properties(path)?;
+            return Ok(GraphFiles {
+                edges: p.edge_file.clone(),
+                vertices: Some(p.vertex_file.clone()),
+                directed: p.directed,
+                properties: Some(p),
+            });
+        }
+        let edges = self.edges.clone().ok_or_else(|| {
+            Error::Config("a graph job needs --edges FILE or --dataset NAME.properties".into())
+        })?;
+        Ok(GraphFiles {
+            edges: edges.into(),
+            vertices: self.vertices.clone().map(PathBuf::from),
+            directed: !self.undirected,
+            properties: None,
+        })
+    }
+
     /// Loads the graph the arguments name.
     pub fn load(&self, ctx: &JobContext) -> Result<Graph> {
-        let dataset = self.dataset.clone();
-        let properties: Option<GraphalyticsDataset> = ctx.driver_value(move || match dataset {
-            Some(p) => Ok(Some(load_properties(&p)?)),
-            None => Ok(None),
-        })?;
-        let (edge_file, vertex_file, directed) = match &properties {
-            Some(p) => (
-                p.edge_file.to_string_lossy().into_owned(),
-                Some(p.vertex_file.to_string_lossy().into_owned()),
-                p.directed,
-            ),
-            None => {
-                let edges = self.edges.clone().ok_or_else(|| {
-                    Error::Config(
-                        "a graph job needs --edges FILE or --dataset NAME.properties".into(),
-                    )
-                })?;
-                (edges, self.vertices.clone(), !self.undirected)
-            }
-        };
+        let args = self.clone();
+        let files: GraphFiles = ctx.driver_value(move || args.files())?;
+        let GraphFiles {
+            edges: edge_file,
+            vertices: vertex_file,
+            directed,
+            properties,
+        } = files;
+        let edge_file = edge_file.to_string_lossy().into_owned();
+        let vertex_file = vertex_file.map(|v| v.to_string_lossy().into_owned());
         let raw = ctx.parse_text_file(
             &[edge_file],
             "edge_list",
@@ -77,6 +103,7 @@ impl GraphArgs {
         } else {
             raw.flat_map(|(s, d)| [(s, d), (d, s)])
         };
+        let vertices_listed = vertex_file.is_some();
         let vertices = match vertex_file {
             Some(file) => ctx.parse_text_file(
                 &[file],
@@ -89,6 +116,7 @@ impl GraphArgs {
         };
         Ok(Graph {
             vertices,
+            vertices_listed,
             edges,
             directed,
             properties,

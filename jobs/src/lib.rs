@@ -3,6 +3,8 @@
 //! Every job is a short function over the public Dataset API with a sequential reference
 //! it is tested against.
 
+pub mod components;
+pub mod graph_blocks;
 pub mod graph_input;
 pub mod grep;
 pub mod invertedindex;
@@ -21,4 +23,5 @@ pub fn register_builtin(registry: &mut Registry) {
     registry.register::<grep::Grep>();
     registry.register::<invertedindex::InvertedIndex>();
     registry.register::<sort::Sort>();
+    registry.register::<components::Components>();
 }

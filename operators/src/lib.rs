@@ -40,6 +40,7 @@ pub mod save;
 mod sort_by_key;
 mod take;
 mod union;
+mod zip_partitions;
 
 pub use dataset::{Data, Dataset, Key, Partitioning, Records};
 pub use save::{Field, Row, SaveSummary};

@@ -13,6 +13,7 @@
 
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use weir_engine::hash::partition_of;
@@ -81,6 +82,8 @@ struct PartitionedWriter<'a> {
     builders: Vec<BlockBuilder>,
     records: u64,
     bytes: u64,
+    /// Time spent storing blocks (and, for combined output, encoding it).
+    write_time: Duration,
 }
 
 impl<'a> PartitionedWriter<'a> {
@@ -91,6 +94,7 @@ impl<'a> PartitionedWriter<'a> {
             builders: (0..partitions).map(|_| BlockBuilder::new()).collect(),
             records: 0,
             bytes: 0,
+            write_time: Duration::ZERO,
         }
     }
 
@@ -108,10 +112,30 @@ impl<'a> PartitionedWriter<'a> {
 
     fn put(&mut self, partition: usize, block: Bytes) -> Result<(), TaskError> {
         self.bytes += block.len() as u64;
-        self.writer.put(partition, block)
+        let started = Instant::now();
+        let stored = self.writer.put(partition, block);
+        self.write_time += started.elapsed();
+        stored
+    }
+
+    /// Encodes the drained contents of a combine table, timed as shuffle write.
+    fn push_combined<K: Key, C: Data>(
+        &mut self,
+        partitioner: &KeyPartitioner<K>,
+        table: &mut FxHashMap<K, C>,
+    ) -> Result<(), TaskError> {
+        let before = self.write_time;
+        let started = Instant::now();
+        for (k, c) in table.drain() {
+            self.push(partitioner(&k), &(k, c))?;
+        }
+        // The whole drain counts, the stores within it once.
+        self.write_time = before + started.elapsed();
+        Ok(())
     }
 
     fn commit(mut self) -> Result<Vec<u64>, TaskError> {
+        let started = Instant::now();
         for p in 0..self.builders.len() {
             if !self.builders[p].is_empty() {
                 let block = self.builders[p].finish();
@@ -120,12 +144,15 @@ impl<'a> PartitionedWriter<'a> {
         }
         let spilled = self.writer.spilled_bytes();
         let (records, bytes) = (self.records, self.bytes);
+        let sizes = self.writer.commit();
+        let write_seconds = (self.write_time + started.elapsed()).as_secs_f64();
         self.tc.with_metrics(|m| {
             m.records_out += records;
             m.shuffle_write_bytes += bytes;
             m.spill_bytes += spilled;
+            m.shuffle_write_seconds += write_seconds;
         });
-        self.writer.commit()
+        sizes
     }
 }
 
@@ -166,14 +193,10 @@ impl<K: Key, V: Data, C: Data> ShuffleMapTask for CombineMap<K, V, C> {
                     |c, v| (agg.merge_value)(c, v),
                 );
                 if table.len() >= COMBINE_TABLE_LIMIT {
-                    for (k, c) in table.drain() {
-                        out.push((self.partitioner)(&k), &(k, c))?;
-                    }
+                    out.push_combined(&self.partitioner, &mut table)?;
                 }
             }
-            for (k, c) in table.drain() {
-                out.push((self.partitioner)(&k), &(k, c))?;
-            }
+            out.push_combined(&self.partitioner, &mut table)?;
         } else {
             for (k, v) in records {
                 out.push((self.partitioner)(&k), &(k, v))?;

@@ -124,7 +124,7 @@ fn unicode_space_len(bytes: &[u8]) -> usize {
 
 /// Counts the words of `bytes` that are followed by whitespace; returns the offset of
 /// the unfinished word at the end (`bytes.len()` if `bytes` ends with whitespace).
-fn count_words(bytes: &[u8], table: &mut WordTable) -> usize {
+pub fn count_words(bytes: &[u8], table: &mut WordTable) -> usize {
     let mut i = 0;
     let n = bytes.len();
     loop {
@@ -167,7 +167,7 @@ const INLINE_WORD: usize = 16;
 
 /// A raw word → count table with no allocation per occurrence.
 #[derive(Default)]
-struct WordTable {
+pub struct WordTable {
     arena: Vec<u8>,
     entries: hashbrown::HashTable<Entry>,
 }
@@ -194,8 +194,9 @@ impl Entry {
 }
 
 impl WordTable {
+    /// Counts one occurrence of the raw `word`.
     #[inline]
-    fn add(&mut self, word: &[u8]) {
+    pub fn add(&mut self, word: &[u8]) {
         let mut hasher = rustc_hash::FxHasher::default();
         hasher.write(word);
         let hash = hasher.finish();
@@ -223,7 +224,9 @@ impl WordTable {
         self.entries.insert_unique(hash, entry, |e| e.hash);
     }
 
-    fn into_counts(self, lowercase: bool) -> BTreeMap<String, u64> {
+    /// The counts by word, decoded lossily and, with `lowercase`, folded to lower case
+    /// (words that decode or fold alike have their counts summed).
+    pub fn into_counts(self, lowercase: bool) -> BTreeMap<String, u64> {
         let mut counts = BTreeMap::new();
         for e in &self.entries {
             let word = String::from_utf8_lossy(e.bytes(&self.arena));

@@ -9,6 +9,10 @@
 //! is replaced by the worker count of the run (an input `text-{p}.txt` prepared by the
 //! user, say), and the scaled speedup `p · t1 / tp` and Gustafson's law replace Amdahl's.
 
+mod args;
+pub mod compare;
+pub mod contender;
+pub mod plot;
 pub mod stats;
 
 use std::path::{Path, PathBuf};
@@ -56,6 +60,21 @@ pub enum BenchCommand {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
+    /// Weir against its single-threaded baseline and a timely/differential peer on the
+    /// same input: `weir bench compare JOB [JOB ARGS] [--workers 1,2] [--repeat R]
+    /// [--output DIR]`.
+    #[command(disable_help_flag = true)]
+    Compare {
+        /// The job and its arguments, mixed with the compare options.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
+    /// Runs one system of a comparison once and prints its report (used by compare).
+    #[command(hide = true, disable_help_flag = true)]
+    Contender {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
 }
 
 /// What `weir bench speedup` was asked to do.
@@ -80,20 +99,8 @@ enum Parsed {
 
 const VALUE_OPTIONS: &[&str] = &["--workers", "--repeat", "--threads", "--output"];
 
-fn positive(option: &str, text: &str) -> anyhow::Result<usize> {
-    match text.trim().parse::<usize>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => bail!("{option}: '{text}' is not a positive integer"),
-    }
-}
-
 fn parse_workers(text: &str) -> anyhow::Result<Vec<usize>> {
-    let mut list = Vec::new();
-    for item in text.split(',') {
-        list.push(positive("--workers", item)?);
-    }
-    list.sort_unstable();
-    list.dedup();
+    let list = args::positive_list("--workers", text)?;
     if list.first() != Some(&1) {
         bail!("--workers must include 1, the baseline of the speedups (got '{text}')");
     }
@@ -103,54 +110,29 @@ fn parse_workers(text: &str) -> anyhow::Result<Vec<usize>> {
 /// Splits `weir bench speedup` arguments into the job, its arguments and the bench options,
 /// the way `weir run` splits its own.
 fn parse_speedup_args(args: &[String]) -> anyhow::Result<Parsed> {
-    let mut job = None;
-    let mut job_args = Vec::new();
-    let mut values: Vec<(String, String)> = Vec::new();
-    let mut weak = false;
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        let (name, inline) = match a.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v)),
-            _ => (a.as_str(), None),
-        };
-        if a == "--help" || a == "-h" {
-            return Ok(Parsed::Help);
-        } else if VALUE_OPTIONS.contains(&name) {
-            let value = match inline {
-                Some(v) => v.to_string(),
-                None => {
-                    i += 1;
-                    args.get(i)
-                        .cloned()
-                        .ok_or_else(|| anyhow!("{name} needs a value"))?
-                }
-            };
-            values.push((name.to_string(), value));
-        } else if a == "--weak" {
-            weak = true;
-        } else if job.is_none() && !a.starts_with('-') {
-            job = Some(a.clone());
-        } else {
-            job_args.push(a.clone());
-        }
-        i += 1;
+    let split = args::split(args, VALUE_OPTIONS, &["--weak"])?;
+    if split.help {
+        return Ok(Parsed::Help);
     }
-    let job = job.ok_or_else(|| anyhow!("which job? {USAGE}"))?;
+    let weak = split.flag("--weak");
+    let job = split
+        .job
+        .clone()
+        .ok_or_else(|| anyhow!("which job? {USAGE}"))?;
     let mut opts = SpeedupOptions {
         job,
-        job_args,
+        job_args: split.job_args.clone(),
         workers: Vec::new(),
         repeat: 3,
         threads: 1,
         output: None,
         weak,
     };
-    for (name, value) in values {
+    for (name, value) in &split.values {
         match name.as_str() {
-            "--workers" => opts.workers = parse_workers(&value)?,
-            "--repeat" => opts.repeat = positive("--repeat", &value)?,
-            "--threads" => opts.threads = positive("--threads", &value)?,
+            "--workers" => opts.workers = parse_workers(value)?,
+            "--repeat" => opts.repeat = args::positive("--repeat", value)?,
+            "--threads" => opts.threads = args::positive("--threads", value)?,
             _ => opts.output = Some(PathBuf::from(value)),
         }
     }
@@ -186,11 +168,22 @@ impl Runs {
     fn seconds(&self) -> Vec<f64> {
         self.metrics.iter().map(|m| m.wall_seconds).collect()
     }
+
+    /// The run whose time is the median (the lower middle one for an even count).
+    fn median_run(&self) -> Option<&JobMetrics> {
+        let mut by_time: Vec<&JobMetrics> = self.metrics.iter().collect();
+        by_time.sort_by(|a, b| a.wall_seconds.total_cmp(&b.wall_seconds));
+        by_time.get(by_time.len().saturating_sub(1) / 2).copied()
+    }
 }
 
 /// `weir bench …`
 pub fn bench_command(registry: &Registry, command: BenchCommand) -> anyhow::Result<()> {
-    let BenchCommand::Speedup { args } = command;
+    let args = match command {
+        BenchCommand::Speedup { args } => args,
+        BenchCommand::Compare { args } => return compare::compare_command(registry, &args),
+        BenchCommand::Contender { args } => return contender::contender_command(registry, &args),
+    };
     match parse_speedup_args(&args)? {
         Parsed::Help => {
             println!("{USAGE}\n\n{HELP}");
@@ -273,13 +266,93 @@ fn speedup(registry: &Registry, opts: &SpeedupOptions) -> anyhow::Result<()> {
         amdahl_summary(&points)
     };
 
+    let breakdown: Vec<plot::Breakdown> = all
+        .iter()
+        .map(|r| breakdown_of(r.median_run(), opts.threads))
+        .collect();
+    print_breakdown(breakdown.last());
+
     if let Some(dir) = &opts.output {
+        let serial_fraction = law.1.get("serial_fraction").and_then(Value::as_f64);
         let doc = bench_json(opts, &all, &table, law);
         let path = dir.join("bench.json");
         write_json(&path, &doc)?;
         eprintln!("wrote {}", path.display());
+        let points: Vec<plot::ScalingPoint> = table
+            .rows
+            .iter()
+            .map(|r| plot::ScalingPoint {
+                workers: r.workers,
+                median: r.median,
+                min: r.min,
+                max: r.max,
+                speedup: r.speedup,
+                efficiency: r.efficiency,
+            })
+            .collect();
+        let title = format!("{} ({scaling} scaling)", opts.job);
+        let figures = plot::Figures {
+            title: &title,
+            points: &points,
+            serial_fraction,
+            weak: opts.weak,
+            breakdown: &breakdown,
+        };
+        for path in plot::draw_all(dir, &figures)? {
+            eprintln!("wrote {}", path.display());
+        }
     }
     Ok(())
+}
+
+/// Where the slot-seconds of one run went, stage by stage.
+fn breakdown_of(run: Option<&JobMetrics>, threads: usize) -> plot::Breakdown {
+    let Some(m) = run else {
+        return plot::Breakdown {
+            workers: 0,
+            stages: Vec::new(),
+        };
+    };
+    let slots = m.workers.max(1) * threads.max(1);
+    let stages = m
+        .stages
+        .iter()
+        .map(|s| {
+            let b = s.time_breakdown(slots);
+            plot::StageTime {
+                name: s.name.clone(),
+                compute: b.compute,
+                shuffle_write: b.shuffle_write,
+                shuffle_read: b.shuffle_read,
+                idle: b.idle,
+            }
+        })
+        .collect();
+    plot::Breakdown {
+        workers: m.workers,
+        stages,
+    }
+}
+
+/// Prints where the time went in the median run on the most workers.
+fn print_breakdown(b: Option<&plot::Breakdown>) {
+    let Some(b) = b.filter(|b| !b.stages.is_empty()) else {
+        return;
+    };
+    println!(
+        "where the time went on {} worker(s) (slot-seconds, median run):",
+        b.workers
+    );
+    println!(
+        "  {:<28} {:>9} {:>9} {:>9} {:>9}",
+        "stage", "compute", "shuf.wr", "shuf.rd", "idle"
+    );
+    for s in &b.stages {
+        println!(
+            "  {:<28} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+            s.name, s.compute, s.shuffle_write, s.shuffle_read, s.idle
+        );
+    }
 }
 
 /// Prints Amdahl's fit and returns it as JSON (`null` without a point above 1 worker).

@@ -110,6 +110,10 @@ impl Scheduler {
         if let Some(w) = self.workers.get_mut(&worker) {
             w.running = w.running.saturating_sub(1);
             w.metrics.busy_seconds += outcome.seconds;
+            w.metrics.peak_rss_bytes = w
+                .metrics
+                .peak_rss_bytes
+                .max(outcome.metrics.worker_peak_rss_bytes);
         }
         self.metrics.timeline.push(TaskSpan {
             stage: run.stage,

@@ -65,22 +65,27 @@ pub struct ShuffleBlocks {
     metrics: Arc<Mutex<TaskMetrics>>,
 }
 
-impl ShuffleBlocks {
-    fn note_read(&self, bytes: &Bytes) {
-        self.metrics.lock().shuffle_read_bytes += bytes.len() as u64;
-    }
-}
-
 impl Iterator for ShuffleBlocks {
     type Item = Result<Bytes, TaskError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let started = std::time::Instant::now();
+        let item = self.next_block();
+        let mut m = self.metrics.lock();
+        m.shuffle_read_seconds += started.elapsed().as_secs_f64();
+        if let Some(Ok(block)) = &item {
+            m.shuffle_read_bytes += block.len() as u64;
+        }
+        item
+    }
+}
+
+impl ShuffleBlocks {
+    /// The next block: local ones first, then remote ones as they arrive.
+    fn next_block(&mut self) -> Option<Result<Bytes, TaskError>> {
         if let Some((map, stored)) = self.local.next() {
             return Some(match stored.load() {
-                Ok(b) => {
-                    self.note_read(&b);
-                    Ok(b)
-                }
+                Ok(b) => Ok(b),
                 Err(e) => Err(TaskError::FetchFailed {
                     shuffle: self.shuffle,
                     map_partition: map as usize,
@@ -92,10 +97,7 @@ impl Iterator for ShuffleBlocks {
         while self.peers_pending > 0 {
             let rx = self.remote.as_mut()?;
             match rx.blocking_recv() {
-                Some(FetchItem::Block { bytes, .. }) => {
-                    self.note_read(&bytes);
-                    return Some(Ok(bytes));
-                }
+                Some(FetchItem::Block { bytes, .. }) => return Some(Ok(bytes)),
                 Some(FetchItem::Done { .. }) => self.peers_pending -= 1,
                 Some(FetchItem::Failed(e)) => {
                     self.peers_pending = 0;

@@ -1,0 +1,382 @@
+//! One contender of `weir bench compare`, run in a process of its own.
+//!
+//! `weir bench compare` starts `weir bench contender --system S --workers N JOB [JOB ARGS]`
+//! once per measured run, so every system starts from a fresh process and its peak
+//! resident set is its own. The contender reads the job's arguments the way the job does,
+//! runs one system on them and prints one JSON line: the seconds from the first read of
+//! the input to the finished result, the peak resident set (per worker process for
+//! Weir), and a summary of the result (counts and a checksum-like figure) that the
+//! comparison checks agrees between systems.
+//!
+//! The systems:
+//! * `weir`: the job on `N` local worker processes (`--threads T` each), as `weir run`;
+//! * `baseline`: the single-threaded baseline of [`crate::baselines`];
+//! * `peer`: the timely-dataflow / differential-dataflow peer of [`crate::peers`] on `N`
+//!   worker threads.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context};
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use weir_jobs::graph_input::GraphArgs;
+
+use crate::run::{run_job, RunOptions};
+use crate::{baselines, peers, Registry};
+
+/// The jobs `weir bench compare` knows a baseline for, with their peer's framework.
+pub const COMPARABLE: &[(&str, Option<&str>)] = &[
+    ("wordcount", Some("timely")),
+    ("pagerank", Some("timely")),
+    ("components", Some("differential")),
+    ("sort", None),
+];
+
+/// A system that can run a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum System {
+    Weir,
+    Baseline,
+    Peer,
+}
+
+impl System {
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            System::Weir => "weir",
+            System::Baseline => "baseline",
+            System::Peer => "peer",
+        }
+    }
+
+    /// Parses a name given on the command line.
+    pub fn parse(text: &str) -> anyhow::Result<System> {
+        match text {
+            "weir" => Ok(System::Weir),
+            "baseline" => Ok(System::Baseline),
+            "peer" => Ok(System::Peer),
+            _ => bail!("unknown system '{text}' (weir, baseline or peer)"),
+        }
+    }
+}
+
+/// What one contender run reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContenderReport {
+    pub system: System,
+    pub workers: usize,
+    pub seconds: f64,
+    /// The largest peak resident set of one process doing the work (each Weir worker;
+    /// the single process of the baseline and the peer).
+    pub peak_rss_bytes: u64,
+    /// Figures of the result that every system must agree on.
+    pub summary: Map<String, Value>,
+    /// Weir's full run metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Value>,
+}
+
+/// The arguments of `weir bench contender`.
+#[derive(Debug, Parser)]
+#[command(name = "weir bench contender")]
+struct ContenderArgs {
+    #[arg(long)]
+    system: String,
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    job: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    job_args: Vec<String>,
+}
+
+/// Job arguments of the text jobs, as `weir run` reads them.
+#[derive(Debug, Parser)]
+struct TextJobArgs {
+    #[arg(long = "input", required = true)]
+    inputs: Vec<String>,
+    #[arg(long)]
+    lowercase: bool,
+}
+
+/// Job arguments of the graph jobs, as `weir run` reads them.
+#[derive(Debug, Parser)]
+struct GraphJobArgs {
+    #[command(flatten)]
+    graph: GraphArgs,
+    #[arg(long)]
+    iterations: Option<u32>,
+    #[arg(long)]
+    damping: Option<f64>,
+    #[arg(long)]
+    max_iterations: Option<u32>,
+}
+
+/// `weir bench contender …`: runs one system once and prints its report as JSON.
+pub fn contender_command(registry: &Registry, args: &[String]) -> anyhow::Result<()> {
+    let args = ContenderArgs::try_parse_from(
+        std::iter::once("weir bench contender".to_string()).chain(args.iter().cloned()),
+    )
+    .map_err(|e| anyhow!("{}", weir_jobs::clap_error_line(&e)))?;
+    let system = System::parse(&args.system)?;
+    let workers = args.workers.max(1);
+    let report = match system {
+        System::Weir => run_weir(registry, &args.job, &args.job_args, workers, args.threads)?,
+        System::Baseline | System::Peer => {
+            let started = Instant::now();
+            let summary = run_in_process(system, &args.job, &args.job_args, workers)?;
+            ContenderReport {
+                system,
+                workers: if system == System::Baseline {
+                    1
+                } else {
+                    workers
+                },
+                seconds: started.elapsed().as_secs_f64(),
+                peak_rss_bytes: weir_engine::peak_rss_bytes(),
+                summary,
+                metrics: None,
+            }
+        }
+    };
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+fn run_weir(
+    registry: &Registry,
+    job: &str,
+    job_args: &[String],
+    workers: usize,
+    threads: usize,
+) -> anyhow::Result<ContenderReport> {
+    let mut opts = RunOptions::try_parse_from([
+        "--quiet".to_string(),
+        "--workers".into(),
+        workers.to_string(),
+        "--threads".into(),
+        threads.max(1).to_string(),
+    ])
+    .map_err(|e| anyhow!("{}", weir_jobs::clap_error_line(&e)))?;
+    opts.silent = true;
+    let metrics = run_job(registry, job, job_args, &opts)?;
+    let peak = metrics
+        .workers_detail
+        .iter()
+        .map(|w| w.peak_rss_bytes)
+        .max()
+        .unwrap_or(0);
+    let mut summary = metrics.result.clone();
+    // The figures only Weir reports.
+    for key in ["damping", "iterations", "sorted"] {
+        summary.remove(key);
+    }
+    Ok(ContenderReport {
+        system: System::Weir,
+        workers,
+        seconds: metrics.wall_seconds,
+        peak_rss_bytes: peak,
+        summary,
+        metrics: Some(serde_json::to_value(&metrics)?),
+    })
+}
+
+/// Parses `job_args` with the job's own parser, for a clean error before a run starts.
+fn parse<T: Parser>(job: &str, job_args: &[String]) -> anyhow::Result<T> {
+    T::try_parse_from(std::iter::once(job.to_string()).chain(job_args.iter().cloned()))
+        .map_err(|e| anyhow!("{job}: {}", weir_jobs::clap_error_line(&e)))
+}
+
+fn input_files(inputs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+    Ok(weir_datasets::expand_inputs(inputs)?)
+}
+
+/// Runs the baseline or the peer of `job` in this process; returns the result's summary.
+fn run_in_process(
+    system: System,
+    job: &str,
+    job_args: &[String],
+    workers: usize,
+) -> anyhow::Result<Map<String, Value>> {
+    let peer = system == System::Peer;
+    match job {
+        "wordcount" => {
+            let a: TextJobArgs = parse(job, job_args)?;
+            let files = input_files(&a.inputs)?;
+            let counts = if peer {
+                peers::wordcount::word_counts(&files, a.lowercase, workers)?
+            } else {
+                baselines::wordcount::word_counts(&files, a.lowercase)?
+            };
+            let words: u64 = counts.values().sum();
+            Ok(summary(
+                json!({ "words": words, "distinct_words": counts.len() }),
+            ))
+        }
+        "pagerank" => {
+            let a: GraphJobArgs = parse(job, job_args)?;
+            let g = a.graph.files()?;
+            let props = g.properties.as_ref();
+            let iterations = a
+                .iterations
+                .or(props.and_then(|p| p.pr_iterations))
+                .unwrap_or(10);
+            let damping = a
+                .damping
+                .or(props.and_then(|p| p.pr_damping))
+                .unwrap_or(0.85);
+            let ranks = if peer {
+                peers::pagerank::pagerank(
+                    &g.edges,
+                    g.vertices.as_deref(),
+                    g.directed,
+                    iterations,
+                    damping,
+                    workers,
+                )?
+            } else {
+                let (vertices, edges) = load_graph(&g.edges, g.vertices.as_deref())?;
+                baselines::pagerank::pagerank(&vertices, &edges, g.directed, iterations, damping)
+            };
+            let max_rank = ranks.values().copied().fold(0.0f64, f64::max);
+            Ok(summary(
+                json!({ "vertices": ranks.len(), "max_rank": max_rank }),
+            ))
+        }
+        "components" => {
+            let a: GraphJobArgs = parse(job, job_args)?;
+            let g = a.graph.files()?;
+            let labels = if peer {
+                peers::components::connected_components(&g.edges, g.vertices.as_deref(), workers)?
+            } else {
+                let (vertices, edges) = load_graph(&g.edges, g.vertices.as_deref())?;
+                baselines::components::connected_components(&vertices, &edges)
+            };
+            let mut distinct: Vec<u64> = labels.values().copied().collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            Ok(summary(
+                json!({ "vertices": labels.len(), "components": distinct.len() }),
+            ))
+        }
+        "sort" if !peer => {
+            let a: SortJobArgs = parse(job, job_args)?;
+            let files = input_files(&a.inputs)?;
+            let sorted = baselines::sort::sort_files(&files)?;
+            let records = sorted.len() / weir_datasets::SORT_RECORD_BYTES;
+            Ok(summary(json!({ "records": records })))
+        }
+        _ => bail!(
+            "no {} for job '{job}' (compare knows: {})",
+            system.name(),
+            comparable_list()
+        ),
+    }
+}
+
+/// The size in bytes of the input files `job_args` name.
+pub fn input_bytes(job: &str, job_args: &[String]) -> anyhow::Result<u64> {
+    let files = match job {
+        "wordcount" => input_files(&parse::<TextJobArgs>(job, job_args)?.inputs)?,
+        "sort" => input_files(&parse::<SortJobArgs>(job, job_args)?.inputs)?,
+        _ => {
+            let g = parse::<GraphJobArgs>(job, job_args)?.graph.files()?;
+            g.vertices.into_iter().chain([g.edges]).collect()
+        }
+    };
+    let mut total = 0;
+    for f in files {
+        total += std::fs::metadata(&f)
+            .with_context(|| f.display().to_string())?
+            .len();
+    }
+    Ok(total)
+}
+
+/// Job arguments of sort, as `weir run` reads them.
+#[derive(Debug, Parser)]
+struct SortJobArgs {
+    #[arg(long = "input", required = true)]
+    inputs: Vec<String>,
+}
+
+/// Loads a graph for a baseline, checking first that every edge names a known vertex.
+fn load_graph(
+    edges: &std::path::Path,
+    vertices: Option<&std::path::Path>,
+) -> anyhow::Result<baselines::EdgeList> {
+    let (endpoints, edge_list) = baselines::load_edge_list(edges)?;
+    let Some(path) = vertices else {
+        return Ok((endpoints, edge_list));
+    };
+    let mut listed = baselines::load_vertex_list(path)?;
+    listed.sort_unstable();
+    listed.dedup();
+    if let Some(v) = endpoints.iter().find(|v| listed.binary_search(v).is_err()) {
+        bail!(
+            "{}: an edge names vertex {v}, which {} does not list",
+            edges.display(),
+            path.display()
+        );
+    }
+    Ok((listed, edge_list))
+}
+
+fn summary(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// The comparable jobs as a comma-separated list.
+pub fn comparable_list() -> String {
+    COMPARABLE
+        .iter()
+        .map(|(j, _)| *j)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs `weir bench contender` as a child process of the running `weir` binary and
+/// returns its report.
+pub fn spawn(
+    system: System,
+    workers: usize,
+    threads: usize,
+    job: &str,
+    job_args: &[String],
+) -> anyhow::Result<ContenderReport> {
+    let exe = std::env::current_exe().context("finding the weir binary")?;
+    let output = std::process::Command::new(&exe)
+        .args(["bench", "contender", "--system", system.name()])
+        .args(["--workers", &workers.to_string()])
+        .args(["--threads", &threads.to_string()])
+        .arg(job)
+        .args(job_args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .with_context(|| format!("starting {}", exe.display()))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let line = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no error message");
+        bail!("{} on {workers} worker(s) failed: {line}", system.name());
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .ok_or_else(|| anyhow!("{} printed no report", system.name()))?;
+    serde_json::from_str(line).with_context(|| format!("{}'s report", system.name()))
+}
