@@ -344,13 +344,14 @@ fn print_breakdown(b: Option<&plot::Breakdown>) {
         b.workers
     );
     println!(
-        "  {:<28} {:>9} {:>9} {:>9} {:>9}",
+        "  {:<44} {:>9} {:>9} {:>9} {:>9}",
         "stage", "compute", "shuf.wr", "shuf.rd", "idle"
     );
     for s in &b.stages {
         println!(
-            "  {:<28} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
-            s.name, s.compute, s.shuffle_write, s.shuffle_read, s.idle
+            "  {:<44} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+            s.name.chars().take(44).collect::<String>(),
+            s.compute, s.shuffle_write, s.shuffle_read, s.idle
         );
     }
 }

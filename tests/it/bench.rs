@@ -1,5 +1,7 @@
-//! `weir bench speedup`: a small strong-scaling run writes `bench.json` with every worker
-//! count's runs and the fitted serial fraction; bad options fail cleanly.
+//! `weir bench`: a small strong-scaling run writes `bench.json` with every worker count's
+//! runs and the fitted serial fraction, and the figures as SVG and PNG; a small comparison
+//! runs Weir, the baseline and the peer and checks that they agree; bad options fail
+//! cleanly.
 
 use serde_json::Value;
 
@@ -56,6 +58,123 @@ fn speedup_writes_bench_json() {
     for p in ["8", "64", "1024"] {
         assert!(doc["amdahl"]["predicted"][p].as_f64().is_some(), "{doc}");
     }
+    // The shuffle timers and the peak memory of each worker are in the metrics.
+    let m = &runs[1]["metrics"][0];
+    assert!(
+        m["stages"][0]["shuffle_write_seconds"].as_f64().is_some(),
+        "{m}"
+    );
+    assert!(
+        m["stages"][0]["shuffle_read_seconds"].as_f64().is_some(),
+        "{m}"
+    );
+    for w in m["workers_detail"].as_array().unwrap() {
+        assert!(w["peak_rss_bytes"].as_u64().unwrap() > 1 << 20, "{w}");
+    }
+    assert!(run.stdout.contains("where the time went"), "{}", run.stdout);
+
+    for figure in ["speedup", "efficiency", "breakdown"] {
+        let svg = std::fs::read_to_string(out.join(format!("{figure}.svg"))).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{figure}"
+        );
+        assert!(svg.contains("wordcount"), "{figure}.svg has no title");
+        let png = std::fs::read(out.join(format!("{figure}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{figure}.png");
+        // IHDR: width and height, big-endian, right after the chunk header.
+        let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+        let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+        assert!(
+            width >= 400 && height >= 300,
+            "{figure}.png is {width}x{height}"
+        );
+        assert!(png.len() > 4096, "{figure}.png is nearly empty");
+    }
+    let speedup = std::fs::read_to_string(out.join("speedup.svg")).unwrap();
+    assert!(speedup.contains("Amdahl"), "no Amdahl curve in speedup.svg");
+}
+
+#[test]
+fn compare_runs_every_system_and_checks_they_agree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("compare");
+    let input = path_str(&samples().join("text"));
+    let run = run_weir(&[
+        "bench",
+        "compare",
+        "wordcount",
+        "--input",
+        &input,
+        "--workers",
+        "1,2",
+        "--repeat",
+        "1",
+        "--output",
+        &path_str(&out),
+    ]);
+    run.assert_ok();
+    for needle in ["weir w2", "baseline (1 thread)", "timely w2", "COST"] {
+        assert!(run.stdout.contains(needle), "{needle}:\n{}", run.stdout);
+    }
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    let labels: Vec<&str> = doc["contenders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "weir w1",
+            "weir w2",
+            "baseline (1 thread)",
+            "timely w1",
+            "timely w2"
+        ]
+    );
+    for c in doc["contenders"].as_array().unwrap() {
+        let runs = c["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 1, "{c}");
+        // Every system counted the same words.
+        assert_eq!(
+            runs[0]["summary"]["words"],
+            doc["contenders"][0]["runs"][0]["summary"]["words"]
+        );
+        assert!(runs[0]["seconds"].as_f64().unwrap() > 0.0);
+        assert!(runs[0]["peak_rss_bytes"].as_u64().unwrap() > 1 << 20);
+    }
+    assert_eq!(doc["ratios"].as_array().map(Vec::len), Some(4));
+
+    // A graph job, with the differential-dataflow peer, on the bundled sample.
+    let dataset = path_str(&samples().join("graphalytics/example-directed.properties"));
+    run_weir(&[
+        "bench",
+        "compare",
+        "components",
+        "--dataset",
+        &dataset,
+        "--workers",
+        "2",
+        "--peer-workers",
+        "2",
+        "--repeat",
+        "1",
+    ])
+    .assert_ok();
+    run_weir(&["bench", "compare", "grep", "--input", &input]).assert_clean_error();
+    run_weir(&[
+        "bench",
+        "compare",
+        "sort",
+        "--input",
+        &input,
+        "--systems",
+        "peer",
+    ])
+    .assert_clean_error();
 }
 
 #[test]

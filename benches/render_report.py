@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Renders docs/benchmarks.md from the files benches/report.sh leaves in its output
+directory: each comparison's compare.json, the speedup run's bench.json and criterion's
+estimates for the loopback shuffle. Prints the page on standard output."""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+OUT = sys.argv[1]
+
+
+def load(*path):
+    with open(os.path.join(OUT, *path)) as f:
+        return json.load(f)
+
+
+def command(name):
+    with open(os.path.join(OUT, name + ".command")) as f:
+        return f.read().strip()
+
+
+def machine():
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(f.readline().split()[1])
+            mem = f", {kb / 2**20:.0f} GiB of memory"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{os.cpu_count()} cores ({model}){mem}, {platform.system()} {platform.release()}"
+
+
+def revision():
+    try:
+        return subprocess.check_output(
+            ["git", "rev-parse", "--short", "HEAD"], text=True
+        ).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def mib(n):
+    return n / 2**20
+
+
+def compare_section(name, title):
+    doc = load(name, "compare.json")
+    lines = [f"### {title}", "", "```", command(name), "```", ""]
+    lines.append(
+        f"Input: {mib(doc['input_bytes']):.0f} MiB. Median of {doc['repeat']} rounds "
+        "after a warm-up round; the systems take turns within each round."
+    )
+    lines.append("")
+    lines.append("| system | median s | min s | max s | peak RSS per process, MiB |")
+    lines.append("|---|---:|---:|---:|---:|")
+    for c in doc["contenders"]:
+        s = c["seconds"]
+        lines.append(
+            f"| {c['label']} | {c['median_seconds']:.3f} | {min(s):.3f} | "
+            f"{max(s):.3f} | {mib(c['peak_rss_bytes']):.0f} |"
+        )
+    lines.append("")
+    for r in doc["ratios"]:
+        lines.append(f"- {r['of']} / {r['to']}: **{r['ratio']:.2f}**")
+    cost = doc.get("cost_workers")
+    lines.append(
+        f"- COST: **{cost} worker(s)**" if cost else "- COST: **not reached** at these worker counts"
+    )
+    weir = [c for c in doc["contenders"] if c["system"] == "weir"]
+    for c in weir:
+        share = doc["input_bytes"] / c["workers"]
+        limit = 2 * share + 100 * 2**20
+        lines.append(
+            f"- memory, {c['label']}: {mib(c['peak_rss_bytes']):.0f} MiB per worker "
+            f"(2 × input share + 100 MiB = {mib(limit):.0f} MiB)"
+        )
+    ones = [c for c in weir if c["workers"] == 1]
+    twos = [c for c in weir if c["workers"] == 2]
+    if ones and twos:
+        lines.append(
+            f"- speedup from 1 to 2 workers: **{ones[0]['median_seconds'] / twos[0]['median_seconds']:.2f}×**"
+        )
+    lines.append("")
+    return lines
+
+
+def speedup_section(name):
+    doc = load(name, "bench.json")
+    lines = ["### Scaling of wordcount", "", "```", command(name), "```", ""]
+    lines.append("| workers | median s | speedup | efficiency | Karp–Flatt |")
+    lines.append("|---:|---:|---:|---:|---:|")
+    for r in doc["table"]:
+        kf = "" if r["karp_flatt"] is None else f"{r['karp_flatt']:.3f}"
+        lines.append(
+            f"| {r['workers']} | {r['median_seconds']:.3f} | {r['speedup']:.2f} | "
+            f"{r['efficiency']:.2f} | {kf} |"
+        )
+    law = doc.get("amdahl") or {}
+    if law.get("serial_fraction") is not None:
+        lines.append("")
+        lines.append(f"Amdahl's serial fraction, fitted: {law['serial_fraction']:.4f}.")
+    lines.append("")
+    for f in ["speedup", "efficiency", "breakdown"]:
+        lines.append(f"![{f}](figures/wordcount-{f}.svg)")
+    lines.append("")
+    return lines
+
+
+def shuffle_section():
+    base = os.path.join(OUT, "shuffle_loopback")
+    rates = {}
+    for bench in sorted(os.listdir(base)):
+        est = os.path.join(base, bench, "new", "estimates.json")
+        meta = os.path.join(base, bench, "new", "benchmark.json")
+        if not (os.path.exists(est) and os.path.exists(meta)):
+            continue
+        with open(est) as f:
+            seconds = json.load(f)["median"]["point_estimate"] / 1e9
+        with open(meta) as f:
+            nbytes = json.load(f)["throughput"]["Bytes"]
+        rates[bench] = nbytes / seconds
+    lines = ["### Shuffle over loopback", "", "```", "cargo bench -p weir --bench shuffle", "```", ""]
+    lines.append("| bench | median throughput, MiB/s |")
+    lines.append("|---|---:|")
+    for bench, rate in rates.items():
+        lines.append(f"| {bench} | {mib(rate):.0f} |")
+    if "raw_tcp_copy" in rates and "weir_fetch" in rates:
+        lines.append("")
+        lines.append(
+            f"Weir's fetch moves blocks at **{rates['weir_fetch'] / rates['raw_tcp_copy']:.0%}** "
+            "of a raw TCP copy of the same bytes between two sockets."
+        )
+    lines.append("")
+    return lines
+
+
+def main():
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    page = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by benches/report.sh; do not edit by hand. -->",
+        "",
+        f"Measured {now} on revision `{revision()}`, on {machine()}.",
+        "",
+        "Every figure below comes from one run of `bash benches/report.sh`, which generates",
+        "the inputs with `weir datasets gen`, runs the commands shown and renders this page.",
+        "`weir bench compare` runs each system in a fresh process, alternating, on the same",
+        "input: Weir (worker processes on loopback, one task thread each), the hand-written",
+        "single-threaded baseline (`src/baselines`), and the timely-dataflow or",
+        "differential-dataflow peer (`src/peers`) with as many worker threads. Times run",
+        "from the start of reading the input to the finished result; every system's result",
+        "summary is checked against the others'.",
+        "",
+    ]
+    page += compare_section("wordcount", "wordcount (Zipf text)")
+    page += compare_section("pagerank", "pagerank, 10 iterations (R-MAT graph)")
+    page += compare_section("components", "connected components (R-MAT graph, undirected)")
+    page += compare_section("sort", "sort (100-byte records)")
+    page += speedup_section("speedup-wordcount")
+    page += shuffle_section()
+    print("\n".join(page))
+
+
+main()

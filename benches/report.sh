@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Regenerates docs/benchmarks.md from measurements taken now, on this machine.
+#
+# Builds the release binary, generates the inputs with `weir datasets gen` (kept in
+# $WEIR_BENCH_DIR between runs), runs `weir bench compare` for each job and
+# `weir bench speedup` for the figures, runs the criterion loopback shuffle bench, and
+# renders everything with benches/render_report.py. Nothing in the page is typed by hand.
+#
+#   bash benches/report.sh                  # everything (about 15 minutes on 2 cores)
+#   REPEAT=3 SORT_SIZE=1GB bash benches/report.sh
+#
+# Run it on a quiet machine: the figures are medians, but a busy neighbour still shows.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DATA=${WEIR_BENCH_DIR:-$ROOT/target/bench-data}
+OUT=${WEIR_BENCH_OUT:-$ROOT/target/bench-report}
+REPEAT=${REPEAT:-5}
+SORT_SIZE=${SORT_SIZE:-2GB}
+TEXT_SIZE=${TEXT_SIZE:-200MB}
+PAGERANK_SCALE=${PAGERANK_SCALE:-20}
+COMPONENTS_SCALE=${COMPONENTS_SCALE:-18}
+
+cargo build --release --locked -p weir
+WEIR=$ROOT/target/release/weir
+mkdir -p "$DATA" "$OUT"
+rm -rf "${OUT:?}"/*
+
+gen() { # gen FILE KIND ARGS...
+    local file=$1 kind=$2
+    shift 2
+    [ -s "$file" ] || "$WEIR" datasets gen "$kind" "$@" --output "$file"
+}
+TEXT=$DATA/text-$TEXT_SIZE-seed1.txt
+PAGERANK_GRAPH=$DATA/rmat-$PAGERANK_SCALE.txt
+COMPONENTS_GRAPH=$DATA/rmat-$COMPONENTS_SCALE.txt
+SORT=$DATA/sort-$SORT_SIZE.dat
+gen "$TEXT" text --size "$TEXT_SIZE" --seed 1
+gen "$PAGERANK_GRAPH" graph --scale "$PAGERANK_SCALE" --seed 1
+gen "$COMPONENTS_GRAPH" graph --scale "$COMPONENTS_SCALE" --seed 1
+gen "$SORT" sort --size "$SORT_SIZE" --seed 1
+
+run() { # run NAME COMMAND...: runs a bench command, keeping its printed report
+    local name=$1
+    shift
+    echo "== $name: weir $*" >&2
+    "$WEIR" "$@" --output "$OUT/$name" | tee "$OUT/$name.txt"
+    printf '%s\n' "weir $*" >"$OUT/$name.command"
+}
+
+run wordcount bench compare wordcount --input "$TEXT" --workers 1,2 --repeat "$REPEAT"
+run pagerank bench compare pagerank --edges "$PAGERANK_GRAPH" --iterations 10 \
+    --workers 1,2 --repeat "$REPEAT"
+run components bench compare components --edges "$COMPONENTS_GRAPH" --undirected \
+    --workers 1,2 --repeat "$REPEAT"
+run sort bench compare sort --input "$SORT" --workers 1,2 --repeat "$REPEAT"
+run speedup-wordcount bench speedup wordcount --input "$TEXT" --workers 1,2 \
+    --repeat "$REPEAT"
+
+echo "== criterion: shuffle over loopback against a raw TCP copy" >&2
+CARGO_TARGET_DIR=$ROOT/target cargo bench --locked -p weir --bench shuffle | tee "$OUT/shuffle.txt"
+cp -r "$ROOT/target/criterion/shuffle_loopback" "$OUT/shuffle_loopback"
+
+mkdir -p docs/figures
+for f in speedup efficiency breakdown; do
+    cp "$OUT/speedup-wordcount/$f.svg" "docs/figures/wordcount-$f.svg"
+done
+python3 benches/render_report.py "$OUT" >docs/benchmarks.md
+echo "wrote docs/benchmarks.md" >&2
