@@ -43,15 +43,41 @@ pub fn load_edge_list(path: &Path) -> Result<EdgeList> {
         }
         Ok(())
     })?;
+    let vertices = distinct_endpoints(&edges);
+    Ok((vertices, edges))
+}
+
+/// The largest vertex id for which the graph helpers use a table indexed by id: ids below
+/// it (in graphs with at least an eighth as many edges as the largest id) are
+/// deduplicated and densified by direct indexing instead of sorting and searching.
+const DIRECT_INDEX_LIMIT: u64 = 1 << 28;
+
+/// The largest id of `ids` when a table indexed by id is worth it for `edges` edges.
+fn direct_index_bound(ids: impl Iterator<Item = u64>, edges: usize) -> Option<u64> {
+    let max = ids.max()?;
+    (max < DIRECT_INDEX_LIMIT && max / 8 <= edges as u64 + 1024).then_some(max)
+}
+
+/// The distinct endpoints of `edges`, ascending.
+fn distinct_endpoints(edges: &[(u64, u64)]) -> Vec<u64> {
+    let endpoints = edges.iter().flat_map(|&(s, d)| [s, d]);
+    if let Some(max) = direct_index_bound(endpoints, edges.len()) {
+        let mut seen = vec![false; max as usize + 1];
+        for &(s, d) in edges {
+            seen[s as usize] = true;
+            seen[d as usize] = true;
+        }
+        return (0..=max).filter(|&v| seen[v as usize]).collect();
+    }
     let mut vertices = Vec::with_capacity(edges.len().saturating_mul(2));
-    for &(s, d) in &edges {
+    for &(s, d) in edges {
         vertices.push(s);
         vertices.push(d);
     }
     vertices.sort_unstable();
     vertices.dedup();
     vertices.shrink_to_fit();
-    Ok((vertices, edges))
+    vertices
 }
 
 /// Reads the vertex ids of a Graphalytics `.v` file (one id a line, optionally followed
@@ -103,17 +129,25 @@ fn dense_edges(vertices: &[u64], edges: &[(u64, u64)]) -> Vec<(u32, u32)> {
         vertices.len() < u32::MAX as usize,
         "too many vertices for 32-bit indices"
     );
-    let lookup: Box<dyn Fn(u64) -> Option<u32>> = if vertices.windows(2).all(|w| w[0] < w[1]) {
-        // Sorted ids (as `load_edge_list` returns them): a binary search, no table.
-        Box::new(|v| vertices.binary_search(&v).ok().map(|i| i as u32))
-    } else {
-        let mut index = FxHashMap::default();
-        index.reserve(vertices.len());
-        for (i, &v) in vertices.iter().enumerate() {
-            index.insert(v, i as u32);
-        }
-        Box::new(move |v| index.get(&v).copied())
-    };
+    let lookup: Box<dyn Fn(u64) -> Option<u32>> =
+        if let Some(max) = direct_index_bound(vertices.iter().copied(), edges.len()) {
+            // Small ids: a table indexed by id.
+            let mut index = vec![u32::MAX; max as usize + 1];
+            for (i, &v) in vertices.iter().enumerate() {
+                index[v as usize] = i as u32;
+            }
+            Box::new(move |v| index.get(v as usize).copied().filter(|&i| i != u32::MAX))
+        } else if vertices.windows(2).all(|w| w[0] < w[1]) {
+            // Sorted ids (as `load_edge_list` returns them): a binary search, no table.
+            Box::new(|v| vertices.binary_search(&v).ok().map(|i| i as u32))
+        } else {
+            let mut index = FxHashMap::default();
+            index.reserve(vertices.len());
+            for (i, &v) in vertices.iter().enumerate() {
+                index.insert(v, i as u32);
+            }
+            Box::new(move |v| index.get(&v).copied())
+        };
     let find = |v: u64| lookup(v).unwrap_or_else(|| panic!("edge endpoint {v} is not a vertex"));
     edges.iter().map(|&(s, d)| (find(s), find(d))).collect()
 }
@@ -136,6 +170,18 @@ mod tests {
         std::fs::write(&e, "1 2\nx 3\n").unwrap();
         let err = load_edge_list(&e).unwrap_err().to_string();
         assert!(err.contains('2'), "{err}");
+    }
+
+    #[test]
+    fn distinct_endpoints_agree_with_and_without_the_table() {
+        let small = [(5, 3), (3, 5), (9, 9), (0, 2)];
+        assert_eq!(distinct_endpoints(&small), vec![0, 2, 3, 5, 9]);
+        let huge = [(5, u64::MAX), (1 << 40, 5)];
+        assert_eq!(distinct_endpoints(&huge), vec![5, 1 << 40, u64::MAX]);
+        assert_eq!(
+            dense_edges(&[5, 1 << 40, u64::MAX], &huge),
+            vec![(0, 2), (1, 0)]
+        );
     }
 
     #[test]

@@ -351,7 +351,10 @@ fn print_breakdown(b: Option<&plot::Breakdown>) {
         println!(
             "  {:<44} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
             s.name.chars().take(44).collect::<String>(),
-            s.compute, s.shuffle_write, s.shuffle_read, s.idle
+            s.compute,
+            s.shuffle_write,
+            s.shuffle_read,
+            s.idle
         );
     }
 }

@@ -13,7 +13,7 @@
 //!
 //! * [`wordcount`] (timely): each worker counts the words of its input in a local
 //!   combiner (the baseline's word table), sends the distinct words with their counts
-//!   to the words' owners every 64 MiB of input and at the end, and the owners add
+//!   to the words' owners every 256 MiB of input and at the end, and the owners add
 //!   them up — a MapReduce word count with a combiner, on the shape of timely's own
 //!   `wordcount` example;
 //! * [`pagerank`] (timely): a loop closed with `feedback`, one round per timestamp, in

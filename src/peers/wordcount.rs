@@ -33,7 +33,7 @@ use super::{config, join_workers, LineChunks};
 use crate::baselines::wordcount::{count_words, WordTable};
 
 /// Input bytes a worker combines before it sends the counts on.
-pub const COMBINE_BYTES: usize = 64 << 20;
+pub const COMBINE_BYTES: usize = 256 << 20;
 
 /// Word counts with `workers` timely worker threads in this process; the same result
 /// as `weir_jobs::wordcount::reference` and `baselines::wordcount::word_counts`.
