@@ -86,7 +86,7 @@ impl<K: Key + Ord, V: Data> Dataset<(K, V)> {
             false,
             |_, records, _| {
                 let mut records: Vec<(K, V)> = records.collect();
-                records.sort_by(|a, b| a.0.cmp(&b.0));
+                records.sort_unstable_by(|a, b| a.0.cmp(&b.0));
                 Box::new(records.into_iter())
             },
         );
