@@ -17,12 +17,19 @@ use crate::scheduler::{Backend, ProgressSink, Scheduler, SchedulerEvent};
 use crate::shuffle::ShuffleStore;
 use crate::task::WorkerId;
 
-/// Default memory for shuffle outputs before they spill to disk, per worker.
+/// Shuffle output a worker keeps in memory before it spills to disk, unless
+/// `WEIR_SHUFFLE_MEMORY` says otherwise: 256 MiB. Past it, map outputs go to local files,
+/// as Hadoop's and Spark's always do, where the page cache keeps them fast to read back
+/// without counting against the worker's resident set, which a reduce task needs for the
+/// records it holds (a sort holds its whole range).
+pub const DEFAULT_SHUFFLE_MEMORY: u64 = 256 << 20;
+
+/// The shuffle memory budget per worker, in bytes.
 pub fn shuffle_memory_budget() -> u64 {
     std::env::var("WEIR_SHUFFLE_MEMORY")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2 << 30)
+        .unwrap_or(DEFAULT_SHUFFLE_MEMORY)
 }
 
 struct LocalBackend {
