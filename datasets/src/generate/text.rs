@@ -355,16 +355,4 @@ mod tests {
         assert_eq!(write_text_file(&empty, 0, 5).unwrap(), 0);
         assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
     }
-
-    /// Measures generation speed: `cargo test --release -p weir-datasets -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn time_200mb() {
-        let path = std::env::temp_dir().join(format!("weir-text-{}.txt", std::process::id()));
-        let started = std::time::Instant::now();
-        let n = write_text_file(&path, 200_000_000, 42).unwrap();
-        let elapsed = started.elapsed();
-        std::fs::remove_file(&path).unwrap();
-        eprintln!("write_text_file: {n} bytes in {elapsed:?}");
-    }
 }
