@@ -280,7 +280,6 @@ fn write_secret(path: &Path, secret: &Secret) -> anyhow::Result<()> {
 }
 
 fn spawn_worker(driver: &SocketAddr, secret_file: &Path) -> std::io::Result<Child> {
-    use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
     let mut cmd = Command::new(exe);
     cmd.arg("worker")
@@ -291,13 +290,20 @@ fn spawn_worker(driver: &SocketAddr, secret_file: &Path) -> std::io::Result<Chil
         .stdin(Stdio::null())
         .stdout(Stdio::null());
     // A worker never outlives its driver.
+    die_with_parent(&mut cmd);
+    cmd.spawn()
+}
+
+/// Makes the child `cmd` starts get SIGKILL when this process dies, however it dies.
+pub(crate) fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches nothing of the parent's.
     unsafe {
         cmd.pre_exec(|| {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
         });
     }
-    cmd.spawn()
 }
 
 /// Waits briefly for the workers to exit after the driver's shutdown, then kills stragglers.

@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use weir_datasets::GraphalyticsDataset;
 use weir_engine::{JobContext, Result};
 use weir_operators::prelude::*;
 
@@ -41,15 +42,7 @@ impl Job for PageRank {
 
     fn run(self, ctx: &JobContext) -> Result<()> {
         let graph = self.graph.load(ctx)?;
-        let props = graph.properties.clone();
-        let iterations = self
-            .iterations
-            .or(props.as_ref().and_then(|p| p.pr_iterations))
-            .unwrap_or(10);
-        let damping = self
-            .damping
-            .or(props.as_ref().and_then(|p| p.pr_damping))
-            .unwrap_or(0.85);
+        let (iterations, damping) = self.parameters(graph.properties.as_ref());
         let ranks = pagerank(ctx, &graph, iterations, damping)?;
         let summary = save_or_show(ctx, &ranks, |a: &(u64, f64), b: &(u64, f64)| {
             b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
@@ -62,6 +55,22 @@ impl Job for PageRank {
         ctx.set_result("damping", damping);
         report_top(ctx, "highest ranks", &summary.top);
         Ok(())
+    }
+}
+
+impl PageRank {
+    /// The iterations and the damping factor: as given, else the dataset's, else 10 and
+    /// 0.85.
+    pub fn parameters(&self, properties: Option<&GraphalyticsDataset>) -> (u32, f64) {
+        let iterations = self
+            .iterations
+            .or(properties.and_then(|p| p.pr_iterations))
+            .unwrap_or(10);
+        let damping = self
+            .damping
+            .or(properties.and_then(|p| p.pr_damping))
+            .unwrap_or(0.85);
+        (iterations, damping)
     }
 }
 

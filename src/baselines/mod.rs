@@ -152,6 +152,20 @@ fn dense_edges(vertices: &[u64], edges: &[(u64, u64)]) -> Vec<(u32, u32)> {
     edges.iter().map(|&(s, d)| (find(s), find(d))).collect()
 }
 
+/// The bundled text samples, for the tests of the wordcount baseline and peer.
+#[cfg(test)]
+pub(crate) fn sample_text_files() -> Vec<std::path::PathBuf> {
+    let dir = weir_datasets::samples_dir().join("text");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    files
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

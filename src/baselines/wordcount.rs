@@ -244,19 +244,8 @@ impl WordTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::baselines::sample_text_files as sample_files;
     use weir_jobs::wordcount::reference;
-
-    fn sample_files() -> Vec<PathBuf> {
-        let dir = weir_datasets::samples_dir().join("text");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-            .collect();
-        files.sort();
-        assert!(!files.is_empty());
-        files
-    }
 
     #[test]
     fn matches_the_reference_on_the_text_samples() {

@@ -21,7 +21,11 @@ use anyhow::{anyhow, bail, Context};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use weir_jobs::components::Components;
 use weir_jobs::graph_input::GraphArgs;
+use weir_jobs::pagerank::PageRank;
+use weir_jobs::sort::Sort;
+use weir_jobs::wordcount::WordCount;
 
 use crate::run::{run_job, RunOptions};
 use crate::{baselines, peers, Registry};
@@ -93,28 +97,6 @@ struct ContenderArgs {
     job: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
     job_args: Vec<String>,
-}
-
-/// Job arguments of the text jobs, as `weir run` reads them.
-#[derive(Debug, Parser)]
-struct TextJobArgs {
-    #[arg(long = "input", required = true)]
-    inputs: Vec<String>,
-    #[arg(long)]
-    lowercase: bool,
-}
-
-/// Job arguments of the graph jobs, as `weir run` reads them.
-#[derive(Debug, Parser)]
-struct GraphJobArgs {
-    #[command(flatten)]
-    graph: GraphArgs,
-    #[arg(long)]
-    iterations: Option<u32>,
-    #[arg(long)]
-    damping: Option<f64>,
-    #[arg(long)]
-    max_iterations: Option<u32>,
 }
 
 /// `weir bench contender …`: runs one system once and prints its report as JSON.
@@ -206,7 +188,7 @@ fn run_in_process(
     let peer = system == System::Peer;
     match job {
         "wordcount" => {
-            let a: TextJobArgs = parse(job, job_args)?;
+            let a: WordCount = parse(job, job_args)?;
             let files = input_files(&a.inputs)?;
             let counts = if peer {
                 peers::wordcount::word_counts(&files, a.lowercase, workers)?
@@ -219,17 +201,9 @@ fn run_in_process(
             ))
         }
         "pagerank" => {
-            let a: GraphJobArgs = parse(job, job_args)?;
+            let a: PageRank = parse(job, job_args)?;
             let g = a.graph.files()?;
-            let props = g.properties.as_ref();
-            let iterations = a
-                .iterations
-                .or(props.and_then(|p| p.pr_iterations))
-                .unwrap_or(10);
-            let damping = a
-                .damping
-                .or(props.and_then(|p| p.pr_damping))
-                .unwrap_or(0.85);
+            let (iterations, damping) = a.parameters(g.properties.as_ref());
             let ranks = if peer {
                 peers::pagerank::pagerank(
                     &g.edges,
@@ -249,7 +223,7 @@ fn run_in_process(
             ))
         }
         "components" => {
-            let a: GraphJobArgs = parse(job, job_args)?;
+            let a: Components = parse(job, job_args)?;
             let g = a.graph.files()?;
             let labels = if peer {
                 peers::components::connected_components(&g.edges, g.vertices.as_deref(), workers)?
@@ -265,7 +239,7 @@ fn run_in_process(
             ))
         }
         "sort" if !peer => {
-            let a: SortJobArgs = parse(job, job_args)?;
+            let a: Sort = parse(job, job_args)?;
             let files = input_files(&a.inputs)?;
             let sorted = baselines::sort::sort_files(&files)?;
             let records = sorted.len() / weir_datasets::SORT_RECORD_BYTES;
@@ -282,12 +256,10 @@ fn run_in_process(
 /// The size in bytes of the input files `job_args` name.
 pub fn input_bytes(job: &str, job_args: &[String]) -> anyhow::Result<u64> {
     let files = match job {
-        "wordcount" => input_files(&parse::<TextJobArgs>(job, job_args)?.inputs)?,
-        "sort" => input_files(&parse::<SortJobArgs>(job, job_args)?.inputs)?,
-        _ => {
-            let g = parse::<GraphJobArgs>(job, job_args)?.graph.files()?;
-            g.vertices.into_iter().chain([g.edges]).collect()
-        }
+        "wordcount" => input_files(&parse::<WordCount>(job, job_args)?.inputs)?,
+        "sort" => input_files(&parse::<Sort>(job, job_args)?.inputs)?,
+        "pagerank" => graph_paths(&parse::<PageRank>(job, job_args)?.graph)?,
+        _ => graph_paths(&parse::<Components>(job, job_args)?.graph)?,
     };
     let mut total = 0;
     for f in files {
@@ -298,11 +270,10 @@ pub fn input_bytes(job: &str, job_args: &[String]) -> anyhow::Result<u64> {
     Ok(total)
 }
 
-/// Job arguments of sort, as `weir run` reads them.
-#[derive(Debug, Parser)]
-struct SortJobArgs {
-    #[arg(long = "input", required = true)]
-    inputs: Vec<String>,
+/// The edge file and the vertex file (if any) a graph job reads.
+fn graph_paths(graph: &GraphArgs) -> anyhow::Result<Vec<PathBuf>> {
+    let g = graph.files()?;
+    Ok(g.vertices.into_iter().chain([g.edges]).collect())
 }
 
 /// Loads a graph for a baseline, checking first that every edge names a known vertex.
@@ -353,7 +324,10 @@ pub fn spawn(
     job_args: &[String],
 ) -> anyhow::Result<ContenderReport> {
     let exe = std::env::current_exe().context("finding the weir binary")?;
-    let output = std::process::Command::new(&exe)
+    let mut cmd = std::process::Command::new(&exe);
+    // A contender (and its Weir workers) never outlives the comparison.
+    crate::run::die_with_parent(&mut cmd);
+    let output = cmd
         .args(["bench", "contender", "--system", system.name()])
         .args(["--workers", &workers.to_string()])
         .args(["--threads", &threads.to_string()])

@@ -116,18 +116,7 @@ fn word_counts_combining(
 mod tests {
     use super::*;
     use crate::baselines;
-
-    fn sample_files() -> Vec<PathBuf> {
-        let dir = weir_datasets::samples_dir().join("text");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-            .collect();
-        files.sort();
-        assert!(!files.is_empty());
-        files
-    }
+    use crate::baselines::sample_text_files as sample_files;
 
     #[test]
     fn matches_the_baseline_on_the_text_samples() {
