@@ -59,7 +59,7 @@ run speedup-wordcount bench speedup wordcount --input "$TEXT" --workers 1,2 \
     --repeat "$REPEAT"
 
 echo "== criterion: shuffle over loopback against a raw TCP copy" >&2
-CARGO_TARGET_DIR=$ROOT/target cargo bench --locked -p weir --bench shuffle | tee "$OUT/shuffle.txt"
+CARGO_TARGET_DIR=$ROOT/target cargo bench --locked -p weir-bench --bench shuffle | tee "$OUT/shuffle.txt"
 cp -r "$ROOT/target/criterion/shuffle_loopback" "$OUT/shuffle_loopback"
 
 mkdir -p docs/figures

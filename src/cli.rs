@@ -49,9 +49,10 @@ enum Command {
         workers: usize,
     },
     /// Benchmarks: `weir bench speedup JOB [JOB ARGS] --workers 1,2,4 …` (see `weir bench speedup --help`).
+    #[cfg(feature = "bench")]
     Bench {
         #[command(subcommand)]
-        command: crate::bench::BenchCommand,
+        command: weir_bench::BenchCommand,
     },
     /// Dataset tools.
     Datasets {
@@ -146,7 +147,14 @@ pub(crate) fn main_with(registry: Registry) -> ExitCode {
             connect_timeout,
         } => crate::run::worker_command(&registry, &join, &secret_file, connect_timeout),
         Command::Demo { workers } => crate::demo::demo(&registry, workers),
-        Command::Bench { command } => crate::bench::bench_command(&registry, command),
+        #[cfg(feature = "bench")]
+        Command::Bench { command } => weir_bench::bench_command(
+            &weir_bench::Host {
+                registry: &registry,
+                run_job: &crate::run::run_quietly,
+            },
+            command,
+        ),
         Command::Datasets { command } => crate::generate::datasets_command(command),
     };
     report(result)

@@ -4,13 +4,14 @@
 //! re-exports the engine, the Dataset API, the built-in jobs and the dataset readers, and
 //! [`main_with`] runs Weir's whole command line with a registry that includes the user's
 //! own jobs (see `examples/custom-job`).
+//!
+//! The measuring tools (`weir bench`, baselines, peers, plots) live in the `weir-bench`
+//! crate behind the default `bench` feature; a user's binary that depends on `weir` with
+//! `default-features = false` builds none of them.
 
-pub mod baselines;
-mod bench;
 pub mod cli;
 mod demo;
 mod generate;
-pub mod peers;
 mod progress;
 mod run;
 
@@ -20,6 +21,8 @@ pub use weir_jobs as jobs;
 pub use weir_jobs::{Job, Registry};
 pub use weir_operators as operators;
 pub use weir_operators::prelude;
+#[cfg(feature = "bench")]
+pub use weir_bench as bench;
 
 /// Runs the `weir` command line with `registry`'s jobs; returns the process exit code.
 pub fn main_with(registry: Registry) -> std::process::ExitCode {

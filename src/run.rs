@@ -169,6 +169,28 @@ pub fn write_metrics(path: &Path, metrics: &JobMetrics) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs a job quietly, with no output, on `workers` local worker processes of `threads`
+/// threads each: what the measuring tools (`weir bench`) run.
+#[cfg(feature = "bench")]
+pub fn run_quietly(
+    registry: &Registry,
+    job: &str,
+    job_args: &[String],
+    workers: usize,
+    threads: usize,
+) -> anyhow::Result<JobMetrics> {
+    let mut opts = RunOptions::try_parse_from([
+        "--quiet".to_string(),
+        "--workers".into(),
+        workers.to_string(),
+        "--threads".into(),
+        threads.max(1).to_string(),
+    ])
+    .map_err(|e| anyhow!("{}", weir_jobs::clap_error_line(&e)))?;
+    opts.silent = true;
+    run_job(registry, job, job_args, &opts)
+}
+
 /// Runs a job as `opts` say and returns its metrics.
 pub fn run_job(
     registry: &Registry,
@@ -290,20 +312,8 @@ fn spawn_worker(driver: &SocketAddr, secret_file: &Path) -> std::io::Result<Chil
         .stdin(Stdio::null())
         .stdout(Stdio::null());
     // A worker never outlives its driver.
-    die_with_parent(&mut cmd);
+    weir_engine::process::die_with_parent(&mut cmd);
     cmd.spawn()
-}
-
-/// Makes the child `cmd` starts get SIGKILL when this process dies, however it dies.
-pub(crate) fn die_with_parent(cmd: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe and touches nothing of the parent's.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
 }
 
 /// Waits briefly for the workers to exit after the driver's shutdown, then kills stragglers.

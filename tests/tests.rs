@@ -16,6 +16,7 @@ mod it {
     mod frames;
     mod metrics;
     mod multihost;
+    mod rogue;
     mod shapes;
     mod text_jobs;
 }

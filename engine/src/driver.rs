@@ -13,21 +13,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::auth::{accept_worker, Secret};
+use crate::cluster::Cluster;
 use crate::context::JobContext;
 use crate::error::{Error, Result};
-use crate::frame::{framed, Frame, FrameKind};
+use crate::frame::{framed, Frame, FrameKind, FramedStream};
 use crate::metrics::JobMetrics;
-use crate::plan::Plan;
+use crate::plan::{NodeId, Plan, ShuffleId};
 use crate::protocol::{
-    binary_version, decode, encode, DriverMessage, JobOptions, TaskDescription, WorkerMessage,
+    binary_version, encode, receive, DriverMessage, JobOptions, ReceiveError, TaskDescription,
+    WorkerMessage,
 };
-use crate::scheduler::{Backend, ProgressSink, Scheduler, SchedulerEvent};
+use crate::scheduler::{ProgressSink, Scheduler, SchedulerEvent};
 use crate::task::WorkerId;
 
 /// How a driver runs.
@@ -72,24 +75,49 @@ impl Shared {
             let _ = tx.send(message);
         }
     }
+
+    /// Appends value `seq` to the log and sends it to every connected worker.
+    fn publish(&self, seq: u64, bytes: &[u8]) {
+        let mut values = self.values.lock();
+        debug_assert_eq!(values.len() as u64, seq);
+        values.push(bytes.to_vec());
+        for tx in self.connections.lock().values() {
+            let _ = tx.send(DriverMessage::DriverValue {
+                seq,
+                bytes: bytes.to_vec(),
+            });
+        }
+    }
 }
 
-struct RemoteBackend {
+/// The worker processes of a cluster run, as the scheduler's [`Cluster::Remote`] reaches
+/// them: through the writers of their control connections.
+pub struct RemoteWorkers {
     shared: Arc<Shared>,
 }
 
-impl Backend for RemoteBackend {
-    fn launch(&mut self, worker: WorkerId, task: TaskDescription) {
+impl RemoteWorkers {
+    pub(crate) fn launch(&self, worker: WorkerId, task: TaskDescription) {
         self.shared.send(worker, DriverMessage::RunTask(task));
     }
 
-    fn evict(&mut self, worker: WorkerId, reason: &str) {
+    pub(crate) fn evict(&self, worker: WorkerId, reason: &str) {
         let tx = self.shared.connections.lock().remove(&worker);
         if let Some(tx) = tx {
             let _ = tx.send(DriverMessage::Evicted {
                 reason: reason.to_string(),
             });
         }
+    }
+
+    pub(crate) fn release(&self, worker: WorkerId, shuffles: &[ShuffleId], nodes: &[NodeId]) {
+        self.shared.send(
+            worker,
+            DriverMessage::Release {
+                shuffles: shuffles.to_vec(),
+                nodes: nodes.to_vec(),
+            },
+        );
     }
 }
 
@@ -134,13 +162,10 @@ where
     tracing::info!("driver listening on {address}");
 
     let plan = Plan::new();
-    let mut scheduler = Scheduler::new(
-        plan.clone(),
-        Box::new(RemoteBackend {
-            shared: shared.clone(),
-        }),
-        events_rx,
-    );
+    let cluster = Cluster::Remote(RemoteWorkers {
+        shared: shared.clone(),
+    });
+    let mut scheduler = Scheduler::new(plan.clone(), cluster, events_rx);
     if let Some(p) = config.progress {
         scheduler.set_progress(p);
     }
@@ -148,42 +173,17 @@ where
         .and_then(|()| scheduler.wait_for_workers(config.workers, config.join_timeout))
         .map(|()| {
             let publisher = shared.clone();
-            let publish = Box::new(move |seq: u64, bytes: &[u8]| {
-                let mut values = publisher.values.lock();
-                debug_assert_eq!(values.len() as u64, seq);
-                values.push(bytes.to_vec());
-                for tx in publisher.connections.lock().values() {
-                    let _ = tx.send(DriverMessage::DriverValue {
-                        seq,
-                        bytes: bytes.to_vec(),
-                    });
-                }
-            });
+            let publish = Box::new(move |seq: u64, bytes: &[u8]| publisher.publish(seq, bytes));
             let ctx = JobContext::driver(plan.clone(), config.options.clone(), scheduler, publish);
             let result = job(&ctx);
             (ctx, result)
         });
-    shared.finished.store(true, Ordering::SeqCst);
     plan.close("job ended");
-    let ok = matches!(&outcome, Ok((_, Ok(()))));
     let reason = match &outcome {
         Ok((_, Ok(()))) => "job finished".to_string(),
         Ok((_, Err(e))) | Err(e) => format!("job failed: {e}"),
     };
-    let connections = std::mem::take(&mut *shared.connections.lock());
-    for tx in connections.values() {
-        let _ = tx.send(DriverMessage::Shutdown {
-            reason: reason.clone(),
-            ok,
-        });
-    }
-    drop(connections);
-    // Let the writers flush the shutdown messages before the runtime goes.
-    let writers = std::mem::take(&mut *shared.writers.lock());
-    runtime.block_on(async {
-        let _ =
-            tokio::time::timeout(Duration::from_secs(3), futures::future::join_all(writers)).await;
-    });
+    shut_down_workers(&runtime, &shared, reason, matches!(&outcome, Ok((_, Ok(())))));
     runtime.shutdown_background();
     let (ctx, result) = outcome?;
     result?;
@@ -192,6 +192,24 @@ where
     metrics.args = config.args;
     metrics.wall_seconds = started.elapsed().as_secs_f64();
     Ok(metrics)
+}
+
+/// Tells every worker the job is over and lets the writers flush that before returning.
+fn shut_down_workers(runtime: &tokio::runtime::Runtime, shared: &Shared, reason: String, ok: bool) {
+    shared.finished.store(true, Ordering::SeqCst);
+    let connections = std::mem::take(&mut *shared.connections.lock());
+    for tx in connections.values() {
+        let _ = tx.send(DriverMessage::Shutdown {
+            reason: reason.clone(),
+            ok,
+        });
+    }
+    drop(connections);
+    let writers = std::mem::take(&mut *shared.writers.lock());
+    runtime.block_on(async {
+        let _ =
+            tokio::time::timeout(Duration::from_secs(3), futures::future::join_all(writers)).await;
+    });
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
@@ -208,52 +226,81 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// What a worker says of itself when it registers.
+struct Registration {
+    data_address: String,
+    host: String,
+}
+
+/// One worker's connection, from the handshake to its loss.
 async fn serve_worker(stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
-    let mut conn = framed(stream);
-    if let Err(e) = accept_worker(
-        &mut conn,
-        &shared.secret,
-        &binary_version(),
-        id,
-        Duration::from_secs(10),
-    )
-    .await
-    {
-        tracing::error!("refused worker at {peer}: {e}");
+    let (conn, registration) = match admit(stream, id, &shared).await {
+        Ok(admitted) => admitted,
+        Err(e) => {
+            tracing::error!("refused worker at {peer}: {e}");
+            return;
+        }
+    };
+    tracing::info!("worker {id} at {peer} registered");
+    if shared.finished.load(Ordering::SeqCst) {
         return;
     }
-    // The worker says where it serves shuffle blocks and how many slots it has.
-    let register = match tokio::time::timeout(Duration::from_secs(10), conn.next()).await {
-        Ok(Some(Ok(f))) if f.kind == FrameKind::Control => decode::<WorkerMessage>(&f.body),
-        Ok(Some(Ok(f))) => Err(format!("unexpected {:?} frame", f.kind)),
-        Ok(Some(Err(e))) => Err(e.to_string()),
-        Ok(None) => Err("closed the connection".into()),
-        Err(_) => Err("did not register in time".into()),
-    };
-    let (data_address, slots, host) = match register {
+    let (sink, mut frames) = conn.split();
+    let writer = start_writer(id, sink, &shared);
+    let _ = shared.events.send(SchedulerEvent::WorkerJoined {
+        worker: id,
+        slots: shared.options.threads,
+        data_address: registration.data_address,
+        host: registration.host,
+    });
+    let (reason, job_error) = read_worker(id, &mut frames, &shared).await;
+    if !shared.finished.load(Ordering::SeqCst) {
+        tracing::warn!("worker {id} at {peer}: {reason}");
+    }
+    if shared.connections.lock().remove(&id).is_some() {
+        writer.abort();
+    }
+    let _ = shared.events.send(SchedulerEvent::WorkerLost {
+        worker: id,
+        reason,
+        job_error,
+    });
+}
+
+/// Authenticates a worker and reads its registration.
+async fn admit(
+    stream: tokio::net::TcpStream,
+    id: WorkerId,
+    shared: &Shared,
+) -> std::result::Result<(FramedStream, Registration), String> {
+    let mut conn = framed(stream);
+    accept_worker(&mut conn, &shared.secret, &binary_version(), id, Duration::from_secs(10))
+        .await
+        .map_err(|e| e.to_string())?;
+    match receive::<WorkerMessage, _>(&mut conn, Some(Duration::from_secs(10))).await {
         Ok(WorkerMessage::Register {
             data_address,
             host,
             pid,
             ..
         }) => {
-            tracing::info!("worker {id} at {peer} (pid {pid}) registered");
-            (data_address, shared.options.threads, host)
+            tracing::debug!("worker {id} is pid {pid} on {host}");
+            Ok((conn, Registration { data_address, host }))
         }
-        Ok(other) => {
-            tracing::error!("worker at {peer} sent {other:?} instead of registering");
-            return;
-        }
-        Err(e) => {
-            tracing::error!("worker at {peer}: {e}");
-            return;
-        }
-    };
-    if shared.finished.load(Ordering::SeqCst) {
-        return;
+        Ok(other) => Err(format!("sent {other:?} instead of registering")),
+        Err(ReceiveError::Silent(_)) => Err("did not register in time".into()),
+        Err(e) => Err(e.to_string()),
     }
-    let (mut sink, mut stream) = conn.split();
+}
+
+/// Starts the task that writes the driver's messages to worker `id`, beginning with the
+/// job and every driver value so far.
+fn start_writer(
+    id: WorkerId,
+    mut sink: SplitSink<FramedStream, Frame>,
+    shared: &Shared,
+) -> tokio::task::AbortHandle {
     let (tx, mut rx) = unbounded_channel::<DriverMessage>();
     {
         let values = shared.values.lock();
@@ -271,12 +318,8 @@ async fn serve_worker(stream: tokio::net::TcpStream, peer: SocketAddr, shared: A
                 message,
                 DriverMessage::Shutdown { .. } | DriverMessage::Evicted { .. }
             );
-            if sink
-                .send(Frame::new(FrameKind::Control, encode(&message)))
-                .await
-                .is_err()
-                || last
-            {
+            let frame = Frame::new(FrameKind::Control, encode(&message));
+            if sink.send(frame).await.is_err() || last {
                 break;
             }
         }
@@ -284,53 +327,35 @@ async fn serve_worker(stream: tokio::net::TcpStream, peer: SocketAddr, shared: A
     });
     let abort = writer.abort_handle();
     shared.writers.lock().push(writer);
-    let _ = shared.events.send(SchedulerEvent::WorkerJoined {
-        worker: id,
-        slots,
-        data_address,
-        host,
-    });
-    let mut job_error = false;
-    let reason = loop {
-        let frame = match tokio::time::timeout(shared.heartbeat_timeout, stream.next()).await {
-            Err(_) => break format!("no heartbeat for {}s", shared.heartbeat_timeout.as_secs()),
-            Ok(None) => break "connection closed".to_string(),
-            Ok(Some(Err(e))) => break format!("malformed frame: {e}"),
-            Ok(Some(Ok(f))) => f,
+    abort
+}
+
+/// Passes worker `id`'s messages to the scheduler until the connection ends; returns why
+/// it ended and whether the worker could not run the job at all.
+async fn read_worker(
+    id: WorkerId,
+    frames: &mut SplitStream<FramedStream>,
+    shared: &Shared,
+) -> (String, bool) {
+    loop {
+        let message = match receive::<WorkerMessage, _>(frames, Some(shared.heartbeat_timeout)).await {
+            Ok(m) => m,
+            Err(ReceiveError::Silent(s)) => return (format!("no heartbeat for {s}s"), false),
+            Err(e) => return (e.to_string(), false),
         };
-        if frame.kind != FrameKind::Control {
-            break format!("unexpected {:?} frame", frame.kind);
-        }
-        match decode::<WorkerMessage>(&frame.body) {
-            Ok(WorkerMessage::Heartbeat) => {}
-            Ok(WorkerMessage::TaskDone(outcome)) => {
+        match message {
+            WorkerMessage::Heartbeat => {}
+            WorkerMessage::TaskDone(outcome) => {
                 let _ = shared.events.send(SchedulerEvent::TaskDone {
                     worker: id,
                     outcome,
                 });
             }
-            Ok(WorkerMessage::Refuse { reason }) => {
-                job_error = true;
-                break format!("refused the job: {reason}");
+            WorkerMessage::Refuse { reason } => return (format!("refused the job: {reason}"), true),
+            WorkerMessage::JobFailed { message } => {
+                return (format!("could not run the job: {message}"), true)
             }
-            Ok(WorkerMessage::JobFailed { message }) => {
-                job_error = true;
-                break format!("could not run the job: {message}");
-            }
-            Ok(WorkerMessage::Register { .. }) => break "registered twice".to_string(),
-            Err(e) => break e,
+            WorkerMessage::Register { .. } => return ("registered twice".to_string(), false),
         }
-    };
-    let finished = shared.finished.load(Ordering::SeqCst);
-    if !finished {
-        tracing::warn!("worker {id} at {peer}: {reason}");
     }
-    if shared.connections.lock().remove(&id).is_some() {
-        abort.abort();
-    }
-    let _ = shared.events.send(SchedulerEvent::WorkerLost {
-        worker: id,
-        reason,
-        job_error,
-    });
 }

@@ -14,7 +14,8 @@ use parking_lot::Mutex;
 use crate::error::TaskError;
 use crate::plan::{NodeId, Plan};
 use crate::protocol::{JobOptions, TaskDescription, TaskKind, TaskOutcome, TaskSuccess};
-use crate::shuffle::{BlockFetcher, ShuffleStore};
+use crate::shuffle::fetch::TcpFetcher;
+use crate::shuffle::ShuffleStore;
 use crate::task::{TaskContext, WorkerId};
 
 /// How long a task waits for its worker's job thread to reach the task's action or shuffle.
@@ -46,6 +47,14 @@ impl CacheStore {
     pub fn remove_node(&self, node: NodeId) {
         self.partitions.lock().retain(|k, _| k.0 != node);
     }
+
+    /// The nodes with partitions held here, ascending.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        let mut nodes: Vec<NodeId> = self.partitions.lock().keys().map(|k| k.0).collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        nodes
+    }
 }
 
 /// Everything a worker's tasks share.
@@ -59,7 +68,7 @@ pub struct WorkerEnv {
     /// Persisted partitions held here.
     pub cache: CacheStore,
     /// Fetches blocks from other workers; `None` when there are none (local mode).
-    pub fetcher: Option<Arc<dyn BlockFetcher>>,
+    pub fetcher: Option<TcpFetcher>,
     /// Where the CPU work runs.
     pub pool: rayon::ThreadPool,
     /// The job's options.
@@ -72,7 +81,7 @@ impl WorkerEnv {
         worker_id: WorkerId,
         plan: Arc<Plan>,
         shuffle: Arc<ShuffleStore>,
-        fetcher: Option<Arc<dyn BlockFetcher>>,
+        fetcher: Option<TcpFetcher>,
         options: JobOptions,
     ) -> Result<Arc<Self>, crate::Error> {
         let pool = rayon::ThreadPoolBuilder::new()

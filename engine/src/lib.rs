@@ -13,6 +13,7 @@
 #![allow(missing_docs)]
 
 pub mod auth;
+pub mod cluster;
 pub mod context;
 pub mod driver;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod hash;
 pub mod local;
 pub mod metrics;
 pub mod plan;
+pub mod process;
 pub mod protocol;
 pub mod scheduler;
 pub mod shuffle;

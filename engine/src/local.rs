@@ -5,17 +5,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::Sender;
-
+use crate::cluster::{Cluster, InProcess};
 use crate::context::JobContext;
 use crate::error::Result;
-use crate::executor::{run_task, WorkerEnv};
+use crate::executor::WorkerEnv;
 use crate::metrics::JobMetrics;
 use crate::plan::Plan;
-use crate::protocol::{JobOptions, TaskDescription};
-use crate::scheduler::{Backend, ProgressSink, Scheduler, SchedulerEvent};
+use crate::protocol::JobOptions;
+use crate::scheduler::{ProgressSink, Scheduler, SchedulerEvent};
 use crate::shuffle::ShuffleStore;
-use crate::task::WorkerId;
 
 /// Shuffle output a worker keeps in memory before it spills to disk, unless
 /// `WEIR_SHUFFLE_MEMORY` says otherwise: 256 MiB. Past it, map outputs go to local files,
@@ -30,24 +28,6 @@ pub fn shuffle_memory_budget() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_SHUFFLE_MEMORY)
-}
-
-struct LocalBackend {
-    env: Arc<WorkerEnv>,
-    events: Sender<SchedulerEvent>,
-}
-
-impl Backend for LocalBackend {
-    fn launch(&mut self, worker: WorkerId, task: TaskDescription) {
-        let env = self.env.clone();
-        let events = self.events.clone();
-        self.env.pool.spawn(move || {
-            let outcome = run_task(&env, task);
-            let _ = events.send(SchedulerEvent::TaskDone { worker, outcome });
-        });
-    }
-
-    fn evict(&mut self, _worker: WorkerId, _reason: &str) {}
 }
 
 /// Runs `job` in this process with `options.threads` task slots; returns its metrics.
@@ -77,8 +57,8 @@ where
         host: "local".into(),
     })
     .expect("receiver alive");
-    let backend = LocalBackend { env, events: tx };
-    let mut scheduler = Scheduler::new(plan.clone(), Box::new(backend), rx);
+    let cluster = Cluster::InProcess(InProcess::new(env, tx));
+    let mut scheduler = Scheduler::new(plan.clone(), cluster, rx);
     if let Some(p) = progress {
         scheduler.set_progress(p);
     }

@@ -9,8 +9,15 @@
 //!
 //! A worker's job thread may lag behind the driver, so lookups can wait for the plan to grow
 //! ([`Plan::wait_shuffle`], [`Plan::wait_action`]) until the plan is closed.
+//!
+//! The plan also knows which nodes the job can still reach: every `Dataset` handle the job
+//! holds is a [`NodeHandle`], and [`Plan::held_nodes`] lists the nodes that have one. The
+//! driver's scheduler frees the shuffle outputs and cached partitions that no held node
+//! can read any more (see `scheduler::release`); [`Plan::unpersist`] marks a persisted
+//! node whose cache the job gave up.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -109,6 +116,44 @@ struct PlanState {
     actions: Vec<ActionEntry>,
     fingerprint: u64,
     closed: Option<String>,
+    /// How many handles the job holds on each node that has any.
+    held: BTreeMap<NodeId, usize>,
+    /// Persisted nodes whose cache the job gave up.
+    unpersisted: HashSet<NodeId>,
+}
+
+/// The job's hold on a node (one per `Dataset` handle and its clones): while one exists,
+/// the job may compute the node again, so whatever the node reads is kept.
+pub struct NodeHandle {
+    plan: Weak<Plan>,
+    node: NodeId,
+}
+
+impl NodeHandle {
+    /// The node held.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+}
+
+impl Drop for NodeHandle {
+    fn drop(&mut self) {
+        if let Some(plan) = self.plan.upgrade() {
+            let mut s = plan.state.lock();
+            if let Some(n) = s.held.get_mut(&self.node) {
+                *n -= 1;
+                if *n == 0 {
+                    s.held.remove(&self.node);
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for NodeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NodeHandle({})", self.node)
+    }
 }
 
 /// The growing DAG of one job, shared by the job thread and the task executors.
@@ -170,6 +215,32 @@ impl Plan {
         s.actions.len() - 1
     }
 
+    /// A handle on `node`: the node counts as reachable by the job until it drops.
+    pub fn hold(self: &Arc<Self>, node: NodeId) -> NodeHandle {
+        *self.state.lock().held.entry(node).or_default() += 1;
+        NodeHandle {
+            plan: Arc::downgrade(self),
+            node,
+        }
+    }
+
+    /// The nodes the job holds a handle on, ascending.
+    pub fn held_nodes(&self) -> Vec<NodeId> {
+        self.state.lock().held.keys().copied().collect()
+    }
+
+    /// Gives up the cache of persisted node `node`: its partitions are dropped and computed
+    /// again from lineage when read.
+    pub fn unpersist(&self, node: NodeId) {
+        self.state.lock().unpersisted.insert(node);
+    }
+
+    /// Whether `node` keeps its partitions in worker memory: persisted and not given up.
+    pub fn is_cached_node(&self, node: NodeId) -> bool {
+        let s = self.state.lock();
+        s.nodes.get(node).is_some_and(|n| n.is_persisted()) && !s.unpersisted.contains(&node)
+    }
+
     /// The plan's current fingerprint.
     pub fn fingerprint(&self) -> u64 {
         self.state.lock().fingerprint
@@ -178,6 +249,11 @@ impl Plan {
     /// Node `id`. Panics on an id this plan never issued (a bug, not an input error).
     pub fn node(&self, id: NodeId) -> Arc<dyn PlanNode> {
         self.state.lock().nodes[id].clone()
+    }
+
+    /// Node `id`, if the plan has it (for ids a peer sent).
+    pub fn get_node(&self, id: NodeId) -> Option<Arc<dyn PlanNode>> {
+        self.state.lock().nodes.get(id).cloned()
     }
 
     /// Number of nodes so far.
@@ -254,34 +330,6 @@ impl Plan {
     pub fn closed(&self) -> Option<String> {
         self.state.lock().closed.clone()
     }
-
-    /// The shuffles a task on `node` may read: those reached through narrow dependencies,
-    /// following persisted nodes too (their cache may be gone).
-    pub fn shuffles_read_by(&self, node: NodeId) -> Vec<ShuffleId> {
-        let s = self.state.lock();
-        let mut out = Vec::new();
-        let mut stack = vec![node];
-        let mut seen = vec![false; s.nodes.len()];
-        while let Some(n) = stack.pop() {
-            if std::mem::replace(&mut seen[n], true) {
-                continue;
-            }
-            for dep in s.nodes[n].dependencies() {
-                match dep {
-                    Dependency::OneToOne { parent } | Dependency::Range { parent, .. } => {
-                        stack.push(*parent)
-                    }
-                    Dependency::Shuffle { shuffle } => {
-                        if !out.contains(shuffle) {
-                            out.push(*shuffle)
-                        }
-                    }
-                }
-            }
-        }
-        out.sort_unstable();
-        out
-    }
 }
 
 #[cfg(test)]
@@ -315,6 +363,23 @@ mod tests {
         };
         assert_eq!(build("map"), build("map"));
         assert_ne!(build("map"), build("filter"));
+    }
+
+    #[test]
+    fn handles_count_until_the_last_one_drops() {
+        let p = Plan::new();
+        let a = p.add_node(Arc::new(N("source", 2, vec![])));
+        let b = p.add_node(Arc::new(N("map", 2, vec![Dependency::OneToOne { parent: a }])));
+        let h1 = p.hold(a);
+        let h2 = p.hold(a);
+        let hb = p.hold(b);
+        assert_eq!(p.held_nodes(), vec![a, b]);
+        drop(h1);
+        assert_eq!(p.held_nodes(), vec![a, b]);
+        drop(h2);
+        assert_eq!(p.held_nodes(), vec![b]);
+        drop(hb);
+        assert!(p.held_nodes().is_empty());
     }
 
     #[test]

@@ -4,10 +4,14 @@
 //! frames after the authentication handshake (`auth`). The data plane (shuffle fetches between
 //! workers) uses the `Fetch*` frame kinds with the bodies defined at the bottom.
 
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TaskError;
-use crate::plan::{ActionId, ShuffleId};
+use crate::frame::{Frame, FrameError, FrameKind};
+use crate::plan::{ActionId, NodeId, ShuffleId};
 use crate::task::{ShuffleLocations, TaskMetrics};
 
 /// Options every process of a job must agree on; sent by the driver with [`DriverMessage::JobStart`].
@@ -99,8 +103,12 @@ pub enum DriverMessage {
     DriverValue { seq: u64, bytes: Vec<u8> },
     /// Run a task.
     RunTask(TaskDescription),
-    /// Drop every map output of a shuffle (no longer needed).
-    RemoveShuffle { shuffle: ShuffleId },
+    /// Drop every map output of these shuffles and every cached partition of these nodes:
+    /// no stage the job can still run reads them.
+    Release {
+        shuffles: Vec<ShuffleId>,
+        nodes: Vec<NodeId>,
+    },
     /// The job is over (finished, or failed for a reason of its own); exit.
     Shutdown { reason: String, ok: bool },
     /// This worker may not take part any more (its plan differs from the driver's, or it
@@ -141,6 +149,46 @@ pub struct FetchRequest {
 pub struct FetchFailure {
     pub map: u32,
     pub message: String,
+}
+
+/// Why no control message could be read from a connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// The peer closed the connection.
+    #[error("connection closed")]
+    Closed,
+    /// Nothing arrived in time.
+    #[error("silent for {0}s")]
+    Silent(u64),
+    /// The bytes were not a frame.
+    #[error("malformed frame: {0}")]
+    Frame(#[from] FrameError),
+    /// A frame of another kind than control.
+    #[error("unexpected {0:?} frame")]
+    Unexpected(FrameKind),
+    /// A control frame whose body is not a message.
+    #[error("{0}")]
+    Malformed(String),
+}
+
+/// Reads the next control message from `frames`, waiting at most `timeout` when given:
+/// the one way the driver and the workers receive on their control connections.
+pub async fn receive<T, S>(frames: &mut S, timeout: Option<Duration>) -> Result<T, ReceiveError>
+where
+    T: serde::de::DeserializeOwned,
+    S: Stream<Item = Result<Frame, FrameError>> + Unpin,
+{
+    let next = match timeout {
+        Some(limit) => tokio::time::timeout(limit, frames.next())
+            .await
+            .map_err(|_| ReceiveError::Silent(limit.as_secs()))?,
+        None => frames.next().await,
+    };
+    let frame = next.ok_or(ReceiveError::Closed)??;
+    if frame.kind != FrameKind::Control {
+        return Err(ReceiveError::Unexpected(frame.kind));
+    }
+    decode(&frame.body).map_err(ReceiveError::Malformed)
 }
 
 /// The identity sent in the handshake: package version and wire version.

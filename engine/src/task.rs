@@ -215,6 +215,12 @@ impl TaskContext {
         self.env.cache.get(node, partition)
     }
 
+    /// Whether persisted node `node` still keeps its partitions (the job did not
+    /// unpersist it).
+    pub fn keeps_cached(&self, node: NodeId) -> bool {
+        self.env.plan.is_cached_node(node)
+    }
+
     /// Stores a computed partition in this worker's cache.
     pub fn store_cached<T: Send + Sync + 'static>(
         &self,

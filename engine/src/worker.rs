@@ -10,9 +10,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::stream::SplitStream;
 use futures::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc::unbounded_channel;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::auth::{join_driver, Secret};
 use crate::context::{JobContext, ValueInbox};
@@ -21,7 +22,7 @@ use crate::executor::{run_task, WorkerEnv};
 use crate::frame::{framed, Frame, FrameKind, FramedStream};
 use crate::local::shuffle_memory_budget;
 use crate::plan::Plan;
-use crate::protocol::{binary_version, decode, encode, DriverMessage, WorkerMessage};
+use crate::protocol::{binary_version, encode, receive, DriverMessage, JobOptions, WorkerMessage};
 use crate::shuffle::fetch::{serve_blocks, TcpFetcher};
 use crate::shuffle::ShuffleStore;
 
@@ -44,6 +45,25 @@ pub struct WorkerConfig {
     pub connect_timeout: Duration,
     /// Heartbeat period.
     pub heartbeat: Duration,
+}
+
+/// The job as the driver sent it.
+struct JobStart {
+    job: String,
+    args: Vec<String>,
+    options: JobOptions,
+    values: Vec<Vec<u8>>,
+}
+
+/// What the control loop serves: this worker's part of the running job.
+struct Running {
+    env: Arc<WorkerEnv>,
+    inbox: Arc<ValueInbox>,
+    plan: Arc<Plan>,
+    /// Where task outcomes and heartbeats go (the control connection's writer).
+    to_driver: UnboundedSender<WorkerMessage>,
+    /// Keeps the spill directory until the worker ends.
+    _spill: tempfile::TempDir,
 }
 
 /// Runs a worker until the driver ends the job. Returns an error if the worker was refused,
@@ -76,16 +96,11 @@ async fn connect_with_retry(address: &str, timeout: Duration) -> Result<TcpStrea
     }
 }
 
-async fn next_message(conn: &mut FramedStream, driver: &str) -> Result<Option<DriverMessage>> {
-    let peer_err = |message: String| Error::Peer {
+/// An error naming the driver as the peer at fault.
+fn driver_error(driver: &str, message: impl Into<String>) -> Error {
+    Error::Peer {
         peer: format!("driver at {driver}"),
-        message,
-    };
-    match conn.next().await {
-        None => Ok(None),
-        Some(Err(e)) => Err(peer_err(format!("malformed frame: {e}"))),
-        Some(Ok(f)) if f.kind == FrameKind::Control => decode(&f.body).map(Some).map_err(peer_err),
-        Some(Ok(f)) => Err(peer_err(format!("unexpected {:?} frame", f.kind))),
+        message: message.into(),
     }
 }
 
@@ -95,7 +110,56 @@ async fn serve(
     runtime: tokio::runtime::Handle,
 ) -> Result<()> {
     let driver = config.driver.clone();
-    let stream = connect_with_retry(&driver, config.connect_timeout).await?;
+    let (mut conn, worker_id, data_listener) = join(&config).await?;
+    let start = match receive::<DriverMessage, _>(&mut conn, None).await {
+        Ok(DriverMessage::JobStart {
+            job,
+            args,
+            options,
+            values,
+        }) => JobStart {
+            job,
+            args,
+            options,
+            values,
+        },
+        Ok(_) => return Err(driver_error(&driver, "did not send the job")),
+        Err(e) => return Err(driver_error(&driver, e.to_string())),
+    };
+    tracing::info!("worker {worker_id}: job {} {:?}", start.job, start.args);
+    let (sink, mut frames) = conn.split();
+    let (to_driver, writer) = start_writer(sink);
+    let job_fn = match resolver.resolve(&start.job, &start.args) {
+        Ok(f) => f,
+        Err(reason) => {
+            let _ = to_driver.send(WorkerMessage::Refuse {
+                reason: reason.clone(),
+            });
+            drop(to_driver);
+            let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+            return Err(Error::Config(format!("cannot run job {}: {reason}", start.job)));
+        }
+    };
+    let secret = Arc::new(config.secret);
+    let running = start_job(worker_id, start, job_fn, to_driver, data_listener, secret, runtime)?;
+    let heartbeat = spawn_heartbeat(running.to_driver.clone(), config.heartbeat);
+    let outcome = control_loop(&mut frames, &running, &driver).await;
+    let reason = match &outcome {
+        Ok(()) => "job finished".to_string(),
+        Err(e) => e.to_string(),
+    };
+    running.inbox.close(&reason);
+    running.plan.close(&reason);
+    heartbeat.abort();
+    writer.abort();
+    outcome
+}
+
+/// Connects to the driver, authenticates, starts the shuffle server's listener and
+/// registers; returns the connection, this worker's id and the listener.
+async fn join(config: &WorkerConfig) -> Result<(FramedStream, u32, TcpListener)> {
+    let driver = &config.driver;
+    let stream = connect_with_retry(driver, config.connect_timeout).await?;
     let local_ip = stream
         .local_addr()
         .map_err(|e| Error::io("reading the local address", e))?
@@ -108,10 +172,7 @@ async fn serve(
         Duration::from_secs(10),
     )
     .await
-    .map_err(|e| Error::Peer {
-        peer: format!("driver at {driver}"),
-        message: e.to_string(),
-    })?;
+    .map_err(|e| driver_error(driver, e.to_string()))?;
     // The shuffle server listens on the address this host uses to reach the driver, so
     // other workers can reach it the same way.
     let data_listener = TcpListener::bind(SocketAddr::new(local_ip, 0))
@@ -132,49 +193,38 @@ async fn serve(
     };
     conn.send(Frame::new(FrameKind::Control, encode(&register)))
         .await
-        .map_err(|e| Error::Peer {
-            peer: format!("driver at {driver}"),
-            message: format!("registering: {e}"),
-        })?;
-    let Some(DriverMessage::JobStart {
-        job,
-        args,
-        options,
-        values,
-    }) = next_message(&mut conn, &driver).await?
-    else {
-        return Err(Error::Peer {
-            peer: format!("driver at {driver}"),
-            message: "did not send the job".into(),
-        });
-    };
-    tracing::info!("worker {worker_id}: job {job} {args:?}");
-    let (mut sink, mut stream) = conn.split();
+        .map_err(|e| driver_error(driver, format!("registering: {e}")))?;
+    Ok((conn, worker_id, data_listener))
+}
+
+/// Starts the task writing this worker's messages to the driver.
+fn start_writer(
+    mut sink: futures::stream::SplitSink<FramedStream, Frame>,
+) -> (UnboundedSender<WorkerMessage>, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = unbounded_channel::<WorkerMessage>();
     let writer = tokio::spawn(async move {
         while let Some(m) = rx.recv().await {
-            if sink
-                .send(Frame::new(FrameKind::Control, encode(&m)))
-                .await
-                .is_err()
-            {
+            let frame = Frame::new(FrameKind::Control, encode(&m));
+            if sink.send(frame).await.is_err() {
                 break;
             }
         }
         let _ = sink.close().await;
     });
-    let job_fn = match resolver.resolve(&job, &args) {
-        Ok(f) => f,
-        Err(reason) => {
-            let _ = tx.send(WorkerMessage::Refuse {
-                reason: reason.clone(),
-            });
-            drop(tx);
-            let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
-            return Err(Error::Config(format!("cannot run job {job}: {reason}")));
-        }
-    };
-    let secret = Arc::new(config.secret);
+    (tx, writer)
+}
+
+/// Sets up the shuffle store, the shuffle server and the task environment, and starts the
+/// job function on its own thread.
+fn start_job(
+    worker_id: u32,
+    start: JobStart,
+    job_fn: JobFn,
+    to_driver: UnboundedSender<WorkerMessage>,
+    data_listener: TcpListener,
+    secret: Arc<Secret>,
+    runtime: tokio::runtime::Handle,
+) -> Result<Running> {
     let spill = tempfile::Builder::new()
         .prefix("weir-spill-")
         .tempdir()
@@ -187,19 +237,18 @@ async fn serve(
         worker_id,
     ));
     let plan = Plan::new();
-    let fetcher = Arc::new(TcpFetcher::new(runtime, secret));
+    let fetcher = TcpFetcher::new(runtime, secret);
     let env = WorkerEnv::new(
         worker_id,
         plan.clone(),
-        store.clone(),
+        store,
         Some(fetcher),
-        options.clone(),
+        start.options.clone(),
     )?;
-    let inbox = ValueInbox::with_values(values);
-
+    let inbox = ValueInbox::with_values(start.values);
     // The job function replays on its own thread.
-    let job_ctx = JobContext::follower(plan.clone(), options, inbox.clone());
-    let job_tx = tx.clone();
+    let job_ctx = JobContext::follower(plan.clone(), start.options, inbox.clone());
+    let job_tx = to_driver.clone();
     std::thread::Builder::new()
         .name("weir-job".into())
         .spawn(move || match job_fn(&job_ctx) {
@@ -211,89 +260,72 @@ async fn serve(
             }
         })
         .map_err(|e| Error::io("starting the job thread", e))?;
+    Ok(Running {
+        env,
+        inbox,
+        plan,
+        to_driver,
+        _spill: spill,
+    })
+}
 
-    let heartbeat_tx = tx.clone();
-    let period = config.heartbeat;
-    let heartbeat = tokio::spawn(async move {
+fn spawn_heartbeat(
+    to_driver: UnboundedSender<WorkerMessage>,
+    period: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         let mut tick = tokio::time::interval(period);
         loop {
             tick.tick().await;
-            if heartbeat_tx.send(WorkerMessage::Heartbeat).is_err() {
+            if to_driver.send(WorkerMessage::Heartbeat).is_err() {
                 break;
             }
         }
-    });
+    })
+}
 
-    let outcome = loop {
-        let message = match stream.next().await {
-            None => {
-                break Err(Error::Peer {
-                    peer: format!("driver at {driver}"),
-                    message: "connection lost".into(),
-                })
-            }
-            Some(Err(e)) => {
-                break Err(Error::Peer {
-                    peer: format!("driver at {driver}"),
-                    message: format!("malformed frame: {e}"),
-                })
-            }
-            Some(Ok(f)) if f.kind != FrameKind::Control => {
-                break Err(Error::Peer {
-                    peer: format!("driver at {driver}"),
-                    message: format!("unexpected {:?} frame", f.kind),
-                })
-            }
-            Some(Ok(f)) => match decode::<DriverMessage>(&f.body) {
-                Ok(m) => m,
-                Err(e) => {
-                    break Err(Error::Peer {
-                        peer: format!("driver at {driver}"),
-                        message: e,
-                    })
-                }
-            },
-        };
+/// Serves the driver's messages until it ends the job (or breaks the protocol).
+async fn control_loop(
+    frames: &mut SplitStream<FramedStream>,
+    running: &Running,
+    driver: &str,
+) -> Result<()> {
+    loop {
+        let message = receive::<DriverMessage, _>(frames, None)
+            .await
+            .map_err(|e| match e {
+                crate::protocol::ReceiveError::Closed => driver_error(driver, "connection lost"),
+                other => driver_error(driver, other.to_string()),
+            })?;
         match message {
             DriverMessage::RunTask(task) => {
-                let env = env.clone();
-                let tx = tx.clone();
-                env.clone().pool.spawn(move || {
+                let env = running.env.clone();
+                let tx = running.to_driver.clone();
+                running.env.pool.spawn(move || {
                     let outcome = run_task(&env, task);
                     let _ = tx.send(WorkerMessage::TaskDone(outcome));
                 });
             }
-            DriverMessage::DriverValue { seq, bytes } => inbox.push(seq, bytes),
-            DriverMessage::RemoveShuffle { shuffle } => store.remove_shuffle(shuffle),
+            DriverMessage::DriverValue { seq, bytes } => running.inbox.push(seq, bytes),
+            DriverMessage::Release { shuffles, nodes } => {
+                for s in shuffles {
+                    running.env.shuffle.remove_shuffle(s);
+                }
+                for n in nodes {
+                    running.env.cache.remove_node(n);
+                }
+            }
             DriverMessage::Shutdown { reason, ok } => {
                 // A failed job is reported by the driver; the worker just leaves.
                 if !ok {
                     tracing::info!("driver ended the job: {reason}");
                 }
-                break Ok(());
+                return Ok(());
             }
             DriverMessage::Evicted { reason } => {
-                break Err(Error::Peer {
-                    peer: format!("driver at {driver}"),
-                    message: format!("refused this worker: {reason}"),
-                })
+                return Err(driver_error(driver, format!("refused this worker: {reason}")))
             }
-            DriverMessage::JobStart { .. } => {
-                break Err(Error::Peer {
-                    peer: format!("driver at {driver}"),
-                    message: "sent the job twice".into(),
-                })
-            }
+            DriverMessage::JobStart { .. } => return Err(driver_error(driver, "sent the job twice")),
         }
-    };
-    let reason = match &outcome {
-        Ok(()) => "job finished".to_string(),
-        Err(e) => e.to_string(),
-    };
-    inbox.close(&reason);
-    plan.close(&reason);
-    heartbeat.abort();
-    drop(tx);
-    writer.abort();
-    outcome
+    }
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use weir_engine::plan::{Dependency, NodeId, PlanNode};
+use weir_engine::plan::{Dependency, NodeHandle, NodeId, PlanNode};
 use weir_engine::{JobContext, TaskContext, TaskError};
 
 /// What a record must be to travel between workers: owned, clonable, serializable.
@@ -33,7 +33,7 @@ pub struct Node<T> {
     name: String,
     partitions: usize,
     dependencies: Vec<Dependency>,
-    persisted: bool,
+    pub(crate) persisted: bool,
     compute: Box<ComputeFn<T>>,
 }
 
@@ -73,6 +73,8 @@ pub struct Dataset<T> {
     pub(crate) id: NodeId,
     pub(crate) node: Arc<Node<T>>,
     pub(crate) partitioning: Option<Partitioning>,
+    /// Keeps the node reachable in the plan while the job holds this dataset (or a clone).
+    pub(crate) handle: Arc<NodeHandle>,
 }
 
 impl<T> Clone for Dataset<T> {
@@ -82,6 +84,7 @@ impl<T> Clone for Dataset<T> {
             id: self.id,
             node: self.node.clone(),
             partitioning: self.partitioning,
+            handle: self.handle.clone(),
         }
     }
 }
@@ -123,6 +126,7 @@ impl NodeBuilder {
             id,
             node,
             partitioning: None,
+            handle: Arc::new(ctx.plan().hold(id)),
         }
     }
 

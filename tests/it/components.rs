@@ -64,7 +64,7 @@ fn components_shapes(
     let reference = weir::jobs::components::reference(vertices, edges);
     // The reference must agree with an independent algorithm and with the specification's
     // answer, or the comparisons below prove nothing.
-    let baseline = weir::baselines::components::connected_components(vertices, edges);
+    let baseline = weir::bench::baselines::components::connected_components(vertices, edges);
     assert_eq!(reference, baseline, "reference vs union-find baseline");
     if let Some(expected) = expected {
         assert_eq!(&reference, expected, "reference vs Graphalytics");

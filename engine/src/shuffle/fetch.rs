@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::Sender;
 
-use super::{BlockFetcher, FetchItem, ShuffleStore};
+use super::{FetchItem, ShuffleStore};
 use crate::auth::{accept_worker, join_driver, Secret};
 use crate::error::TaskError;
 use crate::frame::{framed, Frame, FrameKind, FramedStream};
@@ -183,8 +183,11 @@ async fn fetch_once(
     }
 }
 
-impl BlockFetcher for TcpFetcher {
-    fn fetch(
+impl TcpFetcher {
+    /// Starts fetching reduce partition `reduce` of map outputs `maps` of `shuffle` from
+    /// `peer` at `address`; delivers every block, then `Done` or `Failed`, into `sink`.
+    /// Returns at once.
+    pub fn fetch(
         &self,
         peer: WorkerId,
         address: &str,

@@ -39,22 +39,6 @@ pub enum FetchItem {
     Failed(TaskError),
 }
 
-/// Fetches blocks from other workers (the TCP data plane).
-pub trait BlockFetcher: Send + Sync {
-    /// Starts fetching reduce partition `reduce` of map outputs `maps` of `shuffle` from
-    /// `peer` at `address`; delivers every block, then `Done` or `Failed`, into `sink`.
-    /// Must return at once.
-    fn fetch(
-        &self,
-        peer: WorkerId,
-        address: &str,
-        shuffle: ShuffleId,
-        reduce: usize,
-        maps: Vec<u32>,
-        sink: tokio::sync::mpsc::Sender<FetchItem>,
-    );
-}
-
 /// The blocks of one reduce partition, local ones first.
 pub struct ShuffleBlocks {
     local: std::vec::IntoIter<(u32, StoredBlock)>,

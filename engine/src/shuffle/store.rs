@@ -118,6 +118,14 @@ impl ShuffleStore {
         self.memory_used.load(Ordering::Relaxed)
     }
 
+    /// The shuffles with outputs held here, ascending.
+    pub fn shuffle_ids(&self) -> Vec<ShuffleId> {
+        let mut ids: Vec<ShuffleId> = self.outputs.lock().keys().map(|k| k.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     /// Drops every output of `shuffle`.
     pub fn remove_shuffle(&self, shuffle: ShuffleId) {
         let mut outputs = self.outputs.lock();

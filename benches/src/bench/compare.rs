@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 use super::args;
 use super::contender::{self, ContenderReport, System, COMPARABLE};
 use super::stats;
-use crate::Registry;
+use weir_jobs::Registry;
 
 const USAGE: &str = "usage: weir bench compare JOB [JOB ARGS] [--workers LIST] \
                      [--peer-workers LIST] [--repeat N] [--threads T] [--systems LIST] \

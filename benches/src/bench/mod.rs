@@ -12,6 +12,7 @@
 mod args;
 pub mod compare;
 pub mod contender;
+pub mod iterations;
 pub mod plot;
 pub mod stats;
 
@@ -22,8 +23,7 @@ use clap::Subcommand;
 use serde_json::{json, Map, Value};
 use weir_engine::JobMetrics;
 
-use crate::run::{run_job, RunOptions};
-use crate::Registry;
+use crate::Host;
 use stats::{Row, Table};
 
 /// Worker counts the fitted laws are extrapolated to.
@@ -66,6 +66,15 @@ pub enum BenchCommand {
     #[command(disable_help_flag = true)]
     Compare {
         /// The job and its arguments, mixed with the compare options.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
+    /// The cost of one more iteration of an iterative job, on Weir and its timely peer:
+    /// `weir bench iterations pagerank [JOB ARGS] [--iterations 10,100,1000] [--workers N]
+    /// [--repeat R] [--output DIR]`.
+    #[command(disable_help_flag = true)]
+    Iterations {
+        /// The job and its arguments, mixed with the bench options.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
@@ -178,22 +187,26 @@ impl Runs {
 }
 
 /// `weir bench …`
-pub fn bench_command(registry: &Registry, command: BenchCommand) -> anyhow::Result<()> {
+pub fn bench_command(host: &Host, command: BenchCommand) -> anyhow::Result<()> {
     let args = match command {
         BenchCommand::Speedup { args } => args,
-        BenchCommand::Compare { args } => return compare::compare_command(registry, &args),
-        BenchCommand::Contender { args } => return contender::contender_command(registry, &args),
+        BenchCommand::Compare { args } => return compare::compare_command(host.registry, &args),
+        BenchCommand::Contender { args } => return contender::contender_command(host, &args),
+        BenchCommand::Iterations { args } => {
+            return iterations::iterations_command(host.registry, &args)
+        }
     };
     match parse_speedup_args(&args)? {
         Parsed::Help => {
             println!("{USAGE}\n\n{HELP}");
             Ok(())
         }
-        Parsed::Speedup(opts) => speedup(registry, &opts),
+        Parsed::Speedup(opts) => speedup(host, &opts),
     }
 }
 
-fn speedup(registry: &Registry, opts: &SpeedupOptions) -> anyhow::Result<()> {
+fn speedup(host: &Host, opts: &SpeedupOptions) -> anyhow::Result<()> {
+    let registry = host.registry;
     if registry.command(&opts.job).is_none() {
         bail!("unknown job '{}' (see 'weir jobs')", opts.job);
     }
@@ -209,17 +222,16 @@ fn speedup(registry: &Registry, opts: &SpeedupOptions) -> anyhow::Result<()> {
 
     let mut all = Vec::new();
     for &p in &opts.workers {
-        let run_opts = run_options(p, opts.threads)?;
         let args = job_args_for(opts, p);
         eprintln!(
             "{}: {p} worker(s): 1 warm-up + {} run(s)",
             opts.job, opts.repeat
         );
-        run_job(registry, &opts.job, &args, &run_opts)
+        host.run(&opts.job, &args, p, opts.threads)
             .with_context(|| format!("warm-up run on {p} worker(s)"))?;
         let mut metrics = Vec::with_capacity(opts.repeat);
         for r in 0..opts.repeat {
-            let m = run_job(registry, &opts.job, &args, &run_opts)
+            let m = host.run(&opts.job, &args, p, opts.threads)
                 .with_context(|| format!("run {} on {p} worker(s)", r + 1))?;
             metrics.push(m);
         }
@@ -472,22 +484,6 @@ fn write_json(path: &Path, value: &Value) -> anyhow::Result<()> {
     std::fs::write(&tmp, text).with_context(|| tmp.display().to_string())?;
     std::fs::rename(&tmp, path).with_context(|| path.display().to_string())?;
     Ok(())
-}
-
-/// Quiet run options for `workers` local worker processes with `threads` threads each and
-/// no output.
-fn run_options(workers: usize, threads: usize) -> anyhow::Result<RunOptions> {
-    use clap::Parser;
-    let mut opts = RunOptions::try_parse_from([
-        "--quiet".to_string(),
-        "--workers".into(),
-        workers.to_string(),
-        "--threads".into(),
-        threads.to_string(),
-    ])
-    .map_err(|e| anyhow!("{}", weir_jobs::clap_error_line(&e)))?;
-    opts.silent = true;
-    Ok(opts)
 }
 
 #[cfg(test)]

@@ -27,8 +27,7 @@ use weir_jobs::pagerank::PageRank;
 use weir_jobs::sort::Sort;
 use weir_jobs::wordcount::WordCount;
 
-use crate::run::{run_job, RunOptions};
-use crate::{baselines, peers, Registry};
+use crate::{baselines, peers, Host};
 
 /// The jobs `weir bench compare` knows a baseline for, with their peer's framework.
 pub const COMPARABLE: &[(&str, Option<&str>)] = &[
@@ -100,7 +99,7 @@ struct ContenderArgs {
 }
 
 /// `weir bench contender …`: runs one system once and prints its report as JSON.
-pub fn contender_command(registry: &Registry, args: &[String]) -> anyhow::Result<()> {
+pub fn contender_command(host: &Host, args: &[String]) -> anyhow::Result<()> {
     let args = ContenderArgs::try_parse_from(
         std::iter::once("weir bench contender".to_string()).chain(args.iter().cloned()),
     )
@@ -108,7 +107,7 @@ pub fn contender_command(registry: &Registry, args: &[String]) -> anyhow::Result
     let system = System::parse(&args.system)?;
     let workers = args.workers.max(1);
     let report = match system {
-        System::Weir => run_weir(registry, &args.job, &args.job_args, workers, args.threads)?,
+        System::Weir => run_weir(host, &args.job, &args.job_args, workers, args.threads)?,
         System::Baseline | System::Peer => {
             let started = Instant::now();
             let summary = run_in_process(system, &args.job, &args.job_args, workers)?;
@@ -131,22 +130,13 @@ pub fn contender_command(registry: &Registry, args: &[String]) -> anyhow::Result
 }
 
 fn run_weir(
-    registry: &Registry,
+    host: &Host,
     job: &str,
     job_args: &[String],
     workers: usize,
     threads: usize,
 ) -> anyhow::Result<ContenderReport> {
-    let mut opts = RunOptions::try_parse_from([
-        "--quiet".to_string(),
-        "--workers".into(),
-        workers.to_string(),
-        "--threads".into(),
-        threads.max(1).to_string(),
-    ])
-    .map_err(|e| anyhow!("{}", weir_jobs::clap_error_line(&e)))?;
-    opts.silent = true;
-    let metrics = run_job(registry, job, job_args, &opts)?;
+    let metrics = host.run(job, job_args, workers, threads.max(1))?;
     let peak = metrics
         .workers_detail
         .iter()
@@ -326,7 +316,7 @@ pub fn spawn(
     let exe = std::env::current_exe().context("finding the weir binary")?;
     let mut cmd = std::process::Command::new(&exe);
     // A contender (and its Weir workers) never outlives the comparison.
-    crate::run::die_with_parent(&mut cmd);
+    weir_engine::process::die_with_parent(&mut cmd);
     let output = cmd
         .args(["bench", "contender", "--system", system.name()])
         .args(["--workers", &workers.to_string()])
