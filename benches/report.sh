@@ -3,7 +3,8 @@
 #
 # Builds the release binary, generates the inputs with `weir datasets gen` (kept in
 # $WEIR_BENCH_DIR between runs), runs `weir bench compare` for each job and
-# `weir bench speedup` for the figures, runs the criterion loopback shuffle bench, and
+# `weir bench speedup` for the figures, `weir bench iterations` for the cost of an
+# iteration and the memory over many, runs the criterion loopback shuffle bench, and
 # renders everything with benches/render_report.py. Nothing in the page is typed by hand.
 #
 #   bash benches/report.sh                  # everything (about 15 minutes on 2 cores)
@@ -21,6 +22,8 @@ SORT_SIZE=${SORT_SIZE:-2GB}
 TEXT_SIZE=${TEXT_SIZE:-200MB}
 PAGERANK_SCALE=${PAGERANK_SCALE:-20}
 COMPONENTS_SCALE=${COMPONENTS_SCALE:-18}
+ITERATION_SCALE=${ITERATION_SCALE:-10}
+MEMORY_SCALE=${MEMORY_SCALE:-16}
 
 cargo build --release --locked -p weir
 WEIR=$ROOT/target/release/weir
@@ -35,10 +38,14 @@ gen() { # gen FILE KIND ARGS...
 TEXT=$DATA/text-$TEXT_SIZE-seed1.txt
 PAGERANK_GRAPH=$DATA/rmat-$PAGERANK_SCALE.txt
 COMPONENTS_GRAPH=$DATA/rmat-$COMPONENTS_SCALE.txt
+ITERATION_GRAPH=$DATA/rmat-$ITERATION_SCALE-ef8.txt
+MEMORY_GRAPH=$DATA/rmat-$MEMORY_SCALE.txt
 SORT=$DATA/sort-$SORT_SIZE.dat
 gen "$TEXT" text --size "$TEXT_SIZE" --seed 1
 gen "$PAGERANK_GRAPH" graph --scale "$PAGERANK_SCALE" --seed 1
 gen "$COMPONENTS_GRAPH" graph --scale "$COMPONENTS_SCALE" --seed 1
+gen "$ITERATION_GRAPH" graph --scale "$ITERATION_SCALE" --edge-factor 8 --seed 1
+gen "$MEMORY_GRAPH" graph --scale "$MEMORY_SCALE" --seed 1
 gen "$SORT" sort --size "$SORT_SIZE" --seed 1
 
 run() { # run NAME COMMAND...: runs a bench command, keeping its printed report
@@ -57,6 +64,10 @@ run components bench compare components --edges "$COMPONENTS_GRAPH" --undirected
 run sort bench compare sort --input "$SORT" --workers 1,2 --repeat "$REPEAT"
 run speedup-wordcount bench speedup wordcount --input "$TEXT" --workers 1,2 \
     --repeat "$REPEAT"
+run iterations bench iterations pagerank --edges "$ITERATION_GRAPH" \
+    --iterations 10,100,1000 --workers 2 --repeat "$REPEAT"
+run iterations-memory bench iterations pagerank --edges "$MEMORY_GRAPH" \
+    --iterations 10,1000 --workers 2 --repeat 1 --systems weir
 
 echo "== criterion: shuffle over loopback against a raw TCP copy" >&2
 CARGO_TARGET_DIR=$ROOT/target cargo bench --locked -p weir-bench --bench shuffle | tee "$OUT/shuffle.txt"

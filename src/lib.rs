@@ -15,14 +15,14 @@ mod generate;
 mod progress;
 mod run;
 
+#[cfg(feature = "bench")]
+pub use weir_bench as bench;
 pub use weir_datasets as datasets;
 pub use weir_engine as engine;
 pub use weir_jobs as jobs;
 pub use weir_jobs::{Job, Registry};
 pub use weir_operators as operators;
 pub use weir_operators::prelude;
-#[cfg(feature = "bench")]
-pub use weir_bench as bench;
 
 /// Runs the `weir` command line with `registry`'s jobs; returns the process exit code.
 pub fn main_with(registry: Registry) -> std::process::ExitCode {

@@ -162,7 +162,7 @@ impl WeirShuffle {
 
         // Worker 1: the reading side, with its own runtime for the fetcher.
         let reader_rt = worker_runtime("weir-w1-net")?;
-        let fetcher = Arc::new(TcpFetcher::new(reader_rt.handle().clone(), secret));
+        let fetcher = TcpFetcher::new(reader_rt.handle().clone(), secret);
         let reader = WorkerEnv::new(
             1,
             Plan::new(),

@@ -17,7 +17,8 @@ pub use bench::{bench_command, BenchCommand};
 
 /// Runs a registered job quietly (no output, no progress bars) on `workers` local worker
 /// processes with `threads` task threads each, as `weir run` does, and returns its metrics.
-pub type RunJob = dyn Fn(&Registry, &str, &[String], usize, usize) -> anyhow::Result<JobMetrics> + Sync;
+pub type RunJob =
+    dyn Fn(&Registry, &str, &[String], usize, usize) -> anyhow::Result<JobMetrics> + Sync;
 
 /// What the measuring tools need of the binary that runs them.
 pub struct Host<'a> {

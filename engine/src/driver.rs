@@ -183,7 +183,12 @@ where
         Ok((_, Ok(()))) => "job finished".to_string(),
         Ok((_, Err(e))) | Err(e) => format!("job failed: {e}"),
     };
-    shut_down_workers(&runtime, &shared, reason, matches!(&outcome, Ok((_, Ok(())))));
+    shut_down_workers(
+        &runtime,
+        &shared,
+        reason,
+        matches!(&outcome, Ok((_, Ok(())))),
+    );
     runtime.shutdown_background();
     let (ctx, result) = outcome?;
     result?;
@@ -275,9 +280,15 @@ async fn admit(
     shared: &Shared,
 ) -> std::result::Result<(FramedStream, Registration), String> {
     let mut conn = framed(stream);
-    accept_worker(&mut conn, &shared.secret, &binary_version(), id, Duration::from_secs(10))
-        .await
-        .map_err(|e| e.to_string())?;
+    accept_worker(
+        &mut conn,
+        &shared.secret,
+        &binary_version(),
+        id,
+        Duration::from_secs(10),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     match receive::<WorkerMessage, _>(&mut conn, Some(Duration::from_secs(10))).await {
         Ok(WorkerMessage::Register {
             data_address,
@@ -338,11 +349,12 @@ async fn read_worker(
     shared: &Shared,
 ) -> (String, bool) {
     loop {
-        let message = match receive::<WorkerMessage, _>(frames, Some(shared.heartbeat_timeout)).await {
-            Ok(m) => m,
-            Err(ReceiveError::Silent(s)) => return (format!("no heartbeat for {s}s"), false),
-            Err(e) => return (e.to_string(), false),
-        };
+        let message =
+            match receive::<WorkerMessage, _>(frames, Some(shared.heartbeat_timeout)).await {
+                Ok(m) => m,
+                Err(ReceiveError::Silent(s)) => return (format!("no heartbeat for {s}s"), false),
+                Err(e) => return (e.to_string(), false),
+            };
         match message {
             WorkerMessage::Heartbeat => {}
             WorkerMessage::TaskDone(outcome) => {
@@ -351,7 +363,9 @@ async fn read_worker(
                     outcome,
                 });
             }
-            WorkerMessage::Refuse { reason } => return (format!("refused the job: {reason}"), true),
+            WorkerMessage::Refuse { reason } => {
+                return (format!("refused the job: {reason}"), true)
+            }
             WorkerMessage::JobFailed { message } => {
                 return (format!("could not run the job: {message}"), true)
             }

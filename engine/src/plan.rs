@@ -369,7 +369,11 @@ mod tests {
     fn handles_count_until_the_last_one_drops() {
         let p = Plan::new();
         let a = p.add_node(Arc::new(N("source", 2, vec![])));
-        let b = p.add_node(Arc::new(N("map", 2, vec![Dependency::OneToOne { parent: a }])));
+        let b = p.add_node(Arc::new(N(
+            "map",
+            2,
+            vec![Dependency::OneToOne { parent: a }],
+        )));
         let h1 = p.hold(a);
         let h2 = p.hold(a);
         let hb = p.hold(b);

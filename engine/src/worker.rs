@@ -137,11 +137,22 @@ async fn serve(
             });
             drop(to_driver);
             let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
-            return Err(Error::Config(format!("cannot run job {}: {reason}", start.job)));
+            return Err(Error::Config(format!(
+                "cannot run job {}: {reason}",
+                start.job
+            )));
         }
     };
     let secret = Arc::new(config.secret);
-    let running = start_job(worker_id, start, job_fn, to_driver, data_listener, secret, runtime)?;
+    let running = start_job(
+        worker_id,
+        start,
+        job_fn,
+        to_driver,
+        data_listener,
+        secret,
+        runtime,
+    )?;
     let heartbeat = spawn_heartbeat(running.to_driver.clone(), config.heartbeat);
     let outcome = control_loop(&mut frames, &running, &driver).await;
     let reason = match &outcome {
@@ -323,9 +334,14 @@ async fn control_loop(
                 return Ok(());
             }
             DriverMessage::Evicted { reason } => {
-                return Err(driver_error(driver, format!("refused this worker: {reason}")))
+                return Err(driver_error(
+                    driver,
+                    format!("refused this worker: {reason}"),
+                ))
             }
-            DriverMessage::JobStart { .. } => return Err(driver_error(driver, "sent the job twice")),
+            DriverMessage::JobStart { .. } => {
+                return Err(driver_error(driver, "sent the job twice"))
+            }
         }
     }
 }

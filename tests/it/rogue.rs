@@ -75,7 +75,9 @@ impl Lie {
                 out.result = Ok(TaskSuccess::Result(Vec::new()));
             }
             (Lie::WrongSizes, TaskKind::ShuffleMap { .. }) => {
-                out.result = Ok(TaskSuccess::MapOutput { sizes: vec![1; 977] });
+                out.result = Ok(TaskSuccess::MapOutput {
+                    sizes: vec![1; 977],
+                });
             }
             (Lie::UnknownShuffle, _) => out.result = Err(fetch_failed(999_999, 0, 1)),
             (Lie::FetchMapOutOfRange, _) => {
@@ -108,9 +110,14 @@ async fn play_rogue(port: u16, secret: Secret, lie: Lie) -> Result<String, Strin
         .await
         .map_err(|e| e.to_string())?;
     let mut conn = framed(stream);
-    join_driver(&mut conn, &secret, &binary_version(), Duration::from_secs(10))
-        .await
-        .map_err(|e| e.to_string())?;
+    join_driver(
+        &mut conn,
+        &secret,
+        &binary_version(),
+        Duration::from_secs(10),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let send = |m: WorkerMessage| Frame::new(FrameKind::Control, encode(&m));
     use futures::SinkExt;
     conn.send(send(WorkerMessage::Register {
@@ -184,8 +191,17 @@ fn run_with_rogue(tmp: &Path, lie: Lie) {
     let done = driver.wait_explained(Duration::from_secs(90), &format!("{lie:?}"));
     let _ = honest.wait(Duration::from_secs(30));
     let reason = rogue.join().unwrap();
-    assert_eq!(done.code(), Some(0), "{lie:?}: driver failed:\n{}", done.stderr);
-    assert!(!done.stderr.contains("panicked"), "{lie:?}:\n{}", done.stderr);
+    assert_eq!(
+        done.code(),
+        Some(0),
+        "{lie:?}: driver failed:\n{}",
+        done.stderr
+    );
+    assert!(
+        !done.stderr.contains("panicked"),
+        "{lie:?}:\n{}",
+        done.stderr
+    );
     let reason = reason.unwrap_or_else(|e| panic!("{lie:?}: the rogue was not evicted: {e}"));
     assert!(!reason.contains('\n'), "{lie:?}: {reason}");
     let evicted = done

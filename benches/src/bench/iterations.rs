@@ -33,7 +33,13 @@ Options (everything else goes to the job):
       --output DIR       Write DIR/iterations.json with every run and the fits
   -h, --help             Print help";
 
-const VALUE_OPTIONS: &[&str] = &["--iterations", "--workers", "--repeat", "--systems", "--output"];
+const VALUE_OPTIONS: &[&str] = &[
+    "--iterations",
+    "--workers",
+    "--repeat",
+    "--systems",
+    "--output",
+];
 
 /// Jobs with an `--iterations` argument and a peer that takes it too.
 const ITERATIVE: &[&str] = &["pagerank"];
@@ -53,9 +59,15 @@ fn parse(argv: &[String]) -> anyhow::Result<Option<Options>> {
     if split.help {
         return Ok(None);
     }
-    let job = split.job.clone().ok_or_else(|| anyhow!("which job? {USAGE}"))?;
+    let job = split
+        .job
+        .clone()
+        .ok_or_else(|| anyhow!("which job? {USAGE}"))?;
     if !ITERATIVE.contains(&job.as_str()) {
-        bail!("bench iterations knows {} (got '{job}')", ITERATIVE.join(", "));
+        bail!(
+            "bench iterations knows {} (got '{job}')",
+            ITERATIVE.join(", ")
+        );
     }
     if split.job_args.iter().any(|a| a.starts_with("--iterations")) {
         bail!("--iterations is the bench's own list here");
@@ -121,25 +133,64 @@ pub fn iterations_command(registry: &Registry, argv: &[String]) -> anyhow::Resul
             .parse(&opts.job, &args_for(n))
             .map_err(|e| anyhow!("{}: {e}", opts.job))?;
     }
-    // seconds[system][count] over the measured rounds.
+    // seconds[system][count] over the measured rounds; the largest peak resident set of a
+    // worker (or of the peer's process) and Weir's spilled bytes, likewise.
     let mut seconds = vec![vec![Vec::new(); opts.iterations.len()]; opts.systems.len()];
+    let mut peak_rss = vec![vec![0u64; opts.iterations.len()]; opts.systems.len()];
+    let mut spilled = vec![vec![0u64; opts.iterations.len()]; opts.systems.len()];
     let runs: Vec<(usize, usize)> = (0..opts.systems.len())
         .flat_map(|s| (0..opts.iterations.len()).map(move |i| (s, i)))
         .collect();
     for round in 0..=opts.repeat {
-        eprintln!("{}: {}", opts.job, if round == 0 { "warm-up".into() } else { format!("round {round} of {}", opts.repeat) });
+        eprintln!(
+            "{}: {}",
+            opts.job,
+            if round == 0 {
+                "warm-up".into()
+            } else {
+                format!("round {round} of {}", opts.repeat)
+            }
+        );
         for k in 0..runs.len() {
             let (s, i) = runs[(k + round) % runs.len()];
             let system = opts.systems[s];
-            let report =
-                contender::spawn(system, opts.workers, 1, &opts.job, &args_for(opts.iterations[i]))?;
+            let report = contender::spawn(
+                system,
+                opts.workers,
+                1,
+                &opts.job,
+                &args_for(opts.iterations[i]),
+            )?;
             if round > 0 {
                 seconds[s][i].push(report.seconds);
+                peak_rss[s][i] = peak_rss[s][i].max(report.peak_rss_bytes);
+                spilled[s][i] = spilled[s][i].max(spill_bytes(report.metrics.as_ref()));
             }
         }
     }
+    let fits = report(&opts, &seconds, &peak_rss, &spilled)?;
+    if let Some(dir) = &opts.output {
+        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+        let path = dir.join("iterations.json");
+        let value = json!({ "job": opts.job, "args": opts.job_args, "fits": fits });
+        super::write_json(&path, &value)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Prints each system's medians and fitted slope; returns them as JSON.
+fn report(
+    opts: &Options,
+    seconds: &[Vec<Vec<f64>>],
+    peak_rss: &[Vec<u64>],
+    spilled: &[Vec<u64>],
+) -> anyhow::Result<Vec<serde_json::Value>> {
     let mut fits = Vec::new();
-    println!("{:<8} {:>11} {:>10} {:>10} {:>10}", "system", "iterations", "median s", "min s", "max s");
+    println!(
+        "{:<8} {:>11} {:>10} {:>10} {:>10} {:>13} {:>10}",
+        "system", "iterations", "median s", "min s", "max s", "peak RSS MiB", "spilled"
+    );
     for (s, system) in opts.systems.iter().enumerate() {
         let mut points = Vec::new();
         for (i, &n) in opts.iterations.iter().enumerate() {
@@ -147,10 +198,12 @@ pub fn iterations_command(registry: &Registry, argv: &[String]) -> anyhow::Resul
             let median = stats::median(t).context("no measured runs")?;
             points.push((n as f64, median));
             println!(
-                "{:<8} {n:>11} {median:>10.3} {:>10.3} {:>10.3}",
+                "{:<8} {n:>11} {median:>10.3} {:>10.3} {:>10.3} {:>13.1} {:>10}",
                 system.name(),
                 stats::min(t).unwrap_or(0.0),
-                stats::max(t).unwrap_or(0.0)
+                stats::max(t).unwrap_or(0.0),
+                peak_rss[s][i] as f64 / (1u64 << 20) as f64,
+                spilled[s][i]
             );
         }
         let (fixed, slope) = fit_line(&points).context("fitting the line")?;
@@ -166,18 +219,26 @@ pub fn iterations_command(registry: &Registry, argv: &[String]) -> anyhow::Resul
             "iterations": opts.iterations,
             "seconds": seconds[s],
             "medians": points.iter().map(|p| p.1).collect::<Vec<_>>(),
+            "peak_rss_bytes": peak_rss[s],
+            "spill_bytes": spilled[s],
             "ms_per_iteration": slope * 1e3,
             "fixed_seconds": fixed,
         }));
     }
-    if let Some(dir) = &opts.output {
-        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-        let path = dir.join("iterations.json");
-        let value = json!({ "job": opts.job, "args": opts.job_args, "fits": fits });
-        super::write_json(&path, &value)?;
-        eprintln!("wrote {}", path.display());
-    }
-    Ok(())
+    Ok(fits)
+}
+
+/// The bytes a Weir run spilled to disk, from its metrics (0 for other systems).
+fn spill_bytes(metrics: Option<&serde_json::Value>) -> u64 {
+    metrics
+        .and_then(|m| m["stages"].as_array())
+        .map(|stages| {
+            stages
+                .iter()
+                .filter_map(|s| s["spill_bytes"].as_u64())
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -199,7 +260,12 @@ mod tests {
         assert!(parse(&words("wordcount --input x")).is_err());
         assert!(parse(&words("pagerank --edges g --iterations 10")).is_err());
         assert!(parse(&words("pagerank --edges g --systems baseline")).is_err());
-        let o = parse(&words("pagerank --edges g --workers 3")).unwrap().unwrap();
-        assert_eq!((o.iterations, o.workers, o.systems.len()), (vec![10, 100, 1000], 3, 2));
+        let o = parse(&words("pagerank --edges g --workers 3"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (o.iterations, o.workers, o.systems.len()),
+            (vec![10, 100, 1000], 3, 2)
+        );
     }
 }

@@ -231,7 +231,8 @@ fn speedup(host: &Host, opts: &SpeedupOptions) -> anyhow::Result<()> {
             .with_context(|| format!("warm-up run on {p} worker(s)"))?;
         let mut metrics = Vec::with_capacity(opts.repeat);
         for r in 0..opts.repeat {
-            let m = host.run(&opts.job, &args, p, opts.threads)
+            let m = host
+                .run(&opts.job, &args, p, opts.threads)
                 .with_context(|| format!("run {} on {p} worker(s)", r + 1))?;
             metrics.push(m);
         }

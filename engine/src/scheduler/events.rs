@@ -125,6 +125,7 @@ impl Scheduler {
         self.account(worker, &task, &outcome);
         match outcome.result {
             Ok(success) => {
+                self.failed_on.remove(&task.kind);
                 self.succeeded(worker, &task, &outcome.metrics, outcome.seconds);
                 self.register(worker, &task, success, run);
                 Ok(())
@@ -140,7 +141,10 @@ impl Scheduler {
             return Err(format!("reported task {id}, which it is not running"));
         };
         if task.worker != worker {
-            return Err(format!("reported task {id}, which worker {} runs", task.worker));
+            return Err(format!(
+                "reported task {id}, which worker {} runs",
+                task.worker
+            ));
         }
         if outcome.kind != task.kind {
             return Err(format!(
@@ -151,7 +155,10 @@ impl Scheduler {
         self.check_partitions(&outcome.metrics)?;
         match (&outcome.result, task.kind) {
             (Ok(TaskSuccess::MapOutput { sizes }), TaskKind::ShuffleMap { shuffle, .. }) => {
-                let reducers = self.plan.shuffle(shuffle).map(|e| e.task.num_reduce_partitions());
+                let reducers = self
+                    .plan
+                    .shuffle(shuffle)
+                    .map(|e| e.task.num_reduce_partitions());
                 if reducers != Some(sizes.len()) {
                     return Err(format!(
                         "reported {} output sizes for shuffle {shuffle}, which has {reducers:?} reduce partitions",
@@ -210,7 +217,9 @@ impl Scheduler {
                 partition < n.num_partitions() && (!must_persist || n.is_persisted())
             });
             if !fits {
-                return Err(format!("named partition {partition} of node {node}, which the plan does not have"));
+                return Err(format!(
+                    "named partition {partition} of node {node}, which the plan does not have"
+                ));
             }
         }
         Ok(())
@@ -305,6 +314,7 @@ impl Scheduler {
         run: Option<&mut ActionRun>,
     ) -> Result<()> {
         self.stages[task.stage].failed_tasks += 1;
+        self.failed_on.insert(task.kind, worker);
         match error {
             TaskError::FetchFailed {
                 shuffle,

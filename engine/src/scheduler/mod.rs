@@ -139,6 +139,10 @@ pub struct Scheduler {
     stages: Vec<StageMetrics>,
     stage_done: Vec<bool>,
     attempts: HashMap<TaskKind, u32>,
+    /// The worker a task's last attempt failed on: the next attempt goes elsewhere when
+    /// another worker is alive (so a worker that fails everything at once cannot hold a
+    /// stage back).
+    failed_on: HashMap<TaskKind, WorkerId>,
     running: HashMap<u64, Running>,
     bad_records: HashMap<(NodeId, usize), u64>,
     next_task_id: u64,
@@ -162,6 +166,7 @@ impl Scheduler {
             stages: Vec::new(),
             stage_done: Vec::new(),
             attempts: HashMap::new(),
+            failed_on: HashMap::new(),
             running: HashMap::new(),
             bad_records: HashMap::new(),
             next_task_id: 0,

@@ -4,7 +4,8 @@
 //! queued there at once, up to [`LOCAL_TASKS_PER_SLOT`] per slot: the tasks of an iteration
 //! over cached data reach their workers in one burst instead of one round trip per task.
 //! Only when every holder stays busy past [`LOCALITY_WAIT`] may such a task run elsewhere.
-//! Any other task takes a free slot on the least loaded worker.
+//! Any other task takes a free slot on the least loaded worker, not the one its last
+//! attempt failed on while another is alive.
 //!
 //! A launched task carries the holders of exactly the shuffle outputs it will read on that
 //! worker: found by walking narrow dependencies from its partition and stopping at
@@ -93,9 +94,15 @@ impl Scheduler {
                 return None;
             }
         }
+        // Not where its last attempt failed, while another worker is alive.
+        let avoid = self
+            .failed_on
+            .get(&task.kind)
+            .copied()
+            .filter(|&bad| self.workers.iter().any(|(w, s)| *w != bad && s.alive));
         self.workers
             .iter()
-            .filter(|(_, s)| s.alive && s.running < s.slots)
+            .filter(|(w, s)| s.alive && s.running < s.slots && Some(**w) != avoid)
             .min_by_key(|(_, s)| s.running)
             .map(|(w, _)| *w)
     }
@@ -106,7 +113,8 @@ impl Scheduler {
         let mut stack = vec![(node, p)];
         let mut seen = HashSet::new();
         while let Some((n, p)) = stack.pop() {
-            if !seen.insert((n, p)) || (self.plan.is_cached_node(n) && self.is_cached_on(n, p, worker))
+            if !seen.insert((n, p))
+                || (self.plan.is_cached_node(n) && self.is_cached_on(n, p, worker))
             {
                 continue;
             }

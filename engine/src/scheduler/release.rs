@@ -38,10 +38,12 @@ impl Scheduler {
         }
         self.cache_locations
             .retain(|(node, _), _| !dead_nodes.contains(node));
-        self.attempts.retain(|kind, _| match kind {
+        let keep = |kind: &TaskKind| match kind {
             TaskKind::ShuffleMap { shuffle, .. } => !dead_shuffles.contains(shuffle),
             TaskKind::Result { .. } => false,
-        });
+        };
+        self.attempts.retain(|kind, _| keep(kind));
+        self.failed_on.retain(|kind, _| keep(kind));
         let dead_nodes: Vec<NodeId> = dead_nodes.into_iter().collect();
         tracing::debug!("releasing shuffles {dead_shuffles:?} and cached nodes {dead_nodes:?}");
         let live: Vec<WorkerId> = self

@@ -95,7 +95,9 @@ impl Scheduler {
                         .get(&shuffle)
                         .is_some_and(|h| h.get(map) == Some(&None))
             }
-            TaskKind::Result { partition, .. } => missing.is_empty() && results[partition].is_none(),
+            TaskKind::Result { partition, .. } => {
+                missing.is_empty() && results[partition].is_none()
+            }
         });
         let queued: HashSet<TaskKind> = run.pending.iter().map(|p| p.kind).collect();
         for &s in &ready {
@@ -112,7 +114,12 @@ impl Scheduler {
         }
     }
 
-    fn queue_map_stage(&mut self, shuffle: ShuffleId, queued: &HashSet<TaskKind>, run: &mut ActionRun) {
+    fn queue_map_stage(
+        &mut self,
+        shuffle: ShuffleId,
+        queued: &HashSet<TaskKind>,
+        run: &mut ActionRun,
+    ) {
         let entry = self.plan.shuffle(shuffle).expect("a plan's shuffles exist");
         let map_node = entry.task.map_node();
         let maps = self.plan.node(map_node).num_partitions();
