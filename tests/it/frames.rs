@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::util::*;
 
 const MAGIC: u32 = 0x5745_4952;
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
 const HELLO: u8 = 1;
 const CONTROL: u8 = 2;
 

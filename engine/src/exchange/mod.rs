@@ -1,0 +1,371 @@
+//! The push exchange: tagged batches sent straight from the worker that makes them to the
+//! worker that owns their target, for the long-lived tasks of Pregel (messages of a
+//! superstep) and of the parameter server (pushes and pulls of a clock).
+//!
+//! Where the shuffle pulls committed blocks, the exchange pushes: a sender hands
+//! [`Pusher::send`] a batch for `(channel, tag, target)` and the batch goes to the peer
+//! that holds the target, over one authenticated connection per peer (the same handshake
+//! and frames as the shuffle's, [`FrameKind::Message`]). A batch for a target on the
+//! sender's own worker goes straight into its [`Mailbox`]. Each peer link has a bounded
+//! queue, so a sender that outruns the network waits (backpressure) instead of buffering
+//! without end. The driver never relays data; it only runs the barriers.
+//!
+//! A tag (a superstep, a clock) ends for a sender when it calls [`Pusher::flush`]: a flush
+//! marker goes to every peer after that sender's batches, on the same connection, so it
+//! arrives after them. A receiver knows it has a tag's whole input once every sender's
+//! marker is in ([`Mailbox::wait_flushed`]).
+//!
+//! ```text
+//!  worker A                         worker B                    driver
+//!  step s: compute, send(b, s, p) ──batch──▶ mailbox[s][p]
+//!          flush(s) ───────────────flush──▶ flushed[s] += A
+//!          StepDone(s) ─────────────────────────────────────────▶ barrier
+//!                                            StepDone(s) ───────▶ barrier
+//!  ◀──────────────────────────── Step(s+1) ───────────────────── all done
+//!  wait_flushed(s) … take(s, p)              wait_flushed(s) … take(s, p)
+//! ```
+//!
+//! Wire layout of a `Message` frame body: a fixed [`HEADER_BYTES`]-byte little-endian
+//! header (`channel u64, tag u64, from u32, to u32, kind u8`) and the batch's bytes. A
+//! frame that does not parse closes its connection with a logged error.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use futures::SinkExt;
+use parking_lot::{Condvar, Mutex};
+use tokio::net::TcpStream;
+
+use crate::auth::{join_driver, Secret};
+use crate::error::TaskError;
+use crate::frame::{framed, Frame, FrameKind};
+use crate::protocol::binary_version;
+use crate::task::WorkerId;
+
+/// One use of the exchange: a Pregel run or a parameter-server job.
+pub type ChannelId = u64;
+
+/// Bytes of the header at the front of every `Message` frame body.
+pub const HEADER_BYTES: usize = 25;
+
+/// Frames queued per peer link before a sender waits.
+pub const LINK_QUEUE_FRAMES: usize = 64;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a `Message` frame carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchKind {
+    /// A batch of records for the target.
+    Batch = 0,
+    /// The sender has sent everything of this tag.
+    Flush = 1,
+}
+
+/// The header of a pushed frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    pub channel: ChannelId,
+    /// The superstep or clock the batch belongs to.
+    pub tag: u64,
+    /// The sending worker.
+    pub from: WorkerId,
+    /// The target (a partition, a server shard) on the receiving worker.
+    pub to: u32,
+    pub kind: BatchKind,
+}
+
+impl BatchHeader {
+    /// The frame body: this header, then `payload`.
+    pub fn encode(&self, payload: &[u8]) -> Bytes {
+        let mut b = BytesMut::with_capacity(HEADER_BYTES + payload.len());
+        b.put_u64_le(self.channel);
+        b.put_u64_le(self.tag);
+        b.put_u32_le(self.from);
+        b.put_u32_le(self.to);
+        b.put_u8(self.kind as u8);
+        b.extend_from_slice(payload);
+        b.freeze()
+    }
+
+    /// Splits a frame body into its header and payload.
+    pub fn decode(mut body: Bytes) -> Result<(BatchHeader, Bytes), String> {
+        if body.len() < HEADER_BYTES {
+            return Err(format!("message of {} bytes has no header", body.len()));
+        }
+        let channel = body.get_u64_le();
+        let tag = body.get_u64_le();
+        let from = body.get_u32_le();
+        let to = body.get_u32_le();
+        let kind = match body.get_u8() {
+            0 => BatchKind::Batch,
+            1 => BatchKind::Flush,
+            other => return Err(format!("unknown message kind {other}")),
+        };
+        let header = BatchHeader {
+            channel,
+            tag,
+            from,
+            to,
+            kind,
+        };
+        Ok((header, body))
+    }
+}
+
+#[derive(Default)]
+struct MailState {
+    batches: HashMap<(ChannelId, u64, u32), Vec<Bytes>>,
+    flushed: HashMap<(ChannelId, u64), BTreeSet<WorkerId>>,
+    closed: Option<String>,
+}
+
+/// The batches pushed to one worker, by channel, tag and target, and which senders have
+/// flushed each tag.
+#[derive(Default)]
+pub struct Mailbox {
+    state: Mutex<MailState>,
+    arrived: Condvar,
+}
+
+impl Mailbox {
+    /// An empty mailbox.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Mailbox::default())
+    }
+
+    /// Stores a pushed batch or a sender's flush marker.
+    pub fn deliver(&self, header: BatchHeader, payload: Bytes) {
+        let mut s = self.state.lock();
+        match header.kind {
+            BatchKind::Batch => s
+                .batches
+                .entry((header.channel, header.tag, header.to))
+                .or_default()
+                .push(payload),
+            BatchKind::Flush => {
+                s.flushed
+                    .entry((header.channel, header.tag))
+                    .or_default()
+                    .insert(header.from);
+            }
+        }
+        self.arrived.notify_all();
+    }
+
+    /// Waits until every one of `senders` has flushed `tag` on `channel`.
+    pub fn wait_flushed(
+        &self,
+        channel: ChannelId,
+        tag: u64,
+        senders: &[WorkerId],
+        timeout: Duration,
+    ) -> Result<(), TaskError> {
+        let deadline = Instant::now() + timeout;
+        let mut s = self.state.lock();
+        loop {
+            let done = s
+                .flushed
+                .get(&(channel, tag))
+                .is_some_and(|f| senders.iter().all(|w| f.contains(w)));
+            if done {
+                return Ok(());
+            }
+            if let Some(reason) = &s.closed {
+                return Err(TaskError::Cancelled(reason.clone()));
+            }
+            if self.arrived.wait_until(&mut s, deadline).timed_out() {
+                let have = s.flushed.get(&(channel, tag)).cloned().unwrap_or_default();
+                let missing: Vec<_> = senders.iter().filter(|w| !have.contains(w)).collect();
+                return Err(TaskError::failed(format!(
+                    "messages of step {tag} from workers {missing:?} did not arrive within {}s",
+                    timeout.as_secs()
+                )));
+            }
+        }
+    }
+
+    /// Takes the batches pushed to `to` for `tag` on `channel`.
+    pub fn take(&self, channel: ChannelId, tag: u64, to: u32) -> Vec<Bytes> {
+        self.state
+            .lock()
+            .batches
+            .remove(&(channel, tag, to))
+            .unwrap_or_default()
+    }
+
+    /// Forgets the flush markers of `tag` (once its input was taken).
+    pub fn finish_tag(&self, channel: ChannelId, tag: u64) {
+        self.state.lock().flushed.remove(&(channel, tag));
+    }
+
+    /// Drops everything of `channel`: its run is over or rolled back.
+    pub fn drop_channel(&self, channel: ChannelId) {
+        let mut s = self.state.lock();
+        s.batches.retain(|k, _| k.0 != channel);
+        s.flushed.retain(|k, _| k.0 != channel);
+    }
+
+    /// Ends every wait: the job is over.
+    pub fn close(&self, reason: &str) {
+        let mut s = self.state.lock();
+        if s.closed.is_none() {
+            s.closed = Some(reason.to_string());
+        }
+        self.arrived.notify_all();
+    }
+
+    /// Bytes held, for tests and metrics.
+    pub fn bytes_held(&self) -> usize {
+        self.state
+            .lock()
+            .batches
+            .values()
+            .flatten()
+            .map(Bytes::len)
+            .sum()
+    }
+}
+
+type Link = tokio::sync::mpsc::Sender<Frame>;
+
+/// The sending side of one worker: a link per peer, opened on first use.
+pub struct Pusher {
+    runtime: tokio::runtime::Handle,
+    secret: Arc<Secret>,
+    me: WorkerId,
+    local: Arc<Mailbox>,
+    links: Mutex<HashMap<WorkerId, Link>>,
+}
+
+impl Pusher {
+    /// A pusher for worker `me`, delivering its own batches into `local`.
+    pub fn new(
+        runtime: tokio::runtime::Handle,
+        secret: Arc<Secret>,
+        me: WorkerId,
+        local: Arc<Mailbox>,
+    ) -> Self {
+        Pusher {
+            runtime,
+            secret,
+            me,
+            local,
+            links: Mutex::default(),
+        }
+    }
+
+    /// Sends `payload` for `to` under `(channel, tag)` to worker `peer` at `address`.
+    /// Call from a task thread, never from the async runtime: it waits while the link's
+    /// queue is full.
+    pub fn send(
+        &self,
+        peer: WorkerId,
+        address: &str,
+        channel: ChannelId,
+        tag: u64,
+        to: u32,
+        payload: &[u8],
+    ) -> Result<(), TaskError> {
+        let header = BatchHeader {
+            channel,
+            tag,
+            from: self.me,
+            to,
+            kind: BatchKind::Batch,
+        };
+        self.push(peer, address, header, payload)
+    }
+
+    /// Ends `tag` on `channel` for this worker: a flush marker to every one of `peers`
+    /// (this worker included), behind everything sent before.
+    pub fn flush(
+        &self,
+        peers: &[(WorkerId, String)],
+        channel: ChannelId,
+        tag: u64,
+    ) -> Result<(), TaskError> {
+        for (peer, address) in peers {
+            let header = BatchHeader {
+                channel,
+                tag,
+                from: self.me,
+                to: 0,
+                kind: BatchKind::Flush,
+            };
+            self.push(*peer, address, header, &[])?;
+        }
+        Ok(())
+    }
+
+    fn push(
+        &self,
+        peer: WorkerId,
+        address: &str,
+        header: BatchHeader,
+        payload: &[u8],
+    ) -> Result<(), TaskError> {
+        if peer == self.me {
+            self.local.deliver(header, Bytes::copy_from_slice(payload));
+            return Ok(());
+        }
+        let link = self.link(peer, address)?;
+        let frame = Frame::new(FrameKind::Message, header.encode(payload));
+        link.blocking_send(frame).map_err(|_| {
+            self.links.lock().remove(&peer);
+            TaskError::failed(format!("the link to worker {peer} at {address} closed"))
+        })
+    }
+
+    /// The link to `peer`, connecting and authenticating on first use.
+    fn link(&self, peer: WorkerId, address: &str) -> Result<Link, TaskError> {
+        if let Some(link) = self.links.lock().get(&peer) {
+            return Ok(link.clone());
+        }
+        let secret = self.secret.clone();
+        let addr = address.to_string();
+        let link = self
+            .runtime
+            .block_on(open_link(addr, secret))
+            .map_err(|e| TaskError::failed(format!("pushing to worker {peer} at {address}: {e}")))?;
+        self.links.lock().insert(peer, link.clone());
+        Ok(link)
+    }
+}
+
+/// Connects and authenticates to a peer's data server and starts the writer that drains
+/// the link's queue into the connection, many frames per flush.
+async fn open_link(address: String, secret: Arc<Secret>) -> Result<Link, String> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&address))
+        .await
+        .map_err(|_| "connection timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+    let mut conn = framed(stream);
+    join_driver(&mut conn, &secret, &binary_version(), HANDSHAKE_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Frame>(LINK_QUEUE_FRAMES);
+    tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            if conn.feed(frame).await.is_err() {
+                break;
+            }
+            while let Ok(more) = rx.try_recv() {
+                if conn.feed(more).await.is_err() {
+                    return;
+                }
+            }
+            if conn.flush().await.is_err() {
+                break;
+            }
+        }
+        let _ = conn.close().await;
+    });
+    Ok(tx)
+}
+
+#[cfg(test)]
+mod tests;
