@@ -32,7 +32,7 @@ use rand::{Rng, SeedableRng};
 use weir_engine::auth::Secret;
 use weir_engine::executor::WorkerEnv;
 use weir_engine::plan::{Plan, ShuffleId};
-use weir_engine::shuffle::fetch::{serve_blocks, TcpFetcher};
+use weir_engine::shuffle::fetch::serve_blocks;
 use weir_engine::shuffle::{BlockBuilder, BlockRecords, ShuffleStore};
 use weir_engine::task::{ShuffleLocations, TaskContext};
 use weir_engine::JobOptions;
@@ -145,7 +145,13 @@ impl WeirShuffle {
         let store = ShuffleStore::new(u64::MAX / 2, spill.path().join("w0"));
         let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
         let address = listener.local_addr()?.to_string();
-        server_rt.spawn(serve_blocks(listener, store.clone(), secret.clone(), 0));
+        server_rt.spawn(serve_blocks(
+            listener,
+            store.clone(),
+            weir_engine::exchange::Mailbox::new(),
+            secret.clone(),
+            0,
+        ));
         let holder = WorkerEnv::new(0, Plan::new(), store, None, options.clone())?;
         let blocks_per_map = TOTAL_BYTES.div_ceil(MAPS * word_block(0).len());
         let mut bytes = 0u64;
@@ -162,12 +168,15 @@ impl WeirShuffle {
 
         // Worker 1: the reading side, with its own runtime for the fetcher.
         let reader_rt = worker_runtime("weir-w1-net")?;
-        let fetcher = TcpFetcher::new(reader_rt.handle().clone(), secret);
+        let network = weir_engine::exchange::Network {
+            runtime: reader_rt.handle().clone(),
+            secret,
+        };
         let reader = WorkerEnv::new(
             1,
             Plan::new(),
             ShuffleStore::new(0, spill.path().join("w1")),
-            Some(fetcher),
+            Some(network),
             options,
         )?;
         let locations = ShuffleLocations {

@@ -16,8 +16,8 @@ use crossbeam_channel::Sender;
 
 use crate::driver::RemoteWorkers;
 use crate::executor::{run_task, WorkerEnv};
-use crate::plan::{NodeId, ShuffleId};
-use crate::protocol::TaskDescription;
+use crate::plan::{NodeId, SessionId, ShuffleId};
+use crate::protocol::{SessionCommand, TaskDescription};
 use crate::scheduler::SchedulerEvent;
 use crate::task::WorkerId;
 
@@ -60,6 +60,26 @@ impl Cluster {
                 });
             }
             Cluster::Remote(remote) => remote.launch(worker, task),
+        }
+    }
+
+    /// Sends a session command to `worker`; its reply arrives as a
+    /// [`SchedulerEvent::Session`].
+    pub fn session(&mut self, worker: WorkerId, session: SessionId, command: SessionCommand) {
+        match self {
+            Cluster::InProcess(local) => {
+                let env = local.env.clone();
+                let events = local.events.clone();
+                local.env.pool.spawn(move || {
+                    let reply = crate::session::handle(&env, session, command);
+                    let _ = events.send(SchedulerEvent::Session {
+                        worker,
+                        session,
+                        reply,
+                    });
+                });
+            }
+            Cluster::Remote(remote) => remote.session(worker, session, command),
         }
     }
 

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::plan::{NodeId, Plan, ResultTask};
+use crate::plan::{NodeId, Plan, ResultTask, SessionTask};
 use crate::protocol::JobOptions;
 use crate::scheduler::Scheduler;
 use crate::shuffle::block::{decode_value, encode_value};
@@ -245,6 +245,30 @@ impl JobContext {
             Role::Driver { scheduler, .. } => {
                 let parts = scheduler.lock().run_action(action)?;
                 finish(parts)
+            }
+            Role::Follower { .. } => unreachable!("compute runs on the driver only"),
+        })
+    }
+
+    /// Runs a session of long-lived tasks (see `session`): one partition per partition
+    /// of `task`'s cached input node, opened on the worker holding it and stepped until
+    /// `master` (run on the driver after every step, with each partition's report) returns
+    /// `None`; `control` is step 0's control bytes. Every process gets each partition's
+    /// result.
+    pub fn run_session<F>(
+        &self,
+        name: &str,
+        task: Arc<dyn SessionTask>,
+        control: Vec<u8>,
+        mut master: F,
+    ) -> Result<Vec<Vec<u8>>>
+    where
+        F: FnMut(u64, &[Vec<u8>]) -> Result<Option<Vec<u8>>>,
+    {
+        let session = self.inner.plan.add_session(name, task);
+        self.driver_value(|| match &self.inner.role {
+            Role::Driver { scheduler, .. } => {
+                scheduler.lock().run_session(session, control, &mut master)
             }
             Role::Follower { .. } => unreachable!("compute runs on the driver only"),
         })

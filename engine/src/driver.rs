@@ -25,10 +25,10 @@ use crate::context::JobContext;
 use crate::error::{Error, Result};
 use crate::frame::{framed, Frame, FrameKind, FramedStream};
 use crate::metrics::JobMetrics;
-use crate::plan::{NodeId, Plan, ShuffleId};
+use crate::plan::{NodeId, Plan, SessionId, ShuffleId};
 use crate::protocol::{
-    binary_version, encode, receive, DriverMessage, JobOptions, ReceiveError, TaskDescription,
-    WorkerMessage,
+    binary_version, encode, receive, DriverMessage, JobOptions, ReceiveError, SessionCommand,
+    TaskDescription, WorkerMessage,
 };
 use crate::scheduler::{ProgressSink, Scheduler, SchedulerEvent};
 use crate::task::WorkerId;
@@ -108,6 +108,11 @@ impl RemoteWorkers {
                 reason: reason.to_string(),
             });
         }
+    }
+
+    pub(crate) fn session(&self, worker: WorkerId, session: SessionId, command: SessionCommand) {
+        self.shared
+            .send(worker, DriverMessage::Session { session, command });
     }
 
     pub(crate) fn release(&self, worker: WorkerId, shuffles: &[ShuffleId], nodes: &[NodeId]) {
@@ -368,6 +373,13 @@ async fn read_worker(
             }
             WorkerMessage::JobFailed { message } => {
                 return (format!("could not run the job: {message}"), true)
+            }
+            WorkerMessage::Session { session, reply } => {
+                let _ = shared.events.send(SchedulerEvent::Session {
+                    worker: id,
+                    session,
+                    reply,
+                });
             }
             WorkerMessage::Register { .. } => return ("registered twice".to_string(), false),
         }

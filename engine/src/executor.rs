@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::error::TaskError;
+use crate::exchange::{Mailbox, Network, Pusher};
 use crate::plan::{NodeId, Plan};
 use crate::protocol::{JobOptions, TaskDescription, TaskKind, TaskOutcome, TaskSuccess};
+use crate::session::SessionHost;
 use crate::shuffle::fetch::TcpFetcher;
 use crate::shuffle::ShuffleStore;
 use crate::task::{TaskContext, WorkerId};
@@ -69,6 +71,12 @@ pub struct WorkerEnv {
     pub cache: CacheStore,
     /// Fetches blocks from other workers; `None` when there are none (local mode).
     pub fetcher: Option<TcpFetcher>,
+    /// Batches other workers (and this one) pushed to this worker's long-lived tasks.
+    pub mailbox: Arc<Mailbox>,
+    /// Pushes batches to the workers holding their targets.
+    pub pusher: Pusher,
+    /// The partitions of running sessions held here.
+    pub sessions: SessionHost,
     /// Where the CPU work runs.
     pub pool: rayon::ThreadPool,
     /// The job's options.
@@ -81,7 +89,7 @@ impl WorkerEnv {
         worker_id: WorkerId,
         plan: Arc<Plan>,
         shuffle: Arc<ShuffleStore>,
-        fetcher: Option<TcpFetcher>,
+        network: Option<Network>,
         options: JobOptions,
     ) -> Result<Arc<Self>, crate::Error> {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -89,12 +97,18 @@ impl WorkerEnv {
             .thread_name(move |i| format!("weir-w{worker_id}-task{i}"))
             .build()
             .map_err(|e| crate::Error::Config(format!("cannot start the task threads: {e}")))?;
+        let mailbox = Mailbox::new();
         Ok(Arc::new(WorkerEnv {
             worker_id,
             plan,
             shuffle,
             cache: CacheStore::default(),
-            fetcher,
+            fetcher: network
+                .as_ref()
+                .map(|n| TcpFetcher::new(n.runtime.clone(), n.secret.clone())),
+            pusher: Pusher::new(network, worker_id, mailbox.clone()),
+            mailbox,
+            sessions: SessionHost::default(),
             pool,
             options,
         }))

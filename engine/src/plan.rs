@@ -85,6 +85,54 @@ pub trait ResultTask: Send + Sync + 'static {
     fn run(&self, partition: usize, tc: &TaskContext) -> Result<Vec<u8>, TaskError>;
 }
 
+/// Position of a session (a run of long-lived tasks) in the plan.
+pub type SessionId = usize;
+
+/// The long-lived work of one partition of a session (a Pregel partition, a parameter
+/// server shard): opened once on the worker that holds its input, stepped through the
+/// supersteps or clocks the driver runs, closed with a result. Its state stays in the
+/// worker's memory from open to close.
+pub trait SessionPartition: Send {
+    /// Runs step `step`: `inbox` holds the batches pushed to this partition during step
+    /// `step - 1`, `control` is what the driver decided at the barrier (aggregates, the
+    /// master's word). Pushes batches for other partitions through `outbox`; returns the
+    /// report the driver's barrier reads.
+    fn step(
+        &mut self,
+        step: u64,
+        control: &[u8],
+        inbox: Vec<bytes::Bytes>,
+        outbox: &mut crate::session::Outbox<'_>,
+    ) -> Result<Vec<u8>, TaskError>;
+
+    /// The partition's result, as the bytes the driver gets when the session closes.
+    fn finish(&mut self) -> Result<Vec<u8>, TaskError>;
+}
+
+/// A session's work: how each of its partitions is opened.
+pub trait SessionTask: Send + Sync + 'static {
+    /// The persisted node whose cached partitions the session's partitions start from
+    /// (one session partition per node partition, on the worker holding it).
+    fn node(&self) -> NodeId;
+    /// Opens partition `partition` from the node's cached partition.
+    fn open(
+        &self,
+        partition: usize,
+        tc: &TaskContext,
+    ) -> Result<Box<dyn SessionPartition>, TaskError>;
+}
+
+/// A registered session.
+#[derive(Clone)]
+pub struct SessionEntry {
+    /// How its partitions open.
+    pub task: Arc<dyn SessionTask>,
+    /// What it is (`pregel` …).
+    pub name: String,
+    /// The plan's fingerprint when the session was registered.
+    pub fingerprint: u64,
+}
+
 /// A registered action.
 #[derive(Clone)]
 pub struct ActionEntry {
@@ -114,6 +162,7 @@ struct PlanState {
     nodes: Vec<Arc<dyn PlanNode>>,
     shuffles: Vec<ShuffleEntry>,
     actions: Vec<ActionEntry>,
+    sessions: Vec<SessionEntry>,
     fingerprint: u64,
     closed: Option<String>,
     /// How many handles the job holds on each node that has any.
@@ -213,6 +262,39 @@ impl Plan {
         });
         self.grew.notify_all();
         s.actions.len() - 1
+    }
+
+    /// Adds a session and returns its id.
+    pub fn add_session(&self, name: &str, task: Arc<dyn SessionTask>) -> SessionId {
+        let mut s = self.state.lock();
+        let mut fp = fold_fingerprint(s.fingerprint, stable_hash(name));
+        fp = fold_fingerprint(fp, task.node() as u64);
+        s.fingerprint = fp;
+        s.sessions.push(SessionEntry {
+            task,
+            name: name.to_string(),
+            fingerprint: fp,
+        });
+        self.grew.notify_all();
+        s.sessions.len() - 1
+    }
+
+    /// Session `id`, if it exists yet.
+    pub fn session(&self, id: SessionId) -> Option<SessionEntry> {
+        self.state.lock().sessions.get(id).cloned()
+    }
+
+    /// Waits until session `id` exists (the job thread may be behind the driver).
+    pub fn wait_session(
+        &self,
+        id: SessionId,
+        timeout: Duration,
+    ) -> Result<SessionEntry, TaskError> {
+        self.wait_for(
+            timeout,
+            |s| s.sessions.get(id).cloned(),
+            || format!("session {id}"),
+        )
     }
 
     /// A handle on `node`: the node counts as reachable by the job until it drops.

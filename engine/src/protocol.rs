@@ -4,6 +4,7 @@
 //! frames after the authentication handshake (`auth`). The data plane (shuffle fetches between
 //! workers) uses the `Fetch*` frame kinds with the bodies defined at the bottom.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
@@ -11,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::TaskError;
 use crate::frame::{Frame, FrameError, FrameKind};
-use crate::plan::{ActionId, NodeId, ShuffleId};
-use crate::task::{ShuffleLocations, TaskMetrics};
+use crate::plan::{ActionId, NodeId, SessionId, ShuffleId};
+use crate::task::{ShuffleLocations, TaskMetrics, WorkerId};
 
 /// Options every process of a job must agree on; sent by the driver with [`DriverMessage::JobStart`].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -88,6 +89,38 @@ pub struct TaskOutcome {
     pub seconds: f64,
 }
 
+/// What the driver asks of a worker's part of a session (see `session`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum SessionCommand {
+    /// Open the partitions `placement` (the worker of each partition) puts on this worker.
+    Open {
+        fingerprint: u64,
+        placement: Vec<WorkerId>,
+        /// Data-plane address of every worker of the session.
+        addresses: BTreeMap<WorkerId, String>,
+    },
+    /// Run step `step` of every local partition with the barrier's `control` bytes.
+    Step { step: u64, control: Vec<u8> },
+    /// Finish every local partition and send the results.
+    Close,
+}
+
+/// A worker's answer to a [`SessionCommand`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum SessionReply {
+    /// Its partitions are open.
+    Opened,
+    /// Step `step` ran on its partitions: each partition's report.
+    StepDone {
+        step: u64,
+        reports: Vec<(u32, Vec<u8>)>,
+    },
+    /// Its partitions' results.
+    Closed { results: Vec<(u32, Vec<u8>)> },
+    /// The session failed here.
+    Failed(TaskError),
+}
+
 /// Driver → worker.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum DriverMessage {
@@ -108,6 +141,11 @@ pub enum DriverMessage {
     Release {
         shuffles: Vec<ShuffleId>,
         nodes: Vec<NodeId>,
+    },
+    /// A step of a session of long-lived tasks.
+    Session {
+        session: SessionId,
+        command: SessionCommand,
     },
     /// The job is over (finished, or failed for a reason of its own); exit.
     Shutdown { reason: String, ok: bool },
@@ -134,6 +172,11 @@ pub enum WorkerMessage {
     Refuse { reason: String },
     /// The worker's copy of the job function failed.
     JobFailed { message: String },
+    /// The answer to a session command.
+    Session {
+        session: SessionId,
+        reply: SessionReply,
+    },
 }
 
 /// Data plane: a reduce task asks a peer for its blocks of some map outputs.

@@ -18,12 +18,13 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use crate::auth::{join_driver, Secret};
 use crate::context::{JobContext, ValueInbox};
 use crate::error::{Error, Result};
+use crate::exchange::Network;
 use crate::executor::{run_task, WorkerEnv};
 use crate::frame::{framed, Frame, FrameKind, FramedStream};
 use crate::local::shuffle_memory_budget;
 use crate::plan::Plan;
 use crate::protocol::{binary_version, encode, receive, DriverMessage, JobOptions, WorkerMessage};
-use crate::shuffle::fetch::{serve_blocks, TcpFetcher};
+use crate::shuffle::fetch::serve_blocks;
 use crate::shuffle::ShuffleStore;
 
 /// A job function ready to run.
@@ -160,6 +161,7 @@ async fn serve(
         Err(e) => e.to_string(),
     };
     running.inbox.close(&reason);
+    running.env.mailbox.close(&reason);
     running.plan.close(&reason);
     heartbeat.abort();
     writer.abort();
@@ -241,21 +243,25 @@ fn start_job(
         .tempdir()
         .map_err(|e| Error::io("creating a spill directory", e))?;
     let store = ShuffleStore::new(shuffle_memory_budget(), spill.path().to_path_buf());
-    tokio::spawn(serve_blocks(
-        data_listener,
-        store.clone(),
-        secret.clone(),
-        worker_id,
-    ));
     let plan = Plan::new();
-    let fetcher = TcpFetcher::new(runtime, secret);
+    let network = Network {
+        runtime,
+        secret: secret.clone(),
+    };
     let env = WorkerEnv::new(
         worker_id,
         plan.clone(),
-        store,
-        Some(fetcher),
+        store.clone(),
+        Some(network),
         start.options.clone(),
     )?;
+    tokio::spawn(serve_blocks(
+        data_listener,
+        store,
+        env.mailbox.clone(),
+        secret,
+        worker_id,
+    ));
     let inbox = ValueInbox::with_values(start.values);
     // The job function replays on its own thread.
     let job_ctx = JobContext::follower(plan.clone(), start.options, inbox.clone());
@@ -315,6 +321,14 @@ async fn control_loop(
                 running.env.pool.spawn(move || {
                     let outcome = run_task(&env, task);
                     let _ = tx.send(WorkerMessage::TaskDone(outcome));
+                });
+            }
+            DriverMessage::Session { session, command } => {
+                let env = running.env.clone();
+                let tx = running.to_driver.clone();
+                running.env.pool.spawn(move || {
+                    let reply = crate::session::handle(&env, session, command);
+                    let _ = tx.send(WorkerMessage::Session { session, reply });
                 });
             }
             DriverMessage::DriverValue { seq, bytes } => running.inbox.push(seq, bytes),

@@ -232,26 +232,28 @@ impl Mailbox {
 
 type Link = tokio::sync::mpsc::Sender<Frame>;
 
+/// How a worker reaches its peers: its I/O runtime and the cluster's secret.
+#[derive(Clone)]
+pub struct Network {
+    pub runtime: tokio::runtime::Handle,
+    pub secret: Arc<Secret>,
+}
+
 /// The sending side of one worker: a link per peer, opened on first use.
 pub struct Pusher {
-    runtime: tokio::runtime::Handle,
-    secret: Arc<Secret>,
+    /// `None` in an in-process run, where every target is local.
+    network: Option<Network>,
     me: WorkerId,
     local: Arc<Mailbox>,
     links: Mutex<HashMap<WorkerId, Link>>,
 }
 
 impl Pusher {
-    /// A pusher for worker `me`, delivering its own batches into `local`.
-    pub fn new(
-        runtime: tokio::runtime::Handle,
-        secret: Arc<Secret>,
-        me: WorkerId,
-        local: Arc<Mailbox>,
-    ) -> Self {
+    /// A pusher for worker `me`, delivering its own batches into `local` and the others'
+    /// over `network`.
+    pub fn new(network: Option<Network>, me: WorkerId, local: Arc<Mailbox>) -> Self {
         Pusher {
-            runtime,
-            secret,
+            network,
             me,
             local,
             links: Mutex::default(),
@@ -325,12 +327,18 @@ impl Pusher {
         if let Some(link) = self.links.lock().get(&peer) {
             return Ok(link.clone());
         }
-        let secret = self.secret.clone();
+        let network = self.network.as_ref().ok_or_else(|| {
+            TaskError::failed(format!(
+                "worker {peer} is not reachable from an in-process run"
+            ))
+        })?;
         let addr = address.to_string();
-        let link = self
+        let link = network
             .runtime
-            .block_on(open_link(addr, secret))
-            .map_err(|e| TaskError::failed(format!("pushing to worker {peer} at {address}: {e}")))?;
+            .block_on(open_link(addr, network.secret.clone()))
+            .map_err(|e| {
+                TaskError::failed(format!("pushing to worker {peer} at {address}: {e}"))
+            })?;
         self.links.lock().insert(peer, link.clone());
         Ok(link)
     }

@@ -58,7 +58,10 @@ fn a_tag_is_complete_when_every_sender_flushed_it() {
     assert!(err.to_string().contains("[2]"), "{err}");
     mailbox.deliver(flush(2, 5), Bytes::new());
     mailbox.wait_flushed(1, 5, &[1, 2], short).unwrap();
-    assert_eq!(mailbox.take(1, 5, 0), vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+    assert_eq!(
+        mailbox.take(1, 5, 0),
+        vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]
+    );
     assert!(mailbox.take(1, 5, 0).is_empty());
     assert_eq!(mailbox.bytes_held(), 9);
     mailbox.drop_channel(1);
@@ -86,7 +89,13 @@ fn start_peer(runtime: &tokio::runtime::Runtime, secret: &Arc<Secret>, id: Worke
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let address = listener.local_addr().unwrap().to_string();
-    runtime.spawn(serve_blocks(listener, store, mailbox.clone(), secret.clone(), id));
+    runtime.spawn(serve_blocks(
+        listener,
+        store,
+        mailbox.clone(),
+        secret.clone(),
+        id,
+    ));
     Peer {
         id,
         address,
@@ -105,7 +114,11 @@ fn batches_cross_over_loopback_in_order_and_flush_behind_them() {
     let secret = Arc::new(Secret::new(b"exchange test".to_vec()));
     let a = start_peer(&runtime, &secret, 1);
     let b = start_peer(&runtime, &secret, 2);
-    let pusher = Pusher::new(runtime.handle().clone(), secret.clone(), a.id, a.mailbox.clone());
+    let network = Network {
+        runtime: runtime.handle().clone(),
+        secret: secret.clone(),
+    };
+    let pusher = Pusher::new(Some(network), a.id, a.mailbox.clone());
     let peers = vec![(a.id, a.address.clone()), (b.id, b.address.clone())];
     // Many more batches than the link queue holds: the sender waits, nothing is lost.
     let sent: Vec<Vec<u8>> = (0..1000u32)
@@ -113,7 +126,9 @@ fn batches_cross_over_loopback_in_order_and_flush_behind_them() {
         .collect();
     for (i, payload) in sent.iter().enumerate() {
         let (peer, address) = &peers[i % 2];
-        pusher.send(*peer, address, 1, 4, (i % 3) as u32, payload).unwrap();
+        pusher
+            .send(*peer, address, 1, 4, (i % 3) as u32, payload)
+            .unwrap();
     }
     pusher.flush(&peers, 1, 4).unwrap();
     for (k, peer) in [&a, &b].into_iter().enumerate() {
@@ -129,7 +144,7 @@ fn batches_cross_over_loopback_in_order_and_flush_behind_them() {
                 .collect();
             let got = peer.mailbox.take(1, 4, to);
             assert_eq!(got.len(), want.len());
-            assert!(got.iter().zip(want).all(|(g, w)| &g[..] == &w[..]));
+            assert!(got.iter().zip(want).all(|(g, w)| g[..] == w[..]));
         }
     }
 }
@@ -146,9 +161,14 @@ fn a_malformed_message_closes_the_connection() {
     let closed = runtime.block_on(async {
         let stream = tokio::net::TcpStream::connect(&b.address).await.unwrap();
         let mut conn = framed(stream);
-        join_driver(&mut conn, &secret, &binary_version(), Duration::from_secs(5))
-            .await
-            .unwrap();
+        join_driver(
+            &mut conn,
+            &secret,
+            &binary_version(),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         conn.send(Frame::new(FrameKind::Message, Bytes::from_static(b"short")))
             .await
             .unwrap();

@@ -63,7 +63,7 @@ fn header_layout_is_as_documented() {
     let buf = encode_one(Frame::new(FrameKind::FetchBlock, &b"abc"[..]));
     assert_eq!(buf.len(), HEADER_BYTES + 3);
     assert_eq!(&buf[0..4], b"WEIR");
-    assert_eq!(&buf[4..6], &[0, 1]);
+    assert_eq!(&buf[4..6], &WIRE_VERSION.to_be_bytes());
     assert_eq!(buf[6], 4);
     assert_eq!(buf[7], 0);
     assert_eq!(&buf[8..12], &[0, 0, 0, 3]);

@@ -34,6 +34,15 @@ impl Scheduler {
             }
             SchedulerEvent::WorkerLost { worker, reason, .. } => self.lose_worker(worker, &reason),
             SchedulerEvent::TaskDone { worker, outcome } => self.task_done(worker, outcome, run),
+            SchedulerEvent::Session {
+                worker, session, ..
+            } => {
+                if self.is_alive(worker) {
+                    let reason = format!("answered session {session}, which is not running");
+                    self.evict_worker(worker, reason)?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -100,7 +109,7 @@ impl Scheduler {
     }
 
     /// Sends away a worker whose report does not fit the driver's records.
-    fn evict(&mut self, worker: WorkerId, reason: String) -> Result<()> {
+    pub(super) fn evict_worker(&mut self, worker: WorkerId, reason: String) -> Result<()> {
         tracing::error!("evicting worker {worker}: {reason}");
         self.lose_worker(worker, &reason)
     }
@@ -116,7 +125,7 @@ impl Scheduler {
             return Ok(());
         }
         if let Err(reason) = self.check_outcome(worker, &outcome) {
-            return self.evict(worker, reason);
+            return self.evict_worker(worker, reason);
         }
         let task = self
             .running

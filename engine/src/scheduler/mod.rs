@@ -31,13 +31,16 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 mod events;
 mod placement;
 mod release;
+mod sessions;
 mod stages;
+
+pub use sessions::Master;
 
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::metrics::{JobMetrics, StageMetrics, WorkerMetrics};
-use crate::plan::{ActionId, NodeId, Plan, ShuffleId};
-use crate::protocol::{TaskKind, TaskOutcome};
+use crate::plan::{ActionId, NodeId, Plan, SessionId, ShuffleId};
+use crate::protocol::{SessionReply, TaskKind, TaskOutcome};
 use crate::task::WorkerId;
 
 /// How long a task waits for a slot on the worker holding its cached input before it may
@@ -63,6 +66,11 @@ pub enum SchedulerEvent {
         slots: usize,
         data_address: String,
         host: String,
+    },
+    Session {
+        worker: WorkerId,
+        session: SessionId,
+        reply: SessionReply,
     },
     WorkerLost {
         worker: WorkerId,

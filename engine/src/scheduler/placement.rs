@@ -20,7 +20,7 @@ use crate::task::ShuffleLocations;
 pub const LOCAL_TASKS_PER_SLOT: usize = 4;
 
 impl Scheduler {
-    fn is_alive(&self, worker: WorkerId) -> bool {
+    pub(super) fn is_alive(&self, worker: WorkerId) -> bool {
         self.workers.get(&worker).is_some_and(|w| w.alive)
     }
 

@@ -6,6 +6,9 @@
 //! asks for one reduce partition of some map outputs; the answer is one `FetchBlock` frame
 //! per block (`[map u32 LE][block]`), a `FetchError` for a map output the peer does not hold,
 //! and `FetchEnd`. Connections are kept in a small pool per peer and reused.
+//!
+//! The same server takes the batches peers push (`Message` frames, see `exchange`) and
+//! delivers them into the worker's mailbox.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,6 +23,7 @@ use tokio::sync::mpsc::Sender;
 use super::{FetchItem, ShuffleStore};
 use crate::auth::{accept_worker, join_driver, Secret};
 use crate::error::TaskError;
+use crate::exchange::{BatchHeader, Mailbox};
 use crate::frame::{framed, Frame, FrameKind, FramedStream};
 use crate::plan::ShuffleId;
 use crate::protocol::{binary_version, decode, encode, FetchFailure, FetchRequest};
@@ -34,6 +38,7 @@ const IDLE_CONNECTIONS_PER_PEER: usize = 4;
 pub async fn serve_blocks(
     listener: TcpListener,
     store: Arc<ShuffleStore>,
+    mailbox: Arc<Mailbox>,
     secret: Arc<Secret>,
     worker: WorkerId,
 ) {
@@ -46,6 +51,7 @@ pub async fn serve_blocks(
             }
         };
         let store = store.clone();
+        let mailbox = mailbox.clone();
         let secret = secret.clone();
         tokio::spawn(async move {
             let mut conn = framed(stream);
@@ -61,54 +67,76 @@ pub async fn serve_blocks(
                 tracing::warn!("refused shuffle connection from {peer}: {e}");
                 return;
             }
-            if let Err(e) = serve_connection(&mut conn, &store).await {
-                tracing::warn!("shuffle connection from {peer} closed: {e}");
+            if let Err(e) = serve_connection(&mut conn, &store, &mailbox).await {
+                tracing::warn!("data connection from {peer} closed: {e}");
             }
         });
     }
 }
 
-async fn serve_connection(conn: &mut FramedStream, store: &ShuffleStore) -> Result<(), String> {
+/// Serves one peer's connection: answers its fetch requests and delivers the batches it
+/// pushes into `mailbox`.
+async fn serve_connection(
+    conn: &mut FramedStream,
+    store: &ShuffleStore,
+    mailbox: &Mailbox,
+) -> Result<(), String> {
     while let Some(frame) = conn.next().await {
         let frame = frame.map_err(|e| e.to_string())?;
-        if frame.kind != FrameKind::FetchRequest {
-            return Err(format!("unexpected {:?} frame", frame.kind));
+        match frame.kind {
+            FrameKind::FetchRequest => {
+                let req: FetchRequest = decode(&frame.body)?;
+                serve_fetch(conn, store, req).await?;
+            }
+            FrameKind::Message => {
+                let (header, payload) = BatchHeader::decode(frame.body)?;
+                mailbox.deliver(header, payload);
+            }
+            other => return Err(format!("unexpected {other:?} frame")),
         }
-        let req: FetchRequest = decode(&frame.body)?;
-        for map in req.maps {
-            match store.blocks(req.shuffle, map as usize, req.reduce) {
-                Some(blocks) => {
-                    for block in blocks {
-                        let bytes = match block {
-                            super::StoredBlock::Memory(b) => b,
-                            disk => tokio::task::spawn_blocking(move || disk.load())
-                                .await
-                                .map_err(|e| e.to_string())?
-                                .map_err(|e| format!("reading a spilled block: {e}"))?,
-                        };
-                        let mut body = BytesMut::with_capacity(4 + bytes.len());
-                        body.put_u32_le(map);
-                        body.extend_from_slice(&bytes);
-                        conn.send(Frame::new(FrameKind::FetchBlock, body.freeze()))
+    }
+    Ok(())
+}
+
+/// Sends the blocks one fetch request asks for, then `FetchEnd`.
+async fn serve_fetch(
+    conn: &mut FramedStream,
+    store: &ShuffleStore,
+    req: FetchRequest,
+) -> Result<(), String> {
+    for map in req.maps {
+        match store.blocks(req.shuffle, map as usize, req.reduce) {
+            Some(blocks) => {
+                for block in blocks {
+                    let bytes = match block {
+                        super::StoredBlock::Memory(b) => b,
+                        disk => tokio::task::spawn_blocking(move || disk.load())
                             .await
-                            .map_err(|e| e.to_string())?;
-                    }
-                }
-                None => {
-                    let failure = FetchFailure {
-                        map,
-                        message: "map output not held by this worker".into(),
+                            .map_err(|e| e.to_string())?
+                            .map_err(|e| format!("reading a spilled block: {e}"))?,
                     };
-                    conn.send(Frame::new(FrameKind::FetchError, encode(&failure)))
+                    let mut body = BytesMut::with_capacity(4 + bytes.len());
+                    body.put_u32_le(map);
+                    body.extend_from_slice(&bytes);
+                    conn.send(Frame::new(FrameKind::FetchBlock, body.freeze()))
                         .await
                         .map_err(|e| e.to_string())?;
                 }
             }
+            None => {
+                let failure = FetchFailure {
+                    map,
+                    message: "map output not held by this worker".into(),
+                };
+                conn.send(Frame::new(FrameKind::FetchError, encode(&failure)))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
         }
-        conn.send(Frame::new(FrameKind::FetchEnd, Bytes::new()))
-            .await
-            .map_err(|e| e.to_string())?;
     }
+    conn.send(Frame::new(FrameKind::FetchEnd, Bytes::new()))
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 

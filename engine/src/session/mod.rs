@@ -1,0 +1,240 @@
+//! Long-lived tasks, the worker's side: the partitions of a session (a Pregel run, a
+//! parameter-server job) stay open in worker memory from the driver's `Open` to its
+//! `Close`, and step through the supersteps or clocks the driver's barrier runs.
+//!
+//! ```text
+//!  driver                         worker W (partitions p, q)            other workers
+//!  Open{placement} ─────────────▶ open p, q from their cached input
+//!                  ◀───────────── Opened
+//!  Step{s, control} ────────────▶ wait until every worker flushed s-1 ◀── flush(s-1)
+//!                                 p.step(s, inbox of p at s-1) ──push──▶ batches for s
+//!                                 q.step(s, …)
+//!                                 flush(s) to every worker ───────────▶
+//!                  ◀───────────── StepDone{s, reports}
+//!  (barrier: every worker done; the master decides the next control or the end)
+//!  Close ───────────────────────▶ p.finish(), q.finish()
+//!                  ◀───────────── Closed{results}
+//! ```
+//!
+//! Batches travel through the push exchange (`exchange`), straight between workers; the
+//! driver only carries the small control and report bytes. Every command runs on the
+//! worker's task pool, never on the I/O runtime.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::error::TaskError;
+use crate::exchange::Pusher;
+use crate::executor::{panic_message, WorkerEnv, PLAN_WAIT};
+use crate::plan::{SessionId, SessionPartition};
+use crate::protocol::{SessionCommand, SessionReply};
+use crate::task::{ShuffleLocations, TaskContext, WorkerId};
+
+/// How long a step waits for the other workers' batches of the step before.
+pub const STEP_INPUT_WAIT: Duration = Duration::from_secs(120);
+
+/// Where a partition's step pushes its batches: to any partition of the session, on
+/// whichever worker holds it.
+pub struct Outbox<'a> {
+    pusher: &'a Pusher,
+    session: SessionId,
+    step: u64,
+    placement: &'a [WorkerId],
+    addresses: &'a BTreeMap<WorkerId, String>,
+    batches: u64,
+    bytes: u64,
+}
+
+impl Outbox<'_> {
+    /// How many partitions the session has.
+    pub fn partitions(&self) -> usize {
+        self.placement.len()
+    }
+
+    /// Pushes `payload` to partition `to`, for its next step.
+    pub fn send(&mut self, to: usize, payload: &[u8]) -> Result<(), TaskError> {
+        let worker = *self
+            .placement
+            .get(to)
+            .ok_or_else(|| TaskError::failed(format!("partition {to} is not in the session")))?;
+        let address = self
+            .addresses
+            .get(&worker)
+            .map(String::as_str)
+            .unwrap_or("");
+        self.batches += 1;
+        self.bytes += payload.len() as u64;
+        self.pusher.send(
+            worker,
+            address,
+            self.session as u64,
+            self.step,
+            to as u32,
+            payload,
+        )
+    }
+
+    /// Batches and bytes pushed so far in this step.
+    pub fn sent(&self) -> (u64, u64) {
+        (self.batches, self.bytes)
+    }
+}
+
+/// One session's partitions on this worker.
+struct LocalSession {
+    placement: Vec<WorkerId>,
+    addresses: BTreeMap<WorkerId, String>,
+    partitions: Vec<(u32, Box<dyn SessionPartition>)>,
+}
+
+/// The open sessions of a worker.
+#[derive(Default)]
+pub struct SessionHost {
+    sessions: Mutex<HashMap<SessionId, Arc<Mutex<LocalSession>>>>,
+}
+
+/// Runs one command of `session` on this worker; call on the task pool.
+pub fn handle(env: &Arc<WorkerEnv>, session: SessionId, command: SessionCommand) -> SessionReply {
+    let run = || match command {
+        SessionCommand::Open {
+            fingerprint,
+            placement,
+            addresses,
+        } => open(env, session, fingerprint, placement, addresses),
+        SessionCommand::Step { step, control } => run_step(env, session, step, &control),
+        SessionCommand::Close => close(env, session),
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) => SessionReply::Failed(e),
+        Err(panic) => SessionReply::Failed(TaskError::Failed(format!(
+            "session {session} panicked: {}",
+            panic_message(&*panic)
+        ))),
+    }
+}
+
+fn open(
+    env: &Arc<WorkerEnv>,
+    session: SessionId,
+    fingerprint: u64,
+    placement: Vec<WorkerId>,
+    addresses: BTreeMap<WorkerId, String>,
+) -> Result<SessionReply, TaskError> {
+    let entry = env.plan.wait_session(session, PLAN_WAIT)?;
+    if entry.fingerprint != fingerprint {
+        return Err(TaskError::PlanMismatch {
+            action: session,
+            driver: fingerprint,
+            worker: entry.fingerprint,
+        });
+    }
+    let mut partitions = Vec::new();
+    for (p, _) in placement
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| **w == env.worker_id)
+    {
+        let tc = TaskContext::new(env.clone(), p, 0, ShuffleLocations::default());
+        let _current = tc.enter();
+        partitions.push((p as u32, entry.task.open(p, &tc)?));
+        tc.check()?;
+    }
+    let local = LocalSession {
+        placement,
+        addresses,
+        partitions,
+    };
+    env.sessions
+        .sessions
+        .lock()
+        .insert(session, Arc::new(Mutex::new(local)));
+    Ok(SessionReply::Opened)
+}
+
+fn local_session(
+    env: &WorkerEnv,
+    session: SessionId,
+) -> Result<Arc<Mutex<LocalSession>>, TaskError> {
+    env.sessions
+        .sessions
+        .lock()
+        .get(&session)
+        .cloned()
+        .ok_or_else(|| TaskError::failed(format!("session {session} is not open on this worker")))
+}
+
+fn run_step(
+    env: &Arc<WorkerEnv>,
+    session: SessionId,
+    step: u64,
+    control: &[u8],
+) -> Result<SessionReply, TaskError> {
+    let local = local_session(env, session)?;
+    let mut local = local.lock();
+    let LocalSession {
+        placement,
+        addresses,
+        partitions,
+    } = &mut *local;
+    let (placement, addresses): (&[WorkerId], &BTreeMap<WorkerId, String>) = (placement, addresses);
+    let channel = session as u64;
+    let mut workers: Vec<WorkerId> = placement.to_vec();
+    workers.sort_unstable();
+    workers.dedup();
+    if step > 0 {
+        env.mailbox
+            .wait_flushed(channel, step - 1, &workers, STEP_INPUT_WAIT)?;
+    }
+    let mut reports = Vec::with_capacity(partitions.len());
+    for (p, partition) in partitions.iter_mut() {
+        let inbox = if step > 0 {
+            env.mailbox.take(channel, step - 1, *p)
+        } else {
+            Vec::new()
+        };
+        let mut outbox = Outbox {
+            pusher: &env.pusher,
+            session,
+            step,
+            placement,
+            addresses,
+            batches: 0,
+            bytes: 0,
+        };
+        reports.push((*p, partition.step(step, control, inbox, &mut outbox)?));
+    }
+    if step > 0 {
+        env.mailbox.finish_tag(channel, step - 1);
+    }
+    let peers: Vec<(WorkerId, String)> = workers
+        .iter()
+        .map(|w| (*w, addresses.get(w).cloned().unwrap_or_default()))
+        .collect();
+    env.pusher.flush(&peers, channel, step)?;
+    Ok(SessionReply::StepDone { step, reports })
+}
+
+fn close(env: &Arc<WorkerEnv>, session: SessionId) -> Result<SessionReply, TaskError> {
+    let local = env
+        .sessions
+        .sessions
+        .lock()
+        .remove(&session)
+        .ok_or_else(|| {
+            TaskError::failed(format!("session {session} is not open on this worker"))
+        })?;
+    env.mailbox.drop_channel(session as u64);
+    let mut local = local.lock();
+    let mut results = Vec::with_capacity(local.partitions.len());
+    for (p, partition) in local.partitions.iter_mut() {
+        results.push((*p, partition.finish()?));
+    }
+    Ok(SessionReply::Closed { results })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,178 @@
+//! Tests of sessions: partitions that keep their state across steps and push to each
+//! other, in one process and across two workers talking over loopback TCP.
+
+use std::net::SocketAddr;
+
+use super::*;
+use crate::auth::Secret;
+use crate::context::JobContext;
+use crate::driver::{run_driver, DriverConfig};
+use crate::local::run_local;
+use crate::plan::{Dependency, NodeId, PlanNode, ResultTask, SessionTask};
+use crate::protocol::JobOptions;
+use crate::worker::{run_worker, JobFn, JobResolver, WorkerConfig};
+
+/// A persisted node of `n` partitions, filled by [`Fill`].
+struct Numbers(usize);
+impl PlanNode for Numbers {
+    fn name(&self) -> &str {
+        "numbers"
+    }
+    fn num_partitions(&self) -> usize {
+        self.0
+    }
+    fn dependencies(&self) -> &[Dependency] {
+        &[]
+    }
+    fn is_persisted(&self) -> bool {
+        true
+    }
+}
+
+/// Caches `[10 p]` as partition `p`.
+struct Fill(NodeId);
+impl ResultTask for Fill {
+    fn run(&self, p: usize, tc: &TaskContext) -> Result<Vec<u8>, TaskError> {
+        tc.store_cached(self.0, p, Arc::new(vec![10 * p as u64]));
+        Ok(Vec::new())
+    }
+}
+
+/// Each partition passes its value to the next one around a ring every step and adds
+/// the step's control byte to what it receives.
+struct Ring(NodeId);
+struct RingPartition {
+    partition: usize,
+    value: u64,
+}
+impl SessionTask for Ring {
+    fn node(&self) -> NodeId {
+        self.0
+    }
+    fn open(&self, p: usize, tc: &TaskContext) -> Result<Box<dyn SessionPartition>, TaskError> {
+        let value = tc.cached::<u64>(self.0, p).expect("cached")[0];
+        Ok(Box::new(RingPartition {
+            partition: p,
+            value,
+        }))
+    }
+}
+impl SessionPartition for RingPartition {
+    fn step(
+        &mut self,
+        step: u64,
+        control: &[u8],
+        inbox: Vec<bytes::Bytes>,
+        outbox: &mut Outbox<'_>,
+    ) -> Result<Vec<u8>, TaskError> {
+        if step > 0 {
+            assert_eq!(inbox.len(), 1, "one batch from the previous partition");
+            let got = u64::from_le_bytes(inbox[0][..8].try_into().unwrap());
+            self.value = got + u64::from(control[0]);
+        }
+        let next = (self.partition + 1) % outbox.partitions();
+        outbox.send(next, &self.value.to_le_bytes())?;
+        Ok(self.value.to_le_bytes().to_vec())
+    }
+    fn finish(&mut self) -> Result<Vec<u8>, TaskError> {
+        Ok(self.value.to_le_bytes().to_vec())
+    }
+}
+
+fn as_u64(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(bytes[..8].try_into().unwrap())
+}
+
+/// The ring job: fills a cached node of four partitions, then runs six steps of the ring
+/// session, checking every step's reports and the results.
+fn ring_job(ctx: &JobContext) -> crate::Result<()> {
+    let n = 4;
+    let node = ctx.plan().add_node(Arc::new(Numbers(n)));
+    let _held = ctx.plan().hold(node);
+    ctx.run_action("fill", node, Arc::new(Fill(node)), |_| Ok(()))?;
+    let steps = 6u64;
+    let mut seen = Vec::new();
+    let results = ctx.run_session("ring", Arc::new(Ring(node)), vec![1], |step, reports| {
+        seen.push(reports.iter().map(|r| as_u64(r)).collect::<Vec<_>>());
+        Ok((step + 1 < steps).then(|| vec![1]))
+    })?;
+    if !ctx.is_driver() {
+        return Ok(());
+    }
+    // After step s, partition p holds 10 ((p - s) mod n) + s.
+    for (s, values) in seen.iter().enumerate() {
+        for (p, v) in values.iter().enumerate() {
+            let from = (p + n * steps as usize - s) % n;
+            assert_eq!(*v, 10 * from as u64 + s as u64, "step {s}, partition {p}");
+        }
+    }
+    let last: Vec<u64> = results.iter().map(|r| as_u64(r)).collect();
+    assert_eq!(&last, seen.last().unwrap());
+    Ok(())
+}
+
+fn options(workers: usize, threads: usize) -> JobOptions {
+    JobOptions {
+        workers,
+        threads,
+        parallelism: 4,
+        ..JobOptions::default()
+    }
+}
+
+#[test]
+fn partitions_keep_their_state_and_push_to_each_other_in_one_process() {
+    run_local("ring", &[], options(1, 2), None, ring_job).unwrap();
+}
+
+struct RingResolver;
+impl JobResolver for RingResolver {
+    fn resolve(&self, job: &str, _args: &[String]) -> Result<JobFn, String> {
+        match job {
+            "ring" => Ok(Box::new(ring_job)),
+            other => Err(format!("unknown job {other}")),
+        }
+    }
+}
+
+#[test]
+fn partitions_push_to_each_other_across_workers_over_tcp() {
+    let secret = Secret::new(b"session test".to_vec());
+    let mut threads = Vec::new();
+    let config = DriverConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        secret: secret.clone(),
+        workers: 2,
+        join_timeout: Duration::from_secs(30),
+        heartbeat_timeout: Duration::from_secs(10),
+        job: "ring".into(),
+        args: Vec::new(),
+        options: options(2, 1),
+        progress: None,
+    };
+    let metrics = run_driver(
+        config,
+        |address| {
+            for _ in 0..2 {
+                let worker = WorkerConfig {
+                    driver: address.to_string(),
+                    secret: secret.clone(),
+                    connect_timeout: Duration::from_secs(10),
+                    heartbeat: Duration::from_millis(500),
+                };
+                threads.push(std::thread::spawn(move || {
+                    run_worker(worker, &RingResolver)
+                }));
+            }
+            Ok(())
+        },
+        ring_job,
+    )
+    .unwrap();
+    for t in threads {
+        t.join().unwrap().unwrap();
+    }
+    // Both workers held partitions of the ring: the pushes crossed the network.
+    assert_eq!(metrics.workers_detail.len(), 2);
+    assert!(metrics.workers_detail.iter().all(|w| w.tasks > 0));
+}
