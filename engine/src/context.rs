@@ -306,7 +306,7 @@ impl JobContext {
 
     fn counters_now(&self) -> BTreeMap<String, i64> {
         let mut totals = match &self.inner.role {
-            Role::Driver { scheduler, .. } => scheduler.lock().metrics().counters,
+            Role::Driver { scheduler, .. } => scheduler.lock().counters(),
             Role::Follower { .. } => BTreeMap::new(),
         };
         for (k, v) in self.inner.driver_counters.lock().iter() {

@@ -232,6 +232,12 @@ impl Scheduler {
         m
     }
 
+    /// The counter totals of successful task attempts so far (without copying the rest of
+    /// the metrics, whose timeline grows with the run).
+    pub fn counters(&self) -> BTreeMap<String, i64> {
+        self.metrics.counters.clone()
+    }
+
     /// The shuffles whose map outputs the driver tracks, ascending (for tests and the UI).
     pub fn tracked_shuffles(&self) -> Vec<ShuffleId> {
         let mut s: Vec<ShuffleId> = self.map_outputs.keys().copied().collect();

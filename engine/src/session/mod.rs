@@ -18,13 +18,15 @@
 //!
 //! Batches travel through the push exchange (`exchange`), straight between workers; the
 //! driver only carries the small control and report bytes. Every command runs on the
-//! worker's task pool, never on the I/O runtime.
+//! worker's task pool, never on the I/O runtime; a worker's partitions step in parallel on
+//! its task threads.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use rayon::prelude::*;
 
 use crate::error::TaskError;
 use crate::exchange::Pusher;
@@ -189,24 +191,27 @@ fn run_step(
         env.mailbox
             .wait_flushed(channel, step - 1, &workers, STEP_INPUT_WAIT)?;
     }
-    let mut reports = Vec::with_capacity(partitions.len());
-    for (p, partition) in partitions.iter_mut() {
-        let inbox = if step > 0 {
-            env.mailbox.take(channel, step - 1, *p)
-        } else {
-            Vec::new()
-        };
-        let mut outbox = Outbox {
-            pusher: &env.pusher,
-            session,
-            step,
-            placement,
-            addresses,
-            batches: 0,
-            bytes: 0,
-        };
-        reports.push((*p, partition.step(step, control, inbox, &mut outbox)?));
-    }
+    // The partitions of this worker step in parallel on its task threads.
+    let reports = partitions
+        .par_iter_mut()
+        .map(|(p, partition)| {
+            let inbox = if step > 0 {
+                env.mailbox.take(channel, step - 1, *p)
+            } else {
+                Vec::new()
+            };
+            let mut outbox = Outbox {
+                pusher: &env.pusher,
+                session,
+                step,
+                placement,
+                addresses,
+                batches: 0,
+                bytes: 0,
+            };
+            Ok((*p, partition.step(step, control, inbox, &mut outbox)?))
+        })
+        .collect::<Result<Vec<_>, TaskError>>()?;
     if step > 0 {
         env.mailbox.finish_tag(channel, step - 1);
     }
