@@ -333,12 +333,16 @@ async fn control_loop(
             }
             DriverMessage::DriverValue { seq, bytes } => running.inbox.push(seq, bytes),
             DriverMessage::Release { shuffles, nodes } => {
-                for s in shuffles {
-                    running.env.shuffle.remove_shuffle(s);
-                }
-                for n in nodes {
-                    running.env.cache.remove_node(n);
-                }
+                // Freeing deletes spill files and large buffers: off the I/O runtime.
+                let env = running.env.clone();
+                running.env.pool.spawn(move || {
+                    for s in shuffles {
+                        env.shuffle.remove_shuffle(s);
+                    }
+                    for n in nodes {
+                        env.cache.remove_node(n);
+                    }
+                });
             }
             DriverMessage::Shutdown { reason, ok } => {
                 // A failed job is reported by the driver; the worker just leaves.

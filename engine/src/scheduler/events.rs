@@ -278,6 +278,9 @@ impl Scheduler {
                     .entry((node, partition))
                     .or_default()
                     .insert(worker);
+            } else {
+                // Cached by a worker whose job thread had not reached `unpersist` yet.
+                self.cluster.release(worker, &[], &[node]);
             }
         }
         if let Some(p) = &self.progress {
@@ -299,8 +302,10 @@ impl Scheduler {
     ) {
         match (task.kind, success) {
             (TaskKind::ShuffleMap { shuffle, map }, TaskSuccess::MapOutput { .. }) => {
-                if let Some(h) = self.map_outputs.get_mut(&shuffle) {
-                    h[map] = Some(worker);
+                match self.map_outputs.get_mut(&shuffle) {
+                    Some(h) => h[map] = Some(worker),
+                    // The shuffle was released while this attempt ran: nothing reads it.
+                    None => self.cluster.release(worker, &[shuffle], &[]),
                 }
                 if self.complete(shuffle) {
                     self.finish_stage(task.stage);
