@@ -105,8 +105,10 @@ pub trait SessionPartition: Send {
         outbox: &mut crate::session::Outbox<'_>,
     ) -> Result<Vec<u8>, TaskError>;
 
-    /// The partition's result, as the bytes the driver gets when the session closes.
-    fn finish(&mut self) -> Result<Vec<u8>, TaskError>;
+    /// The partition's result, as the bytes the driver gets when the session closes. It
+    /// may leave data in the worker's cache through `tc` (`TaskContext::store_cached`),
+    /// which the driver then places later tasks next to.
+    fn finish(&mut self, tc: &TaskContext) -> Result<Vec<u8>, TaskError>;
 }
 
 /// A session's work: how each of its partitions is opened.

@@ -115,8 +115,12 @@ pub enum SessionReply {
         step: u64,
         reports: Vec<(u32, Vec<u8>)>,
     },
-    /// Its partitions' results.
-    Closed { results: Vec<(u32, Vec<u8>)> },
+    /// Its partitions' results, and the partitions of persisted nodes they left in the
+    /// worker's cache (a Pregel run's output).
+    Closed {
+        results: Vec<(u32, Vec<u8>)>,
+        cached: Vec<(NodeId, usize)>,
+    },
     /// The session failed here.
     Failed(TaskError),
 }

@@ -15,6 +15,7 @@
 
 mod action;
 pub mod dataset;
+pub mod graph;
 pub mod shuffle;
 pub mod sources;
 pub mod testing;

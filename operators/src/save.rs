@@ -45,7 +45,17 @@ int_field!(u8, u16, u32, u64, usize, i8, i16, i32, i64);
 
 impl Field for f64 {
     const TYPE: ColumnType = ColumnType::Float;
+    /// Infinities are written `infinity` and `-infinity` (as Graphalytics writes an
+    /// unreachable vertex's distance); both parse back as `f64`.
     fn write_text(&self, out: &mut Vec<u8>) {
+        if self.is_infinite() {
+            out.extend_from_slice(if *self > 0.0 {
+                b"infinity"
+            } else {
+                b"-infinity"
+            });
+            return;
+        }
         let _ = write!(out, "{self}");
     }
     fn value(&self) -> CsvValue {

@@ -33,7 +33,7 @@ use tokio_util::codec::{Decoder, Encoder, Framed};
 pub const MAGIC: u32 = 0x5745_4952;
 
 /// Version of the frame format; peers with different versions refuse each other.
-pub const WIRE_VERSION: u16 = 2;
+pub const WIRE_VERSION: u16 = 3;
 
 /// Size of the fixed frame header in bytes.
 pub const HEADER_BYTES: usize = 16;

@@ -62,7 +62,43 @@ impl Scheduler {
         let replies = self.session_replies(session, &workers, |r| {
             matches!(r, SessionReply::Closed { .. })
         })?;
+        for (worker, reply) in &replies {
+            if let SessionReply::Closed { cached, .. } = reply {
+                self.register_session_output(session, *worker, &placement, cached)?;
+            }
+        }
         self.by_partition(session, &placement, replies)
+    }
+
+    /// Records where a closed session left cached partitions of persisted nodes (one per
+    /// session partition the worker held); a worker naming another partition is evicted.
+    fn register_session_output(
+        &mut self,
+        session: SessionId,
+        worker: WorkerId,
+        placement: &[WorkerId],
+        cached: &[(NodeId, usize)],
+    ) -> Result<()> {
+        for &(node, partition) in cached {
+            if placement.get(partition) != Some(&worker) {
+                let reason = format!(
+                    "cached partition {partition} of session {session}, which it does not hold"
+                );
+                self.evict_worker(worker, reason)?;
+                return Err(Error::job(format!(
+                    "session {session} lost worker {worker}"
+                )));
+            }
+            if self.plan.is_cached_node(node) {
+                self.cache_locations
+                    .entry((node, partition))
+                    .or_default()
+                    .insert(worker);
+            } else {
+                self.cluster.release(worker, &[], &[node]);
+            }
+        }
+        Ok(())
     }
 
     /// The worker of each partition: a live holder of the node's cached partition.
@@ -148,7 +184,7 @@ impl Scheduler {
         for (worker, reply) in replies {
             let items = match reply {
                 SessionReply::StepDone { reports, .. } => reports,
-                SessionReply::Closed { results } => results,
+                SessionReply::Closed { results, .. } => results,
                 _ => Vec::new(),
             };
             for (p, bytes) in items {

@@ -235,10 +235,15 @@ fn close(env: &Arc<WorkerEnv>, session: SessionId) -> Result<SessionReply, TaskE
     env.mailbox.drop_channel(session as u64);
     let mut local = local.lock();
     let mut results = Vec::with_capacity(local.partitions.len());
+    let mut cached = Vec::new();
     for (p, partition) in local.partitions.iter_mut() {
-        results.push((*p, partition.finish()?));
+        let tc = TaskContext::new(env.clone(), *p as usize, 0, ShuffleLocations::default());
+        let _current = tc.enter();
+        results.push((*p, partition.finish(&tc)?));
+        tc.check()?;
+        cached.extend(tc.metrics().cached);
     }
-    Ok(SessionReply::Closed { results })
+    Ok(SessionReply::Closed { results, cached })
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ impl SessionPartition for RingPartition {
         outbox.send(next, &self.value.to_le_bytes())?;
         Ok(self.value.to_le_bytes().to_vec())
     }
-    fn finish(&mut self) -> Result<Vec<u8>, TaskError> {
+    fn finish(&mut self, _tc: &TaskContext) -> Result<Vec<u8>, TaskError> {
         Ok(self.value.to_le_bytes().to_vec())
     }
 }

@@ -1,0 +1,173 @@
+//! One partition of a Pregel run on its worker: the vertex values and halted flags that
+//! live from the session's open to its close, and one superstep over them.
+//!
+//! A superstep decodes the batches pushed to the partition in the superstep before,
+//! runs `compute` on every vertex that is active or has messages, hands full batches to
+//! the exchange as it goes (so sending overlaps computing and buffers stay bounded), and
+//! reports the vertices still active, the messages sent and its aggregates.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use weir_engine::plan::{NodeId, SessionPartition, SessionTask};
+use weir_engine::session::Outbox;
+use weir_engine::{TaskContext, TaskError};
+
+use crate::graph::build::GraphPart;
+use crate::graph::combine::Combiner;
+use crate::graph::messages::{decode_all, Batch, Inbox, Sender};
+use crate::graph::program::{Context, VertexProgram};
+use crate::graph::topology::Topology;
+
+/// What the driver sends every partition at a barrier.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Control<A> {
+    pub num_vertices: u64,
+    pub aggregated: A,
+}
+
+/// What a partition reports at a barrier.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Report<A> {
+    /// Vertices that did not vote to halt.
+    pub active: u64,
+    /// Messages sent by `compute`.
+    pub sent: u64,
+    /// Messages that left in batches, after combining.
+    pub delivered: u64,
+    /// The partition's contribution to the aggregates.
+    pub aggregate: A,
+}
+
+/// How a Pregel session opens its partitions.
+pub(crate) struct PregelTask<P: VertexProgram> {
+    pub program: Arc<P>,
+    pub graph_node: NodeId,
+    pub output_node: NodeId,
+}
+
+impl<P: VertexProgram> SessionTask for PregelTask<P> {
+    fn node(&self) -> NodeId {
+        self.graph_node
+    }
+
+    fn open(&self, p: usize, tc: &TaskContext) -> Result<Box<dyn SessionPartition>, TaskError> {
+        let parts = tc
+            .cached::<GraphPart<P::Value, P::Edge>>(self.graph_node, p)
+            .ok_or_else(|| {
+                TaskError::failed(format!(
+                    "graph partition {p} is not in this worker's memory"
+                ))
+            })?;
+        let part = parts
+            .first()
+            .ok_or_else(|| TaskError::failed(format!("graph partition {p} is empty")))?;
+        let n = part.topology.len();
+        Ok(Box::new(PregelPartition {
+            combiner: self.program.combiner(),
+            program: self.program.clone(),
+            partition: p,
+            topology: part.topology.clone(),
+            values: part.values.as_ref().clone(),
+            halted: vec![false; n],
+            own_batches: Vec::new(),
+            output_node: self.output_node,
+        }))
+    }
+}
+
+/// A partition's state between supersteps.
+struct PregelPartition<P: VertexProgram> {
+    program: Arc<P>,
+    combiner: Option<Combiner<P::Message>>,
+    partition: usize,
+    topology: Arc<Topology<P::Edge>>,
+    values: Vec<P::Value>,
+    halted: Vec<bool>,
+    /// Messages this partition sent itself in the last superstep.
+    own_batches: Vec<Batch<P::Message>>,
+    output_node: NodeId,
+}
+
+impl<P: VertexProgram> PregelPartition<P> {
+    /// Hands the sender's encoded batches to the exchange.
+    fn push_ready(
+        sender: &mut Sender<P::Message>,
+        outbox: &mut Outbox<'_>,
+    ) -> Result<(), TaskError> {
+        if let Some(e) = sender.error.take() {
+            return Err(e);
+        }
+        for (to, bytes) in sender.ready.drain(..) {
+            outbox.send(to, &bytes)?;
+        }
+        Ok(())
+    }
+}
+
+impl<P: VertexProgram> SessionPartition for PregelPartition<P> {
+    fn step(
+        &mut self,
+        step: u64,
+        control: &[u8],
+        inbox: Vec<bytes::Bytes>,
+        outbox: &mut Outbox<'_>,
+    ) -> Result<Vec<u8>, TaskError> {
+        let control: Control<P::Aggregates> = bincode::deserialize(control).map_err(|e| {
+            TaskError::failed(format!("a Pregel control message is malformed: {e}"))
+        })?;
+        let batches = decode_all(inbox, std::mem::take(&mut self.own_batches))?;
+        let inbox = if batches.is_empty() {
+            Inbox::empty()
+        } else {
+            Inbox::build(&self.topology, batches, self.combiner.as_ref())?
+        };
+        let mut sender = Sender::new(self.partition, outbox.partitions(), self.combiner.clone());
+        let mut contribution = P::Aggregates::default();
+        let mut active = 0u64;
+        let topology: &Topology<P::Edge> = &self.topology;
+        for (local, &vertex) in topology.vertices.iter().enumerate() {
+            let messages = inbox.messages(local);
+            if self.halted[local] && messages.is_empty() {
+                continue;
+            }
+            let mut ctx = Context::<P> {
+                topology,
+                local,
+                superstep: step,
+                num_vertices: control.num_vertices,
+                aggregated: &control.aggregated,
+                contribution: &mut contribution,
+                sender: &mut sender,
+                halt: false,
+            };
+            self.program
+                .compute(&mut ctx, vertex, &mut self.values[local], messages);
+            let halt = ctx.halt;
+            self.halted[local] = halt;
+            active += u64::from(!halt);
+            if !sender.ready.is_empty() || sender.error.is_some() {
+                Self::push_ready(&mut sender, outbox)?;
+            }
+        }
+        sender.cut_all();
+        Self::push_ready(&mut sender, outbox)?;
+        self.own_batches = std::mem::take(&mut sender.to_self);
+        let report = Report {
+            active,
+            sent: sender.sent,
+            delivered: sender.delivered,
+            aggregate: contribution,
+        };
+        Ok(bincode::serialize(&report)?)
+    }
+
+    fn finish(&mut self, tc: &TaskContext) -> Result<Vec<u8>, TaskError> {
+        let part = GraphPart {
+            topology: self.topology.clone(),
+            values: Arc::new(std::mem::take(&mut self.values)),
+        };
+        tc.store_cached(self.output_node, self.partition, Arc::new(vec![part]));
+        Ok(Vec::new())
+    }
+}

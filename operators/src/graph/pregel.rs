@@ -1,0 +1,171 @@
+//! `Graph::pregel`: runs a [`VertexProgram`] as one session of long-lived partitions
+//! (see `weir_engine::session`), the driver running only the barrier.
+//!
+//! ```text
+//!  driver                                 worker A (partitions 0, 2)     worker B (1, 3)
+//!  count the graph (builds the CSR partitions in worker memory, once)
+//!  Open ────────────────────────────────▶ values and halted flags from the cached graph
+//!  Step 0 {N, aggregates: default} ─────▶ compute every vertex ──batches──▶ (to B, to self)
+//!                                         flush(0) ─────────────────────▶
+//!        ◀──────────── {active, sent, aggregate} per partition
+//!  reduce aggregates; master(0, &mut aggregates) → Continue or Halt
+//!  stop if every vertex halted and nothing was sent, or at max_supersteps
+//!  Step 1 {N, aggregates} ──────────────▶ wait for every worker's flush(0),
+//!                                         inbox of superstep 0, compute active vertices …
+//!  …
+//!  Close ───────────────────────────────▶ each partition's values into worker memory
+//!                                         as a partition of the output graph
+//! ```
+//!
+//! The data never passes through the driver: batches go worker to worker, and the output
+//! stays where it was computed, read by later stages like any persisted dataset.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use weir_engine::{Error, Result};
+
+use crate::dataset::{Data, Dataset, NodeBuilder, Records};
+use crate::graph::aggregate::Aggregate;
+use crate::graph::build::{Graph, GraphPart};
+use crate::graph::partition::{Control, PregelTask, Report};
+use crate::graph::program::{MasterDecision, VertexProgram};
+use crate::graph::topology::VertexId;
+
+/// How a Pregel run goes.
+#[derive(Debug, Clone, Copy)]
+pub struct PregelOptions {
+    /// The run ends after this many supersteps even if vertices are still active.
+    pub max_supersteps: u64,
+}
+
+impl Default for PregelOptions {
+    fn default() -> Self {
+        PregelOptions {
+            max_supersteps: u64::MAX,
+        }
+    }
+}
+
+/// What a Pregel run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PregelStats {
+    /// Supersteps run.
+    pub supersteps: u64,
+    /// Messages sent by `compute`, in all supersteps.
+    pub messages: u64,
+    /// Messages that crossed partitions in batches, after combining.
+    pub delivered: u64,
+    /// Vertices and (out-)edges of the graph.
+    pub vertices: u64,
+    pub edges: u64,
+    /// Seconds spent building the graph in memory (if it was not there yet).
+    pub load_seconds: f64,
+    /// Seconds of the supersteps, from open to close.
+    pub run_seconds: f64,
+}
+
+impl<V: Data, E: Data> Graph<V, E> {
+    /// Runs `program` to the end and returns every vertex with its final value.
+    pub fn pregel<P>(&self, program: P, options: PregelOptions) -> Result<Dataset<(VertexId, V)>>
+    where
+        P: VertexProgram<Value = V, Edge = E>,
+    {
+        Ok(self.run_pregel(program, options)?.0.vertices())
+    }
+
+    /// Runs `program` to the end; returns the graph with the final values (its structure
+    /// shared with this one) and what the run did.
+    pub fn run_pregel<P>(
+        &self,
+        program: P,
+        options: PregelOptions,
+    ) -> Result<(Graph<V, E>, PregelStats)>
+    where
+        P: VertexProgram<Value = V, Edge = E>,
+    {
+        let ctx = self.parts.context().clone();
+        let load = Instant::now();
+        let (vertices, edges) = self.counts()?;
+        let load_seconds = load.elapsed().as_secs_f64();
+        let output = output_node::<V, E>(&ctx, self.num_partitions());
+        let program = Arc::new(program);
+        let task = Arc::new(PregelTask {
+            program: program.clone(),
+            graph_node: self.parts.id(),
+            output_node: output.id(),
+        });
+        let stats = Arc::new(Mutex::new(PregelStats {
+            vertices,
+            edges,
+            load_seconds,
+            ..PregelStats::default()
+        }));
+        let control = |aggregated: P::Aggregates| {
+            bincode::serialize(&Control {
+                num_vertices: vertices,
+                aggregated,
+            })
+            .map_err(|e| Error::job(format!("a Pregel control message: {e}")))
+        };
+        let first = control(P::Aggregates::default())?;
+        let run = Instant::now();
+        let seen = stats.clone();
+        ctx.run_session("pregel", task, first, move |step, reports| {
+            let mut total = Report::<P::Aggregates>::default();
+            for (p, bytes) in reports.iter().enumerate() {
+                let r: Report<P::Aggregates> = bincode::deserialize(bytes).map_err(|e| {
+                    Error::job(format!("partition {p} sent a malformed Pregel report: {e}"))
+                })?;
+                total.active += r.active;
+                total.sent += r.sent;
+                total.delivered += r.delivered;
+                total.aggregate.merge(r.aggregate);
+            }
+            {
+                let mut s = seen.lock();
+                s.supersteps = step + 1;
+                s.messages += total.sent;
+                s.delivered += total.delivered;
+            }
+            let mut aggregated = total.aggregate;
+            let decision = program.master(step, &mut aggregated);
+            let quiet = total.active == 0 && total.sent == 0;
+            if decision == MasterDecision::Halt || quiet || step + 1 >= options.max_supersteps {
+                return Ok(None);
+            }
+            control(aggregated).map(Some)
+        })?;
+        let mut final_stats = stats.lock().clone();
+        final_stats.run_seconds = run.elapsed().as_secs_f64();
+        let final_stats = ctx.driver_value(move || Ok(final_stats))?;
+        let graph = Graph {
+            parts: output,
+            directed: self.directed,
+        };
+        Ok((graph, final_stats))
+    }
+}
+
+/// The persisted node a Pregel run leaves its output in: filled by the session's close,
+/// read from worker memory. It has no lineage to recompute from, so a lost partition is
+/// an error naming it.
+fn output_node<V: Data, E: Data>(
+    ctx: &weir_engine::JobContext,
+    partitions: usize,
+) -> Dataset<GraphPart<V, E>> {
+    let mut builder = NodeBuilder::new("pregel", partitions, Vec::new());
+    builder.persisted = true;
+    builder.build_with_id(ctx, |id, p, tc| {
+        match tc.cached::<GraphPart<V, E>>(id, p) {
+            Some(data) if tc.keeps_cached(id) => {
+                Ok(Box::new(data.as_ref().clone().into_iter()) as Records<GraphPart<V, E>>)
+            }
+            _ => Err(weir_engine::TaskError::failed(format!(
+                "partition {p} of a Pregel result is no longer in worker memory (its worker was lost or it was unpersisted); run the job again"
+            ))),
+        }
+    })
+}

@@ -1,0 +1,170 @@
+//! [`VertexProgram`]: what a Pregel job runs on every active vertex each superstep, and
+//! the [`Context`] it runs with: the superstep, the vertex's edges, sending, voting to
+//! halt, and the aggregators.
+
+use crate::dataset::Data;
+use crate::graph::aggregate::Aggregate;
+use crate::graph::combine::Combiner;
+use crate::graph::messages::Sender;
+use crate::graph::topology::{Adjacency, Topology, VertexId};
+
+/// What the master step decides after a superstep's barrier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MasterDecision {
+    /// Run the next superstep (unless every vertex halted and no message is in flight).
+    Continue,
+    /// End the run now.
+    Halt,
+}
+
+/// A vertex-centric program (Pregel's `Vertex::Compute`).
+///
+/// Every superstep, `compute` runs on each vertex that has not voted to halt or that
+/// received messages, with the messages sent to it in the superstep before. The run ends
+/// when every vertex has voted to halt and no message is in flight, when the master says
+/// so, or after `max_supersteps`.
+pub trait VertexProgram: Send + Sync + 'static {
+    /// A vertex's value (the graph's vertex value type).
+    type Value: Data;
+    /// An edge's value (the graph's edge value type).
+    type Edge: Data;
+    /// What vertices send each other.
+    type Message: Data;
+    /// The aggregators: `()` for none, else [`Sum`](super::Sum), [`Min`](super::Min),
+    /// [`Max`](super::Max), tuples of them, or a type of the program's own.
+    type Aggregates: Aggregate;
+
+    /// Runs vertex `vertex` for one superstep.
+    fn compute(
+        &self,
+        ctx: &mut Context<'_, Self>,
+        vertex: VertexId,
+        value: &mut Self::Value,
+        messages: &[Self::Message],
+    ) where
+        Self: Sized;
+
+    /// Folds messages to the same vertex on the sending side; with a combiner a vertex
+    /// receives at most one message per superstep.
+    fn combiner(&self) -> Option<Combiner<Self::Message>> {
+        None
+    }
+
+    /// Runs on the driver after superstep `superstep`'s barrier with the reduced
+    /// aggregates (Giraph's `MasterCompute`); what it leaves in `aggregates` is what
+    /// vertices read in the next superstep.
+    fn master(&self, superstep: u64, aggregates: &mut Self::Aggregates) -> MasterDecision {
+        let _ = (superstep, aggregates);
+        MasterDecision::Continue
+    }
+}
+
+/// The edges of one vertex: other ends and values, side by side.
+pub struct Edges<'a, E> {
+    /// The other end of each edge.
+    pub ends: &'a [VertexId],
+    /// Each edge's value.
+    pub values: &'a [E],
+}
+
+impl<'a, E> Edges<'a, E> {
+    fn of(adjacency: &'a Adjacency<E>, local: usize) -> Self {
+        Edges {
+            ends: adjacency.ends_of(local),
+            values: adjacency.values_of(local),
+        }
+    }
+
+    /// How many edges.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// `(other end, value)` of each edge.
+    pub fn iter(&self) -> impl Iterator<Item = (VertexId, &'a E)> + 'a {
+        self.ends.iter().copied().zip(self.values.iter())
+    }
+}
+
+/// What a vertex's `compute` can read and do.
+pub struct Context<'a, P: VertexProgram> {
+    pub(crate) topology: &'a Topology<P::Edge>,
+    pub(crate) local: usize,
+    pub(crate) superstep: u64,
+    pub(crate) num_vertices: u64,
+    pub(crate) aggregated: &'a P::Aggregates,
+    pub(crate) contribution: &'a mut P::Aggregates,
+    pub(crate) sender: &'a mut Sender<P::Message>,
+    pub(crate) halt: bool,
+}
+
+impl<P: VertexProgram> Context<'_, P> {
+    /// The current superstep, from 0.
+    pub fn superstep(&self) -> u64 {
+        self.superstep
+    }
+
+    /// The number of vertices in the graph.
+    pub fn num_vertices(&self) -> u64 {
+        self.num_vertices
+    }
+
+    /// The vertex's out-edges (for an undirected graph, all its edges).
+    pub fn out_edges(&self) -> Edges<'_, P::Edge> {
+        Edges::of(&self.topology.out_edges, self.local)
+    }
+
+    /// The vertex's out-degree.
+    pub fn out_degree(&self) -> usize {
+        self.topology.out_edges.range(self.local).len()
+    }
+
+    /// The vertex's in-edges: for a directed graph built with in-edges, those; for an
+    /// undirected graph, all its edges; otherwise `None`.
+    pub fn in_edges(&self) -> Option<Edges<'_, P::Edge>> {
+        match (&self.topology.in_edges, self.topology.directed) {
+            (Some(ins), _) => Some(Edges::of(ins, self.local)),
+            (None, false) => Some(self.out_edges()),
+            (None, true) => None,
+        }
+    }
+
+    /// Whether the graph is directed.
+    pub fn is_directed(&self) -> bool {
+        self.topology.directed
+    }
+
+    /// Sends `message` to `vertex`, delivered in the next superstep.
+    #[inline]
+    pub fn send(&mut self, vertex: VertexId, message: P::Message) {
+        self.sender.send(vertex, message);
+    }
+
+    /// Sends `message` along every out-edge.
+    pub fn send_to_out_neighbours(&mut self, message: &P::Message) {
+        let topology = self.topology;
+        for &end in topology.out_edges.ends_of(self.local) {
+            self.sender.send(end, message.clone());
+        }
+    }
+
+    /// Stops running this vertex until a message arrives for it.
+    pub fn vote_to_halt(&mut self) {
+        self.halt = true;
+    }
+
+    /// The aggregates reduced at the last barrier (defaults in superstep 0).
+    pub fn aggregated(&self) -> &P::Aggregates {
+        self.aggregated
+    }
+
+    /// This partition's contribution to the aggregates of this superstep.
+    pub fn aggregate(&mut self) -> &mut P::Aggregates {
+        self.contribution
+    }
+}

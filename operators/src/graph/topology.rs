@@ -1,0 +1,195 @@
+//! [`Topology`]: one partition of a graph's structure in compressed sparse row form.
+//!
+//! A partition owns the vertices whose id hashes to it ([`partition_of_vertex`]). Its
+//! vertex ids are sorted, so a vertex's dense local index is its rank, and its out-edges
+//! (and, when a program asks for them, its in-edges) are two flat arrays indexed by
+//! offsets: `targets[out_offsets[i]..out_offsets[i + 1]]` are the out-neighbours of local
+//! vertex `i`. No per-vertex or per-edge allocation, and a superstep walks the arrays in
+//! order.
+
+use serde::{Deserialize, Serialize};
+
+/// A vertex id.
+pub type VertexId = u64;
+
+/// The partition in `0..partitions` that owns `vertex`: the same hash every shuffle
+/// keyed by vertex uses, so vertex-keyed datasets line up with the graph's partitions.
+#[inline]
+pub fn partition_of_vertex(vertex: VertexId, partitions: usize) -> usize {
+    weir_engine::hash::partition_of(&vertex, partitions)
+}
+
+/// Adjacency in CSR form: the edges of local vertex `i` are
+/// `ends[offsets[i]..offsets[i + 1]]` with values `values[…]` alike.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Adjacency<E> {
+    /// `vertices + 1` offsets into `ends`.
+    pub offsets: Vec<u64>,
+    /// The other end of each edge (a global vertex id).
+    pub ends: Vec<VertexId>,
+    /// Each edge's value.
+    pub values: Vec<E>,
+}
+
+impl<E> Adjacency<E> {
+    /// Builds the adjacency of `vertices` (sorted ids) from `edges` as
+    /// `(local index, other end, value)`, sorted by local index.
+    fn from_sorted(vertices: usize, edges: Vec<(u32, VertexId, E)>) -> Self {
+        let mut offsets = vec![0u64; vertices + 1];
+        for (i, _, _) in &edges {
+            offsets[*i as usize + 1] += 1;
+        }
+        for i in 0..vertices {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut ends = Vec::with_capacity(edges.len());
+        let mut values = Vec::with_capacity(edges.len());
+        for (_, end, value) in edges {
+            ends.push(end);
+            values.push(value);
+        }
+        Adjacency {
+            offsets,
+            ends,
+            values,
+        }
+    }
+
+    /// The edge range of local vertex `i`.
+    #[inline]
+    pub fn range(&self, i: usize) -> std::ops::Range<usize> {
+        self.offsets[i] as usize..self.offsets[i + 1] as usize
+    }
+
+    /// The other ends of local vertex `i`'s edges.
+    #[inline]
+    pub fn ends_of(&self, i: usize) -> &[VertexId] {
+        &self.ends[self.range(i)]
+    }
+
+    /// The values of local vertex `i`'s edges.
+    #[inline]
+    pub fn values_of(&self, i: usize) -> &[E] {
+        &self.values[self.range(i)]
+    }
+}
+
+/// One partition of a graph's structure.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Topology<E> {
+    /// Which partition this is.
+    pub partition: u32,
+    /// How many partitions the graph has.
+    pub partitions: u32,
+    /// The partition's vertex ids, ascending and distinct; a vertex's local index is its
+    /// position here.
+    pub vertices: Vec<VertexId>,
+    /// Out-edges by local source.
+    pub out_edges: Adjacency<E>,
+    /// In-edges by local target, when the graph was built with them.
+    pub in_edges: Option<Adjacency<E>>,
+    /// Whether the graph is directed (an undirected graph keeps each edge both ways in
+    /// `out_edges`).
+    pub directed: bool,
+}
+
+impl<E> Topology<E> {
+    /// Builds partition `partition` of `partitions` from its sorted, distinct vertex ids
+    /// and its edges `(source, target, value)`; every edge's source (and, for in-edges,
+    /// its target) must be among `vertices`. Edges keep their order per vertex after a
+    /// stable sort by `(vertex, other end)`.
+    pub fn build(
+        partition: u32,
+        partitions: u32,
+        vertices: Vec<VertexId>,
+        out_edges: Vec<(VertexId, VertexId, E)>,
+        in_edges: Option<Vec<(VertexId, VertexId, E)>>,
+        directed: bool,
+    ) -> Result<Self, VertexId> {
+        debug_assert!(vertices.windows(2).all(|w| w[0] < w[1]));
+        let local = |edges: Vec<(VertexId, VertexId, E)>| -> Result<Adjacency<E>, VertexId> {
+            let mut indexed = Vec::with_capacity(edges.len());
+            for (at, other, value) in edges {
+                let i = vertices.binary_search(&at).map_err(|_| at)?;
+                indexed.push((i as u32, other, value));
+            }
+            indexed.sort_by_key(|e| (e.0, e.1));
+            Ok(Adjacency::from_sorted(vertices.len(), indexed))
+        };
+        let out_edges = local(out_edges)?;
+        let in_edges = in_edges.map(local).transpose()?;
+        Ok(Topology {
+            partition,
+            partitions,
+            vertices,
+            out_edges,
+            in_edges,
+            directed,
+        })
+    }
+
+    /// The number of vertices.
+    pub fn len(&self) -> usize {
+        self.vertices.len()
+    }
+
+    /// Whether the partition has no vertices.
+    pub fn is_empty(&self) -> bool {
+        self.vertices.is_empty()
+    }
+
+    /// The number of out-edges (both directions of an undirected edge count).
+    pub fn edges(&self) -> usize {
+        self.out_edges.ends.len()
+    }
+
+    /// The local index of `vertex`, if this partition holds it.
+    #[inline]
+    pub fn local_index(&self, vertex: VertexId) -> Option<usize> {
+        self.vertices.binary_search(&vertex).ok()
+    }
+
+    /// Bytes the structure takes in memory (for the memory bound of a run).
+    pub fn heap_bytes(&self) -> usize {
+        let adjacency = |a: &Adjacency<E>| {
+            a.offsets.len() * 8 + a.ends.len() * 8 + a.values.len() * std::mem::size_of::<E>()
+        };
+        self.vertices.len() * 8
+            + adjacency(&self.out_edges)
+            + self.in_edges.as_ref().map_or(0, adjacency)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_csr_with_edges_sorted_per_vertex() {
+        let t = Topology::build(
+            0,
+            1,
+            vec![1, 5, 9],
+            vec![(9, 1, 'a'), (1, 9, 'b'), (1, 5, 'c'), (9, 5, 'd')],
+            Some(vec![(1, 9, 'a'), (9, 1, 'b'), (5, 1, 'c'), (5, 9, 'd')]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(t.out_edges.offsets, vec![0, 2, 2, 4]);
+        assert_eq!(t.out_edges.ends_of(0), &[5, 9]);
+        assert_eq!(t.out_edges.values_of(0), &['c', 'b']);
+        assert!(t.out_edges.ends_of(1).is_empty());
+        assert_eq!(t.out_edges.ends_of(2), &[1, 5]);
+        let ins = t.in_edges.as_ref().unwrap();
+        assert_eq!(ins.ends_of(1), &[1, 9]);
+        assert_eq!(t.local_index(9), Some(2));
+        assert_eq!(t.local_index(4), None);
+        assert_eq!(t.edges(), 4);
+    }
+
+    #[test]
+    fn an_edge_from_a_vertex_outside_the_partition_is_refused() {
+        let e = Topology::build(0, 1, vec![1, 2], vec![(3, 1, ())], None, true).unwrap_err();
+        assert_eq!(e, 3);
+    }
+}
