@@ -26,16 +26,22 @@ use weir_operators::prelude::*;
 
 use crate::graph_input::{Graph, GraphArgs};
 use crate::output::{report_top, save_or_show, TOP};
+use crate::bfs::report_pregel;
 use crate::registry::Job;
+use crate::vertex_graph::Model;
+use crate::wcc_program::components_pregel;
 
 /// Weakly connected components of a graph.
 #[derive(Debug, Clone, clap::Parser)]
 pub struct Components {
     #[command(flatten)]
     pub graph: GraphArgs,
-    /// Most propagation rounds before giving up on convergence.
+    /// Most propagation rounds before giving up on convergence (dataflow model).
     #[arg(long, default_value_t = 1000)]
     pub max_iterations: u32,
+    /// A vertex program on the graph in worker memory, or a loop of dataflow stages.
+    #[arg(long, value_enum, default_value_t)]
+    pub model: Model,
 }
 
 impl Job for Components {
@@ -44,8 +50,22 @@ impl Job for Components {
         "Weakly connected components, Graphalytics WCC semantics (vertex<TAB>label)";
 
     fn run(self, ctx: &JobContext) -> Result<()> {
-        let graph = self.graph.load(ctx)?;
-        let found = components(ctx, &graph, self.max_iterations)?;
+        let found = match self.model {
+            Model::Pregel => {
+                let loaded = self.graph.load_vertex_graph(ctx, true)?;
+                let (labels, stats) = components_pregel(&loaded.graph)?;
+                report_pregel(ctx, &stats);
+                Found {
+                    labels,
+                    rounds: stats.supersteps as u32,
+                    converged: true,
+                }
+            }
+            Model::Dataflow => {
+                let graph = self.graph.load(ctx)?;
+                components(ctx, &graph, self.max_iterations)?
+            }
+        };
         let summary = save_or_show(ctx, &found.labels, |a: &(u64, u64), b: &(u64, u64)| {
             a.0.cmp(&b.0)
         })?;

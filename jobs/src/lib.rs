@@ -3,15 +3,22 @@
 //! Every job is a short function over the public Dataset API with a sequential reference
 //! it is tested against.
 
+pub mod bfs;
+pub mod cdlp;
 pub mod components;
 pub mod graph_blocks;
 pub mod graph_input;
 pub mod grep;
 pub mod invertedindex;
+pub mod lcc;
 pub mod output;
 pub mod pagerank;
+pub mod pagerank_program;
 pub mod registry;
 pub mod sort;
+pub mod sssp;
+pub mod vertex_graph;
+pub mod wcc_program;
 pub mod wordcount;
 
 pub use registry::{clap_error_line, Job, Registry};
@@ -24,4 +31,8 @@ pub fn register_builtin(registry: &mut Registry) {
     registry.register::<invertedindex::InvertedIndex>();
     registry.register::<sort::Sort>();
     registry.register::<components::Components>();
+    registry.register::<bfs::Bfs>();
+    registry.register::<sssp::Sssp>();
+    registry.register::<cdlp::Cdlp>();
+    registry.register::<lcc::Lcc>();
 }

@@ -1,4 +1,6 @@
-//! `pagerank`: PageRank as a dataflow over graph blocks, with Graphalytics semantics.
+//! `pagerank`: PageRank with Graphalytics semantics, as a vertex program (`--model
+//! pregel`, the default: see `pagerank_program`) or as a dataflow over graph blocks
+//! (`--model dataflow`, below).
 //!
 //! The graph is hash-partitioned and built once into persisted
 //! [`GraphBlock`](crate::graph_blocks::GraphBlock)s (each
@@ -18,10 +20,13 @@ use weir_datasets::GraphalyticsDataset;
 use weir_engine::{JobContext, Result};
 use weir_operators::prelude::*;
 
+use crate::bfs::report_pregel;
 use crate::graph_blocks::graph_blocks;
+use crate::pagerank_program::pagerank_pregel;
 use crate::graph_input::{Graph, GraphArgs};
 use crate::output::{report_top, save_or_show};
 use crate::registry::Job;
+use crate::vertex_graph::Model;
 
 /// PageRank over a graph.
 #[derive(Debug, Clone, clap::Parser)]
@@ -34,6 +39,9 @@ pub struct PageRank {
     /// Damping factor (default: the dataset's, else 0.85).
     #[arg(long)]
     pub damping: Option<f64>,
+    /// A vertex program on the graph in worker memory, or a loop of dataflow stages.
+    #[arg(long, value_enum, default_value_t)]
+    pub model: Model,
 }
 
 impl Job for PageRank {
@@ -41,9 +49,20 @@ impl Job for PageRank {
     const ABOUT: &'static str = "PageRank with Graphalytics semantics (vertex<TAB>rank)";
 
     fn run(self, ctx: &JobContext) -> Result<()> {
-        let graph = self.graph.load(ctx)?;
-        let (iterations, damping) = self.parameters(graph.properties.as_ref());
-        let ranks = pagerank(ctx, &graph, iterations, damping)?;
+        let (ranks, iterations, damping) = match self.model {
+            Model::Pregel => {
+                let loaded = self.graph.load_vertex_graph(ctx, false)?;
+                let (iterations, damping) = self.parameters(loaded.properties.as_ref());
+                let (ranks, stats) = pagerank_pregel(&loaded.graph, iterations, damping)?;
+                report_pregel(ctx, &stats);
+                (ranks, iterations, damping)
+            }
+            Model::Dataflow => {
+                let graph = self.graph.load(ctx)?;
+                let (iterations, damping) = self.parameters(graph.properties.as_ref());
+                (pagerank(ctx, &graph, iterations, damping)?, iterations, damping)
+            }
+        };
         let summary = save_or_show(ctx, &ranks, |a: &(u64, f64), b: &(u64, f64)| {
             b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
         })?;

@@ -175,6 +175,15 @@ impl<V: Data, E: Data> Graph<V, E> {
             .fold((0, 0), |(v, e), (pv, pe)| (v + pv, e + pe)))
     }
 
+    /// Whether `vertex` is in the graph.
+    pub fn contains_vertex(&self, vertex: VertexId) -> Result<bool> {
+        let found = self
+            .parts
+            .filter(move |part| part.topology.local_index(vertex).is_some())
+            .count()?;
+        Ok(found > 0)
+    }
+
     /// A graph with the same structure and each vertex's value replaced by
     /// `f(vertex, value, out-degree)`; the structure is shared, not copied.
     pub fn map_vertices<W: Data>(

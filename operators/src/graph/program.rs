@@ -103,7 +103,7 @@ pub struct Context<'a, P: VertexProgram> {
     pub(crate) halt: bool,
 }
 
-impl<P: VertexProgram> Context<'_, P> {
+impl<'a, P: VertexProgram> Context<'a, P> {
     /// The current superstep, from 0.
     pub fn superstep(&self) -> u64 {
         self.superstep
@@ -114,8 +114,9 @@ impl<P: VertexProgram> Context<'_, P> {
         self.num_vertices
     }
 
-    /// The vertex's out-edges (for an undirected graph, all its edges).
-    pub fn out_edges(&self) -> Edges<'_, P::Edge> {
+    /// The vertex's out-edges (for an undirected graph, all its edges). They borrow the
+    /// graph, not the context, so the program can send while walking them.
+    pub fn out_edges(&self) -> Edges<'a, P::Edge> {
         Edges::of(&self.topology.out_edges, self.local)
     }
 
@@ -126,7 +127,7 @@ impl<P: VertexProgram> Context<'_, P> {
 
     /// The vertex's in-edges: for a directed graph built with in-edges, those; for an
     /// undirected graph, all its edges; otherwise `None`.
-    pub fn in_edges(&self) -> Option<Edges<'_, P::Edge>> {
+    pub fn in_edges(&self) -> Option<Edges<'a, P::Edge>> {
         match (&self.topology.in_edges, self.topology.directed) {
             (Some(ins), _) => Some(Edges::of(ins, self.local)),
             (None, false) => Some(self.out_edges()),
