@@ -14,6 +14,7 @@ mod it {
     mod faults;
     mod formats;
     mod frames;
+    mod graphalytics;
     mod metrics;
     mod multihost;
     mod rogue;

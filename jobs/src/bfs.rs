@@ -101,7 +101,12 @@ pub fn bfs(graph: &Graph<(), ()>, source: u64) -> Result<(Dataset<(u64, i64)>, P
 }
 
 /// The sequential reference: a queue over adjacency lists.
-pub fn reference(vertices: &[u64], edges: &[(u64, u64)], directed: bool, source: u64) -> BTreeMap<u64, i64> {
+pub fn reference(
+    vertices: &[u64],
+    edges: &[(u64, u64)],
+    directed: bool,
+    source: u64,
+) -> BTreeMap<u64, i64> {
     let mut adjacent: BTreeMap<u64, Vec<u64>> = vertices.iter().map(|&v| (v, Vec::new())).collect();
     for &(s, d) in edges {
         adjacent.entry(s).or_default().push(d);
@@ -135,7 +140,9 @@ mod tests {
         let mut x = 7u64;
         let edges: Vec<(u64, u64)> = (0..600)
             .map(|_| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((x >> 33) % 200, (x >> 13) % 200)
             })
             .collect();
@@ -146,7 +153,11 @@ mod tests {
                 let got = local_with(threads, |ctx| {
                     let e = ctx.parallelize(edges.iter().map(|&(s, d)| (s, d, ())).collect(), 3)?;
                     let v = ctx.parallelize(vertices.iter().map(|&v| (v, ())).collect(), 2)?;
-                    let options = GraphOptions { partitions: 4, directed, in_edges: false };
+                    let options = GraphOptions {
+                        partitions: 4,
+                        directed,
+                        in_edges: false,
+                    };
                     let graph = Graph::from_edges(&e, Some(&v), (), options)?;
                     bfs(&graph, edges[0].0)?.0.collect()
                 });

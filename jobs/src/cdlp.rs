@@ -33,7 +33,8 @@ pub struct Cdlp {
 
 impl Job for Cdlp {
     const NAME: &'static str = "cdlp";
-    const ABOUT: &'static str = "Community detection by label propagation, Graphalytics CDLP (vertex<TAB>label)";
+    const ABOUT: &'static str =
+        "Community detection by label propagation, Graphalytics CDLP (vertex<TAB>label)";
 
     fn run(self, ctx: &JobContext) -> Result<()> {
         let loaded = self.graph.load_vertex_graph(ctx, true)?;
@@ -93,7 +94,9 @@ impl VertexProgram for CdlpProgram {
         if ctx.superstep() < self.iterations {
             ctx.send_to_out_neighbours(label);
             if ctx.is_directed() {
-                let ins = ctx.in_edges().expect("a directed CDLP graph keeps its in-edges");
+                let ins = ctx
+                    .in_edges()
+                    .expect("a directed CDLP graph keeps its in-edges");
                 for &source in ins.ends {
                     ctx.send(source, *label);
                 }
@@ -122,7 +125,8 @@ pub fn cdlp(graph: &Graph<(), ()>, iterations: u32) -> Result<(Dataset<(u64, u64
 /// An edge makes each end a neighbour of the other, whether the graph is directed or
 /// not (an undirected edge is listed once).
 pub fn reference(vertices: &[u64], edges: &[(u64, u64)], iterations: u32) -> BTreeMap<u64, u64> {
-    let mut neighbours: BTreeMap<u64, Vec<u64>> = vertices.iter().map(|&v| (v, Vec::new())).collect();
+    let mut neighbours: BTreeMap<u64, Vec<u64>> =
+        vertices.iter().map(|&v| (v, Vec::new())).collect();
     for &(s, d) in edges {
         neighbours.entry(s).or_default().push(d);
         neighbours.entry(d).or_default().push(s);
@@ -158,7 +162,9 @@ mod tests {
         let mut x = 3u64;
         let edges: Vec<(u64, u64)> = (0..500)
             .map(|_| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((x >> 33) % 120, (x >> 17) % 120)
             })
             .collect();
@@ -169,7 +175,11 @@ mod tests {
                 let got = local_with(threads, |ctx| {
                     let e = ctx.parallelize(edges.iter().map(|&(s, d)| (s, d, ())).collect(), 3)?;
                     let v = ctx.parallelize(vertices.iter().map(|&v| (v, ())).collect(), 2)?;
-                    let options = GraphOptions { partitions: 4, directed, in_edges: true };
+                    let options = GraphOptions {
+                        partitions: 4,
+                        directed,
+                        in_edges: true,
+                    };
                     let graph = Graph::from_edges(&e, Some(&v), (), options)?;
                     cdlp(&graph, 5)?.0.collect()
                 });

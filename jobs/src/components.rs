@@ -24,9 +24,9 @@ use std::sync::Arc;
 use weir_engine::{JobContext, Result};
 use weir_operators::prelude::*;
 
+use crate::bfs::report_pregel;
 use crate::graph_input::{Graph, GraphArgs};
 use crate::output::{report_top, save_or_show, TOP};
-use crate::bfs::report_pregel;
 use crate::registry::Job;
 use crate::vertex_graph::Model;
 use crate::wcc_program::components_pregel;

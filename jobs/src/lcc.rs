@@ -30,7 +30,8 @@ pub struct Lcc {
 
 impl Job for Lcc {
     const NAME: &'static str = "lcc";
-    const ABOUT: &'static str = "Local clustering coefficient, Graphalytics LCC (vertex<TAB>coefficient)";
+    const ABOUT: &'static str =
+        "Local clustering coefficient, Graphalytics LCC (vertex<TAB>coefficient)";
 
     fn run(self, ctx: &JobContext) -> Result<()> {
         let loaded = self.graph.load_vertex_graph(ctx, true)?;
@@ -40,7 +41,11 @@ impl Job for Lcc {
         })?;
         report_pregel(ctx, &stats);
         ctx.set_result("vertices", summary.records);
-        report_top(ctx, "highest coefficients (vertex, coefficient)", &summary.top);
+        report_top(
+            ctx,
+            "highest coefficients (vertex, coefficient)",
+            &summary.top,
+        );
         Ok(())
     }
 }
@@ -61,7 +66,11 @@ pub struct LccProgram;
 fn neighbour_set(ctx: &Context<'_, LccProgram>, vertex: u64) -> Vec<u64> {
     let mut set: Vec<u64> = ctx.out_edges().ends.to_vec();
     if ctx.is_directed() {
-        set.extend_from_slice(ctx.in_edges().expect("a directed LCC graph keeps its in-edges").ends);
+        set.extend_from_slice(
+            ctx.in_edges()
+                .expect("a directed LCC graph keeps its in-edges")
+                .ends,
+        );
     }
     set.sort_unstable();
     set.dedup();
@@ -75,7 +84,13 @@ impl VertexProgram for LccProgram {
     type Message = LccMessage;
     type Aggregates = ();
 
-    fn compute(&self, ctx: &mut Context<'_, Self>, vertex: u64, lcc: &mut f64, received: &[LccMessage]) {
+    fn compute(
+        &self,
+        ctx: &mut Context<'_, Self>,
+        vertex: u64,
+        lcc: &mut f64,
+        received: &[LccMessage],
+    ) {
         match ctx.superstep() {
             0 => {
                 let set = neighbour_set(ctx, vertex);
@@ -105,7 +120,11 @@ impl VertexProgram for LccProgram {
                         LccMessage::Neighbours(..) => 0,
                     })
                     .sum();
-                *lcc = if d < 2.0 { 0.0 } else { links as f64 / (d * (d - 1.0)) };
+                *lcc = if d < 2.0 {
+                    0.0
+                } else {
+                    links as f64 / (d * (d - 1.0))
+                };
                 ctx.vote_to_halt();
             }
         }
@@ -139,7 +158,8 @@ pub fn lcc(graph: &Graph<(), ()>) -> Result<(Dataset<(u64, f64)>, PregelStats)> 
 
 /// The sequential reference over adjacency sets.
 pub fn reference(vertices: &[u64], edges: &[(u64, u64)], directed: bool) -> BTreeMap<u64, f64> {
-    let mut out: BTreeMap<u64, BTreeSet<u64>> = vertices.iter().map(|&v| (v, BTreeSet::new())).collect();
+    let mut out: BTreeMap<u64, BTreeSet<u64>> =
+        vertices.iter().map(|&v| (v, BTreeSet::new())).collect();
     let mut neighbours = out.clone();
     for &(s, d) in edges {
         if s == d {
@@ -179,7 +199,9 @@ mod tests {
         let mut x = 5u64;
         let edges: Vec<(u64, u64)> = (0..400)
             .map(|_| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((x >> 33) % 60, (x >> 17) % 60)
             })
             .collect();
@@ -191,7 +213,11 @@ mod tests {
                 let got = local_with(threads, |ctx| {
                     let e = ctx.parallelize(edges.iter().map(|&(s, d)| (s, d, ())).collect(), 3)?;
                     let v = ctx.parallelize(vertices.iter().map(|&v| (v, ())).collect(), 2)?;
-                    let options = GraphOptions { partitions: 4, directed, in_edges: true };
+                    let options = GraphOptions {
+                        partitions: 4,
+                        directed,
+                        in_edges: true,
+                    };
                     let graph = Graph::from_edges(&e, Some(&v), (), options)?;
                     lcc(&graph)?.0.collect()
                 });

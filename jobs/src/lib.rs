@@ -8,6 +8,7 @@ pub mod cdlp;
 pub mod components;
 pub mod graph_blocks;
 pub mod graph_input;
+pub mod graphalytics;
 pub mod grep;
 pub mod invertedindex;
 pub mod lcc;

@@ -22,9 +22,9 @@ use weir_operators::prelude::*;
 
 use crate::bfs::report_pregel;
 use crate::graph_blocks::graph_blocks;
-use crate::pagerank_program::pagerank_pregel;
 use crate::graph_input::{Graph, GraphArgs};
 use crate::output::{report_top, save_or_show};
+use crate::pagerank_program::pagerank_pregel;
 use crate::registry::Job;
 use crate::vertex_graph::Model;
 
@@ -60,7 +60,11 @@ impl Job for PageRank {
             Model::Dataflow => {
                 let graph = self.graph.load(ctx)?;
                 let (iterations, damping) = self.parameters(graph.properties.as_ref());
-                (pagerank(ctx, &graph, iterations, damping)?, iterations, damping)
+                (
+                    pagerank(ctx, &graph, iterations, damping)?,
+                    iterations,
+                    damping,
+                )
             }
         };
         let summary = save_or_show(ctx, &ranks, |a: &(u64, f64), b: &(u64, f64)| {

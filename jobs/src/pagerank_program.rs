@@ -5,7 +5,9 @@
 //! in the next superstep: `PR(v) = (1-d)/N + d * (sum of shares + dangling/N)`.
 
 use weir_engine::Result;
-use weir_operators::graph::{Combiner, Context, Graph, PregelOptions, PregelStats, Sum, VertexProgram};
+use weir_operators::graph::{
+    Combiner, Context, Graph, PregelOptions, PregelStats, Sum, VertexProgram,
+};
 use weir_operators::prelude::*;
 
 /// The vertex program: superstep 0 starts every rank at 1/N, supersteps 1 to
@@ -75,7 +77,9 @@ mod tests {
         let mut x = 9u64;
         let edges: Vec<(u64, u64)> = (0..500)
             .map(|_| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((x >> 33) % 150, (x >> 17) % 150)
             })
             .collect();
@@ -86,14 +90,22 @@ mod tests {
                 let got = local_with(threads, |ctx| {
                     let e = ctx.parallelize(edges.iter().map(|&(s, d)| (s, d, ())).collect(), 3)?;
                     let v = ctx.parallelize(vertices.iter().map(|&v| (v, ())).collect(), 2)?;
-                    let options = GraphOptions { partitions: 4, directed, in_edges: false };
+                    let options = GraphOptions {
+                        partitions: 4,
+                        directed,
+                        in_edges: false,
+                    };
                     let graph = Graph::from_edges(&e, Some(&v), (), options)?;
                     pagerank_pregel(&graph, 7, 0.85)?.0.collect()
                 });
                 let got: BTreeMap<u64, f64> = got.into_iter().collect();
                 assert_eq!(got.len(), expected.len());
                 for (v, r) in &expected {
-                    assert!((got[v] - r).abs() <= 1e-12 * r, "vertex {v}: {} vs {r}", got[v]);
+                    assert!(
+                        (got[v] - r).abs() <= 1e-12 * r,
+                        "vertex {v}: {} vs {r}",
+                        got[v]
+                    );
                 }
             }
         }

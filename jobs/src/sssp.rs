@@ -65,7 +65,13 @@ impl VertexProgram for SsspProgram {
     type Message = f64;
     type Aggregates = ();
 
-    fn compute(&self, ctx: &mut Context<'_, Self>, vertex: u64, distance: &mut f64, offers: &[f64]) {
+    fn compute(
+        &self,
+        ctx: &mut Context<'_, Self>,
+        vertex: u64,
+        distance: &mut f64,
+        offers: &[f64],
+    ) {
         let offered = if ctx.superstep() == 0 && vertex == self.source {
             Some(0.0)
         } else {
@@ -156,7 +162,9 @@ mod tests {
     fn distances_match_dijkstra_on_a_random_weighted_graph() {
         let mut x = 11u64;
         let mut next = move || {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             x >> 33
         };
         let edges: Vec<(u64, u64, f64)> = (0..700)
@@ -169,7 +177,11 @@ mod tests {
                 let got = local_with(threads, |ctx| {
                     let e = ctx.parallelize(edges.clone(), 3)?;
                     let v = ctx.parallelize(vertices.iter().map(|&v| (v, ())).collect(), 2)?;
-                    let options = GraphOptions { partitions: 4, directed, in_edges: false };
+                    let options = GraphOptions {
+                        partitions: 4,
+                        directed,
+                        in_edges: false,
+                    };
                     let graph = Graph::from_edges(&e, Some(&v), (), options)?;
                     sssp(&graph, edges[0].0)?.0.collect()
                 });
@@ -177,7 +189,10 @@ mod tests {
                 assert_eq!(got.len(), expected.len());
                 for (v, d) in &expected {
                     let g = got[v];
-                    assert!(g == *d || (g - d).abs() <= 1e-9 * d.abs(), "vertex {v}: {g} vs {d}");
+                    assert!(
+                        g == *d || (g - d).abs() <= 1e-9 * d.abs(),
+                        "vertex {v}: {g} vs {d}"
+                    );
                 }
             }
         }

@@ -21,7 +21,9 @@ impl WccProgram {
             ctx.send(n, label);
         }
         if ctx.is_directed() {
-            let ins = ctx.in_edges().expect("a directed WCC graph keeps its in-edges");
+            let ins = ctx
+                .in_edges()
+                .expect("a directed WCC graph keeps its in-edges");
             for &n in ins.ends.iter().filter(|&&n| n > label) {
                 ctx.send(n, label);
             }
@@ -71,19 +73,31 @@ mod tests {
         let mut x = 13u64;
         let edges: Vec<(u64, u64)> = (0..150)
             .map(|_| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((x >> 33) % 300, (x >> 17) % 300)
             })
             .collect();
         let vertices: Vec<u64> = (0..310).collect();
         let expected = crate::components::reference(&vertices, &edges);
-        assert!(expected.values().collect::<std::collections::BTreeSet<_>>().len() > 20);
+        assert!(
+            expected
+                .values()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                > 20
+        );
         for directed in [true, false] {
             for threads in [1, 3] {
                 let got = local_with(threads, |ctx| {
                     let e = ctx.parallelize(edges.iter().map(|&(s, d)| (s, d, ())).collect(), 3)?;
                     let v = ctx.parallelize(vertices.iter().map(|&v| (v, ())).collect(), 2)?;
-                    let options = GraphOptions { partitions: 4, directed, in_edges: true };
+                    let options = GraphOptions {
+                        partitions: 4,
+                        directed,
+                        in_edges: true,
+                    };
                     let graph = Graph::from_edges(&e, Some(&v), (), options)?;
                     components_pregel(&graph)?.0.collect()
                 });
