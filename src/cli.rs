@@ -1,5 +1,5 @@
 //! The command line: `weir jobs`, `weir run`, `weir worker`, `weir demo`, `weir bench`,
-//! `weir datasets`.
+//! `weir graphalytics`, `weir datasets`.
 //!
 //! Errors end as one line `error: …` on stderr and exit code 2; a closed stdout (a pipe to
 //! `head`) ends quietly with 0.
@@ -54,6 +54,9 @@ enum Command {
         #[command(subcommand)]
         command: weir_bench::BenchCommand,
     },
+    /// Runs the LDBC Graphalytics algorithms a dataset lists, validates them against the
+    /// expected outputs and reports times, EVPS and PASS/FAIL.
+    Graphalytics(crate::graphalytics::GraphalyticsArgs),
     /// Dataset tools.
     Datasets {
         #[command(subcommand)]
@@ -155,6 +158,7 @@ pub(crate) fn main_with(registry: Registry) -> ExitCode {
             },
             command,
         ),
+        Command::Graphalytics(args) => crate::graphalytics::graphalytics_command(&registry, &args),
         Command::Datasets { command } => crate::generate::datasets_command(command),
     };
     report(result)

@@ -12,6 +12,7 @@
 pub mod cli;
 mod demo;
 mod generate;
+mod graphalytics;
 mod progress;
 mod run;
 

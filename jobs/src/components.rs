@@ -36,7 +36,7 @@ use crate::wcc_program::components_pregel;
 pub struct Components {
     #[command(flatten)]
     pub graph: GraphArgs,
-    /// Most propagation rounds before giving up on convergence (dataflow model).
+    /// Most propagation rounds before giving up on convergence.
     #[arg(long, default_value_t = 1000)]
     pub max_iterations: u32,
     /// A vertex program on the graph in worker memory, or a loop of dataflow stages.
@@ -53,12 +53,13 @@ impl Job for Components {
         let found = match self.model {
             Model::Pregel => {
                 let loaded = self.graph.load_vertex_graph(ctx, true)?;
-                let (labels, stats) = components_pregel(&loaded.graph)?;
+                let (labels, stats) = components_pregel(&loaded.graph, self.max_iterations)?;
                 report_pregel(ctx, &stats);
                 Found {
                     labels,
-                    rounds: stats.supersteps as u32,
-                    converged: true,
+                    // Superstep 0 makes the first offers; each later one is a round.
+                    rounds: stats.supersteps.saturating_sub(1) as u32,
+                    converged: stats.converged,
                 }
             }
             Model::Dataflow => {

@@ -32,7 +32,7 @@ pub fn save_or_show<T: Data + Row>(
     };
     if let Some(dir) = ctx.options().output.clone() {
         let saved = ds.save(&dir)?;
-        if ctx.is_driver() {
+        if ctx.should_print() {
             eprintln!(
                 "wrote {} records in {} part files to {}",
                 saved.records,

@@ -53,11 +53,18 @@ impl VertexProgram for WccProgram {
     }
 }
 
-/// `(vertex, label)` for every vertex. A directed graph must have been built with its
+/// `(vertex, label)` for every vertex, after at most `max_rounds` rounds of offers (the
+/// stats say whether it converged). A directed graph must have been built with its
 /// in-edges.
-pub fn components_pregel(graph: &Graph<(), ()>) -> Result<(Dataset<(u64, u64)>, PregelStats)> {
+pub fn components_pregel(
+    graph: &Graph<(), ()>,
+    max_rounds: u32,
+) -> Result<(Dataset<(u64, u64)>, PregelStats)> {
     let graph = graph.map_vertices(|v, _, _| v);
-    let (out, stats) = graph.run_pregel(WccProgram, PregelOptions::default())?;
+    let options = PregelOptions {
+        max_supersteps: u64::from(max_rounds) + 1,
+    };
+    let (out, stats) = graph.run_pregel(WccProgram, options)?;
     Ok((out.vertices(), stats))
 }
 
@@ -99,7 +106,7 @@ mod tests {
                         in_edges: true,
                     };
                     let graph = Graph::from_edges(&e, Some(&v), (), options)?;
-                    components_pregel(&graph)?.0.collect()
+                    components_pregel(&graph, 1000)?.0.collect()
                 });
                 let got: BTreeMap<u64, u64> = got.into_iter().collect();
                 assert_eq!(got, expected, "directed {directed}, {threads} threads");

@@ -158,13 +158,19 @@ fn wordcount_survives_a_worker_killed_during_a_wide_reduce() {
 }
 
 #[test]
-fn pagerank_survives_a_killed_worker() {
+fn pagerank_dataflow_survives_a_killed_worker() {
     // Killed after the links are cached and several iterations have run: the lost cached
     // partitions and map outputs must be recomputed from lineage.
     let props = samples().join("graphalytics/test-pr-directed.properties");
     let problem = pr_problem(&props);
     let tmp = tempfile::tempdir().unwrap();
-    let job = vec!["pagerank".into(), "--dataset".into(), path_str(&props)];
+    let job = vec![
+        "pagerank".into(),
+        "--model".into(),
+        "dataflow".into(),
+        "--dataset".into(),
+        path_str(&props),
+    ];
     let run = strike(
         tmp.path(),
         &job,

@@ -156,3 +156,61 @@ fn every_graphalytics_test_graph_three_shapes() {
         suite(&properties);
     }
 }
+
+#[test]
+fn the_graphalytics_command_validates_every_algorithm_and_writes_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let props = samples().join("graphalytics/example-undirected.properties");
+    let report = tmp.path().join("report.json");
+    let args = [
+        "graphalytics",
+        &path_str(&props),
+        "--workers",
+        "3",
+        "--report",
+        &path_str(&report),
+    ];
+    let out = run_weir(&args);
+    out.assert_ok();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let rows = json["algorithms"].as_array().unwrap();
+    assert_eq!(rows.len(), 6);
+    assert!(rows.iter().all(|r| r["passed"] == true), "{json}");
+    assert!(rows.iter().all(|r| r["supersteps"].as_u64().unwrap() > 0));
+    assert!(out.stdout.contains("PASS"));
+
+    // A wrong expected value fails that algorithm, naming the vertex, and the exit code.
+    let expected = tmp.path().join("expected");
+    std::fs::create_dir(&expected).unwrap();
+    for suffix in ["BFS", "SSSP"] {
+        let from = samples().join(format!("graphalytics/example-undirected-{suffix}"));
+        std::fs::copy(&from, expected.join(format!("example-undirected-{suffix}"))).unwrap();
+    }
+    let bfs = expected.join("example-undirected-BFS");
+    let text = std::fs::read_to_string(&bfs)
+        .unwrap()
+        .replacen("3 1", "3 7", 1);
+    std::fs::write(&bfs, text).unwrap();
+    let args = [
+        "graphalytics",
+        &path_str(&props),
+        "--algorithms",
+        "bfs,sssp",
+        "--expected",
+        &path_str(&expected),
+        "--workers",
+        "0",
+        "--report",
+        &path_str(&report),
+    ];
+    let out = run_weir(&args);
+    let line = out.assert_clean_error();
+    assert!(line.contains("bfs failed"), "{line}");
+    assert!(
+        out.stdout.contains("FAIL: vertex 3: expected 7, got 1"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("sssp") && out.stdout.contains("PASS"));
+}

@@ -5,8 +5,11 @@
 use std::ops::AddAssign;
 use std::sync::Arc;
 
+/// A fold of one message into another.
+type Fold<M> = dyn Fn(&mut M, M) + Send + Sync;
+
 /// Folds a message into another one bound for the same vertex.
-pub struct Combiner<M>(Arc<dyn Fn(&mut M, M) + Send + Sync>);
+pub struct Combiner<M>(Arc<Fold<M>>);
 
 impl<M> Clone for Combiner<M> {
     fn clone(&self) -> Self {

@@ -65,6 +65,9 @@ pub struct PregelStats {
     pub load_seconds: f64,
     /// Seconds of the supersteps, from open to close.
     pub run_seconds: f64,
+    /// Whether the run ended by itself (every vertex halted with no message in flight,
+    /// or the master halted it) rather than at `max_supersteps`.
+    pub converged: bool,
 }
 
 impl<V: Data, E: Data> Graph<V, E> {
@@ -133,7 +136,11 @@ impl<V: Data, E: Data> Graph<V, E> {
             let mut aggregated = total.aggregate;
             let decision = program.master(step, &mut aggregated);
             let quiet = total.active == 0 && total.sent == 0;
-            if decision == MasterDecision::Halt || quiet || step + 1 >= options.max_supersteps {
+            if decision == MasterDecision::Halt || quiet {
+                seen.lock().converged = true;
+                return Ok(None);
+            }
+            if step + 1 >= options.max_supersteps {
                 return Ok(None);
             }
             control(aggregated).map(Some)
