@@ -34,6 +34,7 @@ pub fn demo(registry: &Registry, workers: usize) -> anyhow::Result<()> {
         join_workers: None,
         join_timeout: 60,
         heartbeat_timeout: 5,
+        checkpoint_every: 10,
     };
     println!("weir demo: a local cluster of {workers} worker processes\n");
 

@@ -74,6 +74,9 @@ pub struct RunOptions {
     /// Seconds of silence after which a worker counts as lost.
     #[arg(long, default_value_t = 5)]
     pub heartbeat_timeout: u64,
+    /// Pregel runs checkpoint every K supersteps, replicated to another worker (0: never).
+    #[arg(long, default_value_t = 10)]
+    pub checkpoint_every: u64,
 }
 
 const VALUE_OPTIONS: &[&str] = &[
@@ -88,6 +91,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "--join-workers",
     "--join-timeout",
     "--heartbeat-timeout",
+    "--checkpoint-every",
 ];
 const FLAG_OPTIONS: &[&str] = &["--local", "--quiet", "--skip-bad-records"];
 
@@ -223,6 +227,7 @@ pub fn run_job(
             .map(|p| std::path::absolute(&p).unwrap_or(p)),
         format: opts.format.clone(),
         silent: opts.silent,
+        checkpoint_every: opts.checkpoint_every,
     };
     let progress: Option<Arc<dyn ProgressSink>> = if !opts.quiet && std::io::stderr().is_terminal()
     {

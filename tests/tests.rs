@@ -17,6 +17,7 @@ mod it {
     mod graphalytics;
     mod metrics;
     mod multihost;
+    mod pregel_faults;
     mod rogue;
     mod shapes;
     mod text_jobs;

@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::plan::{NodeId, Plan, ResultTask, SessionTask};
 use crate::protocol::JobOptions;
-use crate::scheduler::Scheduler;
+use crate::scheduler::{Scheduler, SessionOutcome, SessionRun};
 use crate::shuffle::block::{decode_value, encode_value};
 use crate::task::add_to_current_task_counter;
 
@@ -250,25 +250,50 @@ impl JobContext {
         })
     }
 
-    /// Runs a session of long-lived tasks (see `session`): one partition per partition
-    /// of `task`'s cached input node, opened on the worker holding it and stepped until
-    /// `master` (run on the driver after every step, with each partition's report) returns
-    /// `None`; `control` is step 0's control bytes. Every process gets each partition's
-    /// result.
+    /// Runs session `task` (long-lived partitions stepped by the driver's barrier) from
+    /// `control`, the first step's control bytes, until `master` ends it; returns each
+    /// partition's result. A lost worker fails it (see [`run_session_attempt`] for runs
+    /// that recover).
+    ///
+    /// [`run_session_attempt`]: JobContext::run_session_attempt
     pub fn run_session<F>(
         &self,
         name: &str,
         task: Arc<dyn SessionTask>,
         control: Vec<u8>,
-        mut master: F,
+        master: F,
     ) -> Result<Vec<Vec<u8>>>
+    where
+        F: FnMut(u64, &[Vec<u8>]) -> Result<Option<Vec<u8>>>,
+    {
+        match self.run_session_attempt(name, task, control, &SessionRun::default(), master)? {
+            SessionOutcome::Closed(results) => Ok(results),
+            SessionOutcome::Lost { step, workers, .. } => Err(Error::job(format!(
+                "session {name} lost worker(s) {workers:?} at step {step}"
+            ))),
+        }
+    }
+
+    /// Runs one attempt of session `task` as `run` says (checkpoints, a checkpoint to
+    /// restore); every process gets the same outcome, so the job can decide alike
+    /// everywhere how to go on after a lost worker.
+    pub fn run_session_attempt<F>(
+        &self,
+        name: &str,
+        task: Arc<dyn SessionTask>,
+        control: Vec<u8>,
+        run: &SessionRun,
+        mut master: F,
+    ) -> Result<SessionOutcome>
     where
         F: FnMut(u64, &[Vec<u8>]) -> Result<Option<Vec<u8>>>,
     {
         let session = self.inner.plan.add_session(name, task);
         self.driver_value(|| match &self.inner.role {
             Role::Driver { scheduler, .. } => {
-                scheduler.lock().run_session(session, control, &mut master)
+                scheduler
+                    .lock()
+                    .run_session(session, control, run, &mut master)
             }
             Role::Follower { .. } => unreachable!("compute runs on the driver only"),
         })

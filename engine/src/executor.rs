@@ -117,7 +117,7 @@ impl WorkerEnv {
 
 /// An injected delay before every task, from `WEIR_INJECT_TASK_DELAY_MS`: makes stragglers
 /// and slow jobs on purpose, for fault-injection tests and for measuring.
-fn injected_delay() -> Option<Duration> {
+pub(crate) fn injected_delay() -> Option<Duration> {
     static DELAY: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
     *DELAY.get_or_init(|| {
         std::env::var("WEIR_INJECT_TASK_DELAY_MS")

@@ -105,6 +105,12 @@ pub trait SessionPartition: Send {
         outbox: &mut crate::session::Outbox<'_>,
     ) -> Result<Vec<u8>, TaskError>;
 
+    /// The partition's state between steps, for a checkpoint; `restore` on the session's
+    /// task rebuilds the partition from it. Sessions that cannot checkpoint say so.
+    fn snapshot(&self) -> Result<Vec<u8>, TaskError> {
+        Err(TaskError::failed("this session does not take checkpoints"))
+    }
+
     /// The partition's result, as the bytes the driver gets when the session closes. It
     /// may leave data in the worker's cache through `tc` (`TaskContext::store_cached`),
     /// which the driver then places later tasks next to.
@@ -122,6 +128,19 @@ pub trait SessionTask: Send + Sync + 'static {
         partition: usize,
         tc: &TaskContext,
     ) -> Result<Box<dyn SessionPartition>, TaskError>;
+    /// Opens partition `partition` from its cached input and the state `snapshot` a
+    /// checkpoint kept (what [`SessionPartition::snapshot`] returned).
+    fn restore(
+        &self,
+        partition: usize,
+        tc: &TaskContext,
+        snapshot: &[u8],
+    ) -> Result<Box<dyn SessionPartition>, TaskError> {
+        let _ = (partition, tc, snapshot);
+        Err(TaskError::failed(
+            "this session cannot be restored from a checkpoint",
+        ))
+    }
 }
 
 /// A registered session.

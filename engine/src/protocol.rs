@@ -33,6 +33,8 @@ pub struct JobOptions {
     pub format: String,
     /// The job prints nothing on stdout (benchmark runs).
     pub silent: bool,
+    /// Sessions that can (Pregel runs) take a checkpoint every this many steps; 0 never.
+    pub checkpoint_every: u64,
 }
 
 impl Default for JobOptions {
@@ -45,6 +47,7 @@ impl Default for JobOptions {
             output: None,
             format: "tsv".into(),
             silent: false,
+            checkpoint_every: 10,
         }
     }
 }
@@ -98,11 +101,34 @@ pub enum SessionCommand {
         placement: Vec<WorkerId>,
         /// Data-plane address of every worker of the session.
         addresses: BTreeMap<WorkerId, String>,
+        /// The exchange channel the session's checkpoints live on (kept across the
+        /// attempts of one run).
+        checkpoints: u64,
+        /// Start from a checkpoint instead of the input.
+        restore: Option<SessionRestore>,
     },
-    /// Run step `step` of every local partition with the barrier's `control` bytes.
-    Step { step: u64, control: Vec<u8> },
+    /// Run step `step` of every local partition with the barrier's `control` bytes;
+    /// with `checkpoint`, first snapshot each partition and its inbox, keep the snapshot
+    /// and push a replica to the next worker. Checkpoints older than `forget_before` are
+    /// dropped.
+    Step {
+        step: u64,
+        control: Vec<u8>,
+        checkpoint: bool,
+        forget_before: u64,
+    },
     /// Finish every local partition and send the results.
     Close,
+    /// Drop the session's partitions (a worker was lost); keep its checkpoints.
+    Abort,
+}
+
+/// Where a restored session starts: the checkpoint of step `step`, and for each
+/// partition the worker that holds its snapshot and hands it over.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SessionRestore {
+    pub step: u64,
+    pub sources: Vec<WorkerId>,
 }
 
 /// A worker's answer to a [`SessionCommand`].
@@ -121,6 +147,8 @@ pub enum SessionReply {
         results: Vec<(u32, Vec<u8>)>,
         cached: Vec<(NodeId, usize)>,
     },
+    /// Its partitions of the session are dropped.
+    Aborted,
     /// The session failed here.
     Failed(TaskError),
 }

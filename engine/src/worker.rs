@@ -23,7 +23,9 @@ use crate::executor::{run_task, WorkerEnv};
 use crate::frame::{framed, Frame, FrameKind, FramedStream};
 use crate::local::shuffle_memory_budget;
 use crate::plan::Plan;
-use crate::protocol::{binary_version, encode, receive, DriverMessage, JobOptions, WorkerMessage};
+use crate::protocol::{
+    binary_version, encode, receive, DriverMessage, JobOptions, SessionCommand, WorkerMessage,
+};
 use crate::shuffle::fetch::serve_blocks;
 use crate::shuffle::ShuffleStore;
 
@@ -324,6 +326,14 @@ async fn control_loop(
                 });
             }
             DriverMessage::Session { session, command } => {
+                if command == SessionCommand::Abort {
+                    // Wakes a step of the session waiting for a lost worker's batches,
+                    // which may hold the task thread the abort itself will run on.
+                    running
+                        .env
+                        .mailbox
+                        .abort_channel(session as u64, "the session was given up");
+                }
                 let env = running.env.clone();
                 let tx = running.to_driver.clone();
                 running.env.pool.spawn(move || {

@@ -114,9 +114,7 @@ pub fn cdlp(graph: &Graph<(), ()>, iterations: u32) -> Result<(Dataset<(u64, u64
     let program = CdlpProgram {
         iterations: u64::from(iterations),
     };
-    let options = PregelOptions {
-        max_supersteps: u64::from(iterations) + 1,
-    };
+    let options = PregelOptions::max_supersteps(u64::from(iterations) + 1);
     let (out, stats) = graph.run_pregel(program, options)?;
     Ok((out.vertices(), stats))
 }

@@ -151,7 +151,7 @@ fn count_common(a: &[u64], b: &[u64]) -> u64 {
 /// Every vertex's coefficient. A directed graph must have been built with its in-edges.
 pub fn lcc(graph: &Graph<(), ()>) -> Result<(Dataset<(u64, f64)>, PregelStats)> {
     let graph = graph.map_vertices(|_, _, _| 0.0);
-    let options = PregelOptions { max_supersteps: 3 };
+    let options = PregelOptions::max_supersteps(3);
     let (out, stats) = graph.run_pregel(LccProgram, options)?;
     Ok((out.vertices(), stats))
 }

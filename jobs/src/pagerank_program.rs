@@ -58,9 +58,7 @@ pub fn pagerank_pregel(
         iterations: u64::from(iterations),
         damping,
     };
-    let options = PregelOptions {
-        max_supersteps: u64::from(iterations) + 1,
-    };
+    let options = PregelOptions::max_supersteps(u64::from(iterations) + 1);
     let (out, stats) = graph.run_pregel(program, options)?;
     Ok((out.vertices(), stats))
 }

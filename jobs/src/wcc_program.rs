@@ -61,9 +61,7 @@ pub fn components_pregel(
     max_rounds: u32,
 ) -> Result<(Dataset<(u64, u64)>, PregelStats)> {
     let graph = graph.map_vertices(|v, _, _| v);
-    let options = PregelOptions {
-        max_supersteps: u64::from(max_rounds) + 1,
-    };
+    let options = PregelOptions::max_supersteps(u64::from(max_rounds) + 1);
     let (out, stats) = graph.run_pregel(WccProgram, options)?;
     Ok((out.vertices(), stats))
 }

@@ -8,17 +8,17 @@ use std::time::{Duration, Instant};
 use super::util::*;
 
 /// A running `weir run JOB_ARGS --workers N` whose workers were struck.
-struct Struck {
-    driver: Proc,
-    metrics: PathBuf,
-    out_dir: PathBuf,
+pub(super) struct Struck {
+    pub driver: Proc,
+    pub metrics: PathBuf,
+    pub out_dir: PathBuf,
 }
 
 /// Starts the job, waits for its `workers` worker processes, and `after` the start sends
 /// `signal` to the first `victims` of them (in pid order). Fails the test if the job had
 /// already ended by then, since the fault would then prove nothing.
 #[allow(clippy::too_many_arguments)]
-fn strike(
+pub(super) fn strike(
     tmp: &Path,
     job_args: &[String],
     workers: usize,
@@ -69,7 +69,7 @@ fn strike(
     }
 }
 
-fn lost_workers(metrics: &Path) -> u64 {
+pub(super) fn lost_workers(metrics: &Path) -> u64 {
     let m = read_metrics(metrics);
     let lost = m["workers_lost"].as_u64().expect("workers_lost");
     let flagged = m["workers_detail"]

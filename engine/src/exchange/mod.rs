@@ -120,6 +120,7 @@ impl BatchHeader {
 struct MailState {
     batches: HashMap<(ChannelId, u64, u32), Vec<Bytes>>,
     flushed: HashMap<(ChannelId, u64), BTreeSet<WorkerId>>,
+    aborted: HashMap<ChannelId, String>,
     closed: Option<String>,
 }
 
@@ -174,7 +175,7 @@ impl Mailbox {
             if done {
                 return Ok(());
             }
-            if let Some(reason) = &s.closed {
+            if let Some(reason) = s.closed.as_ref().or(s.aborted.get(&channel)) {
                 return Err(TaskError::Cancelled(reason.clone()));
             }
             if self.arrived.wait_until(&mut s, deadline).timed_out() {
@@ -195,6 +196,33 @@ impl Mailbox {
             .batches
             .remove(&(channel, tag, to))
             .unwrap_or_default()
+    }
+
+    /// The batches pushed to `to` for `tag` on `channel`, left in place (a checkpoint
+    /// stays until it is forgotten).
+    pub fn peek(&self, channel: ChannelId, tag: u64, to: u32) -> Vec<Bytes> {
+        self.state
+            .lock()
+            .batches
+            .get(&(channel, tag, to))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Drops the batches of `channel` whose tag `drop` picks.
+    pub fn forget_tags(&self, channel: ChannelId, drop: impl Fn(u64) -> bool) {
+        let mut s = self.state.lock();
+        s.batches.retain(|k, _| k.0 != channel || !drop(k.1));
+        s.flushed.retain(|k, _| k.0 != channel || !drop(k.1));
+    }
+
+    /// Ends every wait on `channel` with `reason`: its session was given up.
+    pub fn abort_channel(&self, channel: ChannelId, reason: &str) {
+        self.state
+            .lock()
+            .aborted
+            .insert(channel, reason.to_string());
+        self.arrived.notify_all();
     }
 
     /// Forgets the flush markers of `tag` (once its input was taken).

@@ -37,7 +37,7 @@ impl Scheduler {
             SchedulerEvent::Session {
                 worker, session, ..
             } => {
-                if self.is_alive(worker) {
+                if self.is_alive(worker) && !self.aborted_sessions.contains(&session) {
                     let reason = format!("answered session {session}, which is not running");
                     self.evict_worker(worker, reason)?;
                 }

@@ -34,7 +34,7 @@ mod release;
 mod sessions;
 mod stages;
 
-pub use sessions::Master;
+pub use sessions::{Checkpoint, Master, SessionOutcome, SessionRun};
 
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
@@ -152,6 +152,8 @@ pub struct Scheduler {
     /// stage back).
     failed_on: HashMap<TaskKind, WorkerId>,
     running: HashMap<u64, Running>,
+    /// Sessions given up after a lost worker: their late replies are ignored.
+    aborted_sessions: HashSet<SessionId>,
     bad_records: HashMap<(NodeId, usize), u64>,
     next_task_id: u64,
     progress: Option<Arc<dyn ProgressSink>>,
@@ -176,6 +178,7 @@ impl Scheduler {
             attempts: HashMap::new(),
             failed_on: HashMap::new(),
             running: HashMap::new(),
+            aborted_sessions: HashSet::new(),
             bad_records: HashMap::new(),
             next_task_id: 0,
             progress: None,

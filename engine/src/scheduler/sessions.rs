@@ -4,26 +4,82 @@
 //! The data of a step never passes through here: the workers push it to each other (see
 //! `session` and `exchange`).
 //!
+//! Every `checkpoint_every` steps the workers snapshot their partitions and replicate
+//! them (`session::checkpoint`); a checkpoint is complete once every worker finished the
+//! step after it. A worker lost during a session ends the attempt with
+//! [`SessionOutcome::Lost`]: the survivors drop their partitions, and the outcome names
+//! the last complete checkpoint if every partition still has a live snapshot holder. The
+//! job (every process alike) then rebuilds the lost input from lineage and opens the
+//! session again from that checkpoint, or from the start.
+//!
 //! Replies are checked like task reports: a reply from a worker outside the session, of
-//! another step, or naming a partition the worker does not hold evicts that worker. A
-//! worker lost during a session fails the session (checkpoints come with Pregel).
+//! another step, or naming a partition the worker does not hold evicts that worker.
+
+use serde::{Deserialize, Serialize};
 
 use super::*;
-use crate::protocol::SessionCommand;
+use crate::error::TaskError;
+use crate::protocol::{SessionCommand, SessionRestore};
+use crate::session::checkpoint::{checkpoint_channel, replica_of};
 
 /// Decides after step `step`, from every partition's report (by partition): the next
 /// step's control bytes, or `None` to end the session.
 pub type Master<'a> = dyn FnMut(u64, &[Vec<u8>]) -> Result<Option<Vec<u8>>> + 'a;
 
+/// How long a failed step waits for news of a lost worker before the failure is taken as
+/// the session's own.
+const LOSS_GRACE: Duration = Duration::from_secs(10);
+
+/// How one attempt of a session runs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SessionRun {
+    /// Take a checkpoint every this many steps (0: never).
+    pub checkpoint_every: u64,
+    /// Start from this checkpoint (of an earlier attempt) instead of the input.
+    pub restore: Option<Checkpoint>,
+}
+
+/// A complete checkpoint: the step it was taken at, the control bytes of that step, and
+/// the workers holding each partition's snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub step: u64,
+    pub control: Vec<u8>,
+    pub holders: Vec<Vec<WorkerId>>,
+    /// The channel the snapshots live on.
+    pub channel: u64,
+}
+
+/// How an attempt of a session ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum SessionOutcome {
+    /// It closed: each partition's result.
+    Closed(Vec<Vec<u8>>),
+    /// Workers were lost at step `step`; `checkpoint` is the last complete checkpoint
+    /// when every partition still has a live holder of its snapshot.
+    Lost {
+        step: u64,
+        workers: Vec<WorkerId>,
+        checkpoint: Option<Checkpoint>,
+    },
+}
+
+/// What waiting for replies came to.
+enum Replies {
+    All(Vec<(WorkerId, SessionReply)>),
+    Lost(Vec<WorkerId>),
+}
+
 impl Scheduler {
-    /// Runs session `session` from `control` (step 0's control bytes) until `master` ends
-    /// it; returns each partition's result.
+    /// Runs one attempt of session `session` from `control` (the first step's control
+    /// bytes, unless it restores a checkpoint) until `master` ends it or a worker is lost.
     pub fn run_session(
         &mut self,
         session: SessionId,
         control: Vec<u8>,
+        run: &SessionRun,
         master: &mut Master<'_>,
-    ) -> Result<Vec<Vec<u8>>> {
+    ) -> Result<SessionOutcome> {
         let entry = self
             .plan
             .session(session)
@@ -32,26 +88,84 @@ impl Scheduler {
         let mut workers = placement.clone();
         workers.sort_unstable();
         workers.dedup();
-        let addresses = workers
-            .iter()
-            .map(|w| (*w, self.workers[w].data_address.clone()))
-            .collect();
+        let channel = run
+            .restore
+            .as_ref()
+            .map_or(checkpoint_channel(session), |c| c.channel);
+        if let Some(c) = run.restore.as_ref().filter(|c| !self.recoverable(c)) {
+            // More workers were lost since the checkpoint was picked.
+            let mut lost: Vec<WorkerId> = c.holders.iter().flatten().copied().collect();
+            lost.retain(|w| !self.is_alive(*w));
+            lost.sort_unstable();
+            lost.dedup();
+            return Ok(SessionOutcome::Lost {
+                step: c.step,
+                workers: lost,
+                checkpoint: None,
+            });
+        }
+        let restore = match &run.restore {
+            Some(c) => Some(self.restore_sources(c, &placement)?),
+            None => None,
+        };
         let open = SessionCommand::Open {
             fingerprint: entry.fingerprint,
             placement: placement.clone(),
-            addresses,
+            addresses: workers
+                .iter()
+                .map(|w| (*w, self.workers[w].data_address.clone()))
+                .collect(),
+            checkpoints: channel,
+            restore,
         };
         self.broadcast_session(session, &workers, &open);
-        self.session_replies(session, &workers, |r| matches!(r, SessionReply::Opened))?;
-        let (mut control, mut step) = (control, 0u64);
+        let first_step = run.restore.as_ref().map_or(0, |c| c.step);
+        if let Replies::Lost(lost) =
+            self.session_replies(session, &workers, |r| matches!(r, SessionReply::Opened))?
+        {
+            let checkpoint = run.restore.clone().filter(|c| self.recoverable(c));
+            return Ok(self.give_up(session, &workers, first_step, lost, checkpoint));
+        }
+        let mut control = run.restore.as_ref().map_or(control, |c| c.control.clone());
+        let mut step = first_step;
+        // The restored checkpoint stays valid until a later one completes.
+        let mut complete: Option<Checkpoint> = run.restore.clone();
+        let mut pending: Option<Checkpoint> = None;
+        let mut forget_before = 0;
         loop {
-            let command = SessionCommand::Step { step, control };
+            let every = run.checkpoint_every;
+            let checkpoint = step > first_step && step.checked_rem(every) == Some(0);
+            let command = SessionCommand::Step {
+                step,
+                control: control.clone(),
+                checkpoint,
+                forget_before,
+            };
             self.broadcast_session(session, &workers, &command);
-            let replies = self.session_replies(
-                session,
-                &workers,
-                |r| matches!(r, SessionReply::StepDone { step: s, .. } if *s == step),
-            )?;
+            let fits = |r: &SessionReply| matches!(r, SessionReply::StepDone { step: s, .. } if *s == step);
+            let replies = match self.session_replies(session, &workers, fits)? {
+                Replies::All(replies) => replies,
+                Replies::Lost(lost) => {
+                    let checkpoint = complete.filter(|c| self.recoverable(c));
+                    return Ok(self.give_up(session, &workers, step, lost, checkpoint));
+                }
+            };
+            if let Some(c) = pending.take_if(|c| c.step < step) {
+                forget_before = c.step;
+                complete = Some(c);
+            }
+            if checkpoint {
+                let holders = placement
+                    .iter()
+                    .map(|&w| vec![w, replica_of(w, &workers)])
+                    .collect();
+                pending = Some(Checkpoint {
+                    step,
+                    control: control.clone(),
+                    holders,
+                    channel,
+                });
+            }
             let reports = self.by_partition(session, &placement, replies)?;
             match master(step, &reports)? {
                 Some(next) => (control, step) = (next, step + 1),
@@ -59,15 +173,82 @@ impl Scheduler {
             }
         }
         self.broadcast_session(session, &workers, &SessionCommand::Close);
-        let replies = self.session_replies(session, &workers, |r| {
+        let replies = match self.session_replies(session, &workers, |r| {
             matches!(r, SessionReply::Closed { .. })
-        })?;
+        })? {
+            Replies::All(replies) => replies,
+            Replies::Lost(lost) => {
+                let checkpoint = complete.filter(|c| self.recoverable(c));
+                return Ok(self.give_up(session, &workers, step, lost, checkpoint));
+            }
+        };
         for (worker, reply) in &replies {
             if let SessionReply::Closed { cached, .. } = reply {
                 self.register_session_output(session, *worker, &placement, cached)?;
             }
         }
-        self.by_partition(session, &placement, replies)
+        Ok(SessionOutcome::Closed(
+            self.by_partition(session, &placement, replies)?,
+        ))
+    }
+
+    /// Whether every partition of checkpoint `c` has a live holder.
+    fn recoverable(&self, c: &Checkpoint) -> bool {
+        c.holders
+            .iter()
+            .all(|h| h.iter().any(|w| self.is_alive(*w)))
+    }
+
+    /// Who hands each partition's snapshot to its new worker: the new worker itself
+    /// when it holds one, else a live holder.
+    fn restore_sources(&self, c: &Checkpoint, placement: &[WorkerId]) -> Result<SessionRestore> {
+        let sources = placement
+            .iter()
+            .zip(&c.holders)
+            .enumerate()
+            .map(|(p, (owner, holders))| {
+                if holders.contains(owner) {
+                    return Ok(*owner);
+                }
+                holders
+                    .iter()
+                    .copied()
+                    .find(|w| self.is_alive(*w))
+                    .ok_or_else(|| {
+                        Error::job(format!(
+                            "every holder of partition {p}'s checkpoint of step {} was lost",
+                            c.step
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SessionRestore {
+            step: c.step,
+            sources,
+        })
+    }
+
+    /// Ends an attempt after losing `lost`: the survivors drop their partitions.
+    fn give_up(
+        &mut self,
+        session: SessionId,
+        workers: &[WorkerId],
+        step: u64,
+        lost: Vec<WorkerId>,
+        checkpoint: Option<Checkpoint>,
+    ) -> SessionOutcome {
+        self.aborted_sessions.insert(session);
+        let survivors: Vec<WorkerId> = workers
+            .iter()
+            .copied()
+            .filter(|w| self.is_alive(*w))
+            .collect();
+        self.broadcast_session(session, &survivors, &SessionCommand::Abort);
+        SessionOutcome::Lost {
+            step,
+            workers: lost,
+            checkpoint,
+        }
     }
 
     /// Records where a closed session left cached partitions of persisted nodes (one per
@@ -130,19 +311,31 @@ impl Scheduler {
     }
 
     /// Waits for one reply that `fits` from each of `workers`, handling other events as
-    /// they come.
+    /// they come; stops early when one of them is lost. A failure reported by a worker
+    /// is held back briefly: a peer's loss makes the others fail too, and the loss is
+    /// what the attempt ends with.
     fn session_replies(
         &mut self,
         session: SessionId,
         workers: &[WorkerId],
         fits: impl Fn(&SessionReply) -> bool,
-    ) -> Result<Vec<(WorkerId, SessionReply)>> {
+    ) -> Result<Replies> {
         let mut got: BTreeMap<WorkerId, SessionReply> = BTreeMap::new();
-        while got.len() < workers.len() {
-            if let Some(lost) = workers.iter().find(|w| !self.is_alive(**w)) {
-                return Err(Error::job(format!(
-                    "worker {lost} was lost during session {session}"
-                )));
+        let mut failure: Option<(Instant, TaskError)> = None;
+        let mut failed: BTreeSet<WorkerId> = BTreeSet::new();
+        while got.len() + failed.len() < workers.len() {
+            let lost: Vec<WorkerId> = workers
+                .iter()
+                .copied()
+                .filter(|w| !self.is_alive(*w))
+                .collect();
+            if !lost.is_empty() {
+                return Ok(Replies::Lost(lost));
+            }
+            if let Some((since, e)) = &failure {
+                if since.elapsed() > LOSS_GRACE {
+                    return Err(e.clone().into());
+                }
             }
             let event = match self.events.recv_timeout(IDLE_LOOK) {
                 Ok(ev) => ev,
@@ -157,7 +350,10 @@ impl Scheduler {
                     session: s,
                     reply,
                 } if s == session && workers.contains(&worker) => match reply {
-                    SessionReply::Failed(e) => return Err(e.into()),
+                    SessionReply::Failed(e) => {
+                        failed.insert(worker);
+                        failure.get_or_insert((Instant::now(), e));
+                    }
                     r if fits(&r) && !got.contains_key(&worker) => {
                         got.insert(worker, r);
                     }
@@ -169,7 +365,10 @@ impl Scheduler {
                 other => self.handle(other, None)?,
             }
         }
-        Ok(got.into_iter().collect())
+        if let Some((_, e)) = failure {
+            return Err(e.into());
+        }
+        Ok(Replies::All(got.into_iter().collect()))
     }
 
     /// Each partition's bytes from the workers' replies; a worker naming a partition it

@@ -17,7 +17,8 @@
 //! ```
 //!
 //! Batches travel through the push exchange (`exchange`), straight between workers; the
-//! driver only carries the small control and report bytes. Every command runs on the
+//! driver only carries the small control and report bytes. Checkpoints, restores and
+//! aborts after a lost worker are in `checkpoint`. Every command runs on the
 //! worker's task pool, never on the I/O runtime; a worker's partitions step in parallel on
 //! its task threads.
 
@@ -29,10 +30,10 @@ use parking_lot::Mutex;
 use rayon::prelude::*;
 
 use crate::error::TaskError;
-use crate::exchange::Pusher;
+use crate::exchange::{ChannelId, Pusher};
 use crate::executor::{panic_message, WorkerEnv, PLAN_WAIT};
 use crate::plan::{SessionId, SessionPartition};
-use crate::protocol::{SessionCommand, SessionReply};
+use crate::protocol::{SessionCommand, SessionReply, SessionRestore};
 use crate::task::{ShuffleLocations, TaskContext, WorkerId};
 
 /// How long a step waits for the other workers' batches of the step before.
@@ -90,6 +91,22 @@ struct LocalSession {
     placement: Vec<WorkerId>,
     addresses: BTreeMap<WorkerId, String>,
     partitions: Vec<(u32, Box<dyn SessionPartition>)>,
+    /// The channel its checkpoints live on.
+    checkpoints: ChannelId,
+    /// The first step of this attempt (0, or the restored checkpoint's step).
+    first_step: u64,
+    /// The inboxes of the first step, when restored from a checkpoint.
+    restored_inboxes: HashMap<u32, Vec<bytes::Bytes>>,
+}
+
+impl LocalSession {
+    /// The session's workers, ascending.
+    fn workers(&self) -> Vec<WorkerId> {
+        let mut workers = self.placement.clone();
+        workers.sort_unstable();
+        workers.dedup();
+        workers
+    }
 }
 
 /// The open sessions of a worker.
@@ -105,9 +122,32 @@ pub fn handle(env: &Arc<WorkerEnv>, session: SessionId, command: SessionCommand)
             fingerprint,
             placement,
             addresses,
-        } => open(env, session, fingerprint, placement, addresses),
-        SessionCommand::Step { step, control } => run_step(env, session, step, &control),
+            checkpoints,
+            restore,
+        } => {
+            let opening = Opening {
+                fingerprint,
+                placement,
+                addresses,
+                checkpoints,
+            };
+            open(env, session, opening, restore)
+        }
+        SessionCommand::Step {
+            step,
+            control,
+            checkpoint,
+            forget_before,
+        } => {
+            let local = local_session(env, session)?;
+            if forget_before > 0 {
+                let channel = local.lock().checkpoints;
+                env.mailbox.forget_tags(channel, |t| t < forget_before);
+            }
+            run_step(env, session, step, &control, checkpoint)
+        }
         SessionCommand::Close => close(env, session),
+        SessionCommand::Abort => Ok(checkpoint::abort(env, session)),
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
         Ok(Ok(reply)) => reply,
@@ -119,37 +159,59 @@ pub fn handle(env: &Arc<WorkerEnv>, session: SessionId, command: SessionCommand)
     }
 }
 
-fn open(
-    env: &Arc<WorkerEnv>,
-    session: SessionId,
+/// What an `Open` command says.
+struct Opening {
     fingerprint: u64,
     placement: Vec<WorkerId>,
     addresses: BTreeMap<WorkerId, String>,
+    checkpoints: ChannelId,
+}
+
+fn open(
+    env: &Arc<WorkerEnv>,
+    session: SessionId,
+    opening: Opening,
+    restore: Option<SessionRestore>,
 ) -> Result<SessionReply, TaskError> {
     let entry = env.plan.wait_session(session, PLAN_WAIT)?;
-    if entry.fingerprint != fingerprint {
+    if entry.fingerprint != opening.fingerprint {
         return Err(TaskError::PlanMismatch {
             action: session,
-            driver: fingerprint,
+            driver: opening.fingerprint,
             worker: entry.fingerprint,
         });
     }
-    let mut partitions = Vec::new();
-    for (p, _) in placement
+    let mut local = LocalSession {
+        placement: opening.placement,
+        addresses: opening.addresses,
+        partitions: Vec::new(),
+        checkpoints: opening.checkpoints,
+        first_step: restore.as_ref().map_or(0, |r| r.step),
+        restored_inboxes: HashMap::new(),
+    };
+    let snapshots = match &restore {
+        Some(r) => checkpoint::gather(env, &local, r)?,
+        None => HashMap::new(),
+    };
+    for (p, _) in local
+        .placement
         .iter()
         .enumerate()
         .filter(|(_, w)| **w == env.worker_id)
     {
         let tc = TaskContext::new(env.clone(), p, 0, ShuffleLocations::default());
         let _current = tc.enter();
-        partitions.push((p as u32, entry.task.open(p, &tc)?));
+        let partition = match snapshots.get(&(p as u32)) {
+            Some(snapshot) => {
+                let (state, inbox) = checkpoint::decode(snapshot, p)?;
+                local.restored_inboxes.insert(p as u32, inbox);
+                entry.task.restore(p, &tc, &state)?
+            }
+            None => entry.task.open(p, &tc)?,
+        };
+        local.partitions.push((p as u32, partition));
         tc.check()?;
     }
-    let local = LocalSession {
-        placement,
-        addresses,
-        partitions,
-    };
     env.sessions
         .sessions
         .lock()
@@ -174,32 +236,53 @@ fn run_step(
     session: SessionId,
     step: u64,
     control: &[u8],
+    take_checkpoint: bool,
 ) -> Result<SessionReply, TaskError> {
     let local = local_session(env, session)?;
     let mut local = local.lock();
+    let workers = local.workers();
+    let first_step = local.first_step;
+    let checkpoints = local.checkpoints;
+    let mut restored = std::mem::take(&mut local.restored_inboxes);
     let LocalSession {
         placement,
         addresses,
         partitions,
+        ..
     } = &mut *local;
     let (placement, addresses): (&[WorkerId], &BTreeMap<WorkerId, String>) = (placement, addresses);
     let channel = session as u64;
-    let mut workers: Vec<WorkerId> = placement.to_vec();
-    workers.sort_unstable();
-    workers.dedup();
-    if step > 0 {
+    if step > first_step {
         env.mailbox
             .wait_flushed(channel, step - 1, &workers, STEP_INPUT_WAIT)?;
     }
+    let inboxes: Vec<Vec<bytes::Bytes>> = partitions
+        .iter()
+        .map(|(p, _)| match restored.remove(p) {
+            Some(inbox) if step == first_step => inbox,
+            _ if step > 0 => env.mailbox.take(channel, step - 1, *p),
+            _ => Vec::new(),
+        })
+        .collect();
+    let replica = checkpoint::Replica {
+        pusher: &env.pusher,
+        channel: checkpoints,
+        step,
+        me: env.worker_id,
+        next: checkpoint::replica_of(env.worker_id, &workers),
+        addresses,
+    };
     // The partitions of this worker step in parallel on its task threads.
     let reports = partitions
         .par_iter_mut()
-        .map(|(p, partition)| {
-            let inbox = if step > 0 {
-                env.mailbox.take(channel, step - 1, *p)
-            } else {
-                Vec::new()
-            };
+        .zip(inboxes)
+        .map(|((p, partition), inbox)| {
+            if take_checkpoint {
+                replica.keep(*p, partition.as_ref(), &inbox)?;
+            }
+            if let Some(delay) = crate::executor::injected_delay() {
+                std::thread::sleep(delay);
+            }
             let mut outbox = Outbox {
                 pusher: &env.pusher,
                 session,
@@ -212,7 +295,7 @@ fn run_step(
             Ok((*p, partition.step(step, control, inbox, &mut outbox)?))
         })
         .collect::<Result<Vec<_>, TaskError>>()?;
-    if step > 0 {
+    if step > first_step {
         env.mailbox.finish_tag(channel, step - 1);
     }
     let peers: Vec<(WorkerId, String)> = workers
@@ -234,6 +317,7 @@ fn close(env: &Arc<WorkerEnv>, session: SessionId) -> Result<SessionReply, TaskE
         })?;
     env.mailbox.drop_channel(session as u64);
     let mut local = local.lock();
+    env.mailbox.drop_channel(local.checkpoints);
     let mut results = Vec::with_capacity(local.partitions.len());
     let mut cached = Vec::new();
     for (p, partition) in local.partitions.iter_mut() {
@@ -246,5 +330,6 @@ fn close(env: &Arc<WorkerEnv>, session: SessionId) -> Result<SessionReply, TaskE
     Ok(SessionReply::Closed { results, cached })
 }
 
+pub mod checkpoint;
 #[cfg(test)]
 mod tests;

@@ -19,6 +19,7 @@ use crate::shuffle::FxHashMap;
 pub const BATCH_MESSAGES: usize = 1 << 15;
 
 /// One received batch, decoded.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Batch<M> {
     pub from: u32,
     pub sequence: u32,

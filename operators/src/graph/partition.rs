@@ -52,6 +52,46 @@ impl<P: VertexProgram> SessionTask for PregelTask<P> {
     }
 
     fn open(&self, p: usize, tc: &TaskContext) -> Result<Box<dyn SessionPartition>, TaskError> {
+        Ok(Box::new(self.open_partition(p, tc)?))
+    }
+
+    fn restore(
+        &self,
+        p: usize,
+        tc: &TaskContext,
+        snapshot: &[u8],
+    ) -> Result<Box<dyn SessionPartition>, TaskError> {
+        let mut partition = self.open_partition(p, tc)?;
+        let state: Snapshot<P::Value, P::Message> =
+            bincode::deserialize(snapshot).map_err(|e| {
+                TaskError::failed(format!("the checkpoint of partition {p} is corrupt: {e}"))
+            })?;
+        if state.values.len() != partition.values.len()
+            || state.halted.len() != partition.values.len()
+        {
+            return Err(TaskError::failed(format!(
+                "the checkpoint of partition {p} has {} vertices, the graph partition {}",
+                state.values.len(),
+                partition.values.len()
+            )));
+        }
+        partition.values = state.values;
+        partition.halted = state.halted;
+        partition.own_batches = state.own_batches;
+        Ok(Box::new(partition))
+    }
+}
+
+/// What a checkpoint keeps of a partition between supersteps.
+#[derive(Serialize, Deserialize)]
+struct Snapshot<V, M> {
+    values: Vec<V>,
+    halted: Vec<bool>,
+    own_batches: Vec<Batch<M>>,
+}
+
+impl<P: VertexProgram> PregelTask<P> {
+    fn open_partition(&self, p: usize, tc: &TaskContext) -> Result<PregelPartition<P>, TaskError> {
         let parts = tc
             .cached::<GraphPart<P::Value, P::Edge>>(self.graph_node, p)
             .ok_or_else(|| {
@@ -63,7 +103,7 @@ impl<P: VertexProgram> SessionTask for PregelTask<P> {
             .first()
             .ok_or_else(|| TaskError::failed(format!("graph partition {p} is empty")))?;
         let n = part.topology.len();
-        Ok(Box::new(PregelPartition {
+        Ok(PregelPartition {
             combiner: self.program.combiner(),
             program: self.program.clone(),
             partition: p,
@@ -72,7 +112,7 @@ impl<P: VertexProgram> SessionTask for PregelTask<P> {
             halted: vec![false; n],
             own_batches: Vec::new(),
             output_node: self.output_node,
-        }))
+        })
     }
 }
 
@@ -160,6 +200,21 @@ impl<P: VertexProgram> SessionPartition for PregelPartition<P> {
             aggregate: contribution,
         };
         Ok(bincode::serialize(&report)?)
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, TaskError> {
+        #[derive(Serialize)]
+        struct SnapshotRef<'a, V, M> {
+            values: &'a [V],
+            halted: &'a [bool],
+            own_batches: &'a [Batch<M>],
+        }
+        let state = SnapshotRef {
+            values: &self.values,
+            halted: &self.halted,
+            own_batches: &self.own_batches,
+        };
+        Ok(bincode::serialize(&state)?)
     }
 
     fn finish(&mut self, tc: &TaskContext) -> Result<Vec<u8>, TaskError> {

@@ -23,8 +23,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use weir_engine::scheduler::{SessionOutcome, SessionRun};
 use weir_engine::{Error, Result};
 
 use crate::dataset::{Data, Dataset, NodeBuilder, Records};
@@ -39,12 +39,26 @@ use crate::graph::topology::VertexId;
 pub struct PregelOptions {
     /// The run ends after this many supersteps even if vertices are still active.
     pub max_supersteps: u64,
+    /// Checkpoint every this many supersteps (0: never); `None` takes the job's
+    /// `--checkpoint-every` (10 unless set).
+    pub checkpoint_every: Option<u64>,
 }
 
 impl Default for PregelOptions {
     fn default() -> Self {
         PregelOptions {
             max_supersteps: u64::MAX,
+            checkpoint_every: None,
+        }
+    }
+}
+
+impl PregelOptions {
+    /// At most `max_supersteps` supersteps, checkpoints as the job says.
+    pub fn max_supersteps(max_supersteps: u64) -> Self {
+        PregelOptions {
+            max_supersteps,
+            ..PregelOptions::default()
         }
     }
 }
@@ -68,6 +82,10 @@ pub struct PregelStats {
     /// Whether the run ended by itself (every vertex halted with no message in flight,
     /// or the master halted it) rather than at `max_supersteps`.
     pub converged: bool,
+    /// Times the run went back to a checkpoint after losing a worker.
+    pub rollbacks: u64,
+    /// Times it started again from superstep 0 (a partition lost its checkpoint too).
+    pub restarts: u64,
 }
 
 impl<V: Data, E: Data> Graph<V, E> {
@@ -81,6 +99,13 @@ impl<V: Data, E: Data> Graph<V, E> {
 
     /// Runs `program` to the end; returns the graph with the final values (its structure
     /// shared with this one) and what the run did.
+    ///
+    /// When a worker is lost, the run goes back to the last complete checkpoint: the
+    /// lost graph partitions are rebuilt from lineage on the survivors, the vertex values
+    /// come from the checkpoint's replicas, and the supersteps since are run again. When
+    /// a partition lost its checkpoint too, the run starts again from superstep 0. Either
+    /// way the result is the one an undisturbed run gives, and the driver says so in one
+    /// line.
     pub fn run_pregel<P>(
         &self,
         program: P,
@@ -95,17 +120,6 @@ impl<V: Data, E: Data> Graph<V, E> {
         let load_seconds = load.elapsed().as_secs_f64();
         let output = output_node::<V, E>(&ctx, self.num_partitions());
         let program = Arc::new(program);
-        let task = Arc::new(PregelTask {
-            program: program.clone(),
-            graph_node: self.parts.id(),
-            output_node: output.id(),
-        });
-        let stats = Arc::new(Mutex::new(PregelStats {
-            vertices,
-            edges,
-            load_seconds,
-            ..PregelStats::default()
-        }));
         let control = |aggregated: P::Aggregates| {
             bincode::serialize(&Control {
                 num_vertices: vertices,
@@ -114,45 +128,120 @@ impl<V: Data, E: Data> Graph<V, E> {
             .map_err(|e| Error::job(format!("a Pregel control message: {e}")))
         };
         let first = control(P::Aggregates::default())?;
-        let run = Instant::now();
-        let seen = stats.clone();
-        ctx.run_session("pregel", task, first, move |step, reports| {
-            let mut total = Report::<P::Aggregates>::default();
-            for (p, bytes) in reports.iter().enumerate() {
-                let r: Report<P::Aggregates> = bincode::deserialize(bytes).map_err(|e| {
-                    Error::job(format!("partition {p} sent a malformed Pregel report: {e}"))
-                })?;
-                total.active += r.active;
-                total.sent += r.sent;
-                total.delivered += r.delivered;
-                total.aggregate.merge(r.aggregate);
+        let barrier = Barrier::<P> {
+            program: program.clone(),
+            max_supersteps: options.max_supersteps,
+            control: &control,
+            per_step: Vec::new(),
+            converged: false,
+        };
+        let mut barrier = barrier;
+        let mut run = SessionRun {
+            checkpoint_every: options
+                .checkpoint_every
+                .unwrap_or(ctx.options().checkpoint_every),
+            restore: None,
+        };
+        let (mut rollbacks, mut restarts) = (0, 0);
+        let started = Instant::now();
+        loop {
+            let task = Arc::new(PregelTask {
+                program: program.clone(),
+                graph_node: self.parts.id(),
+                output_node: output.id(),
+            });
+            let master = |step: u64, reports: &[Vec<u8>]| barrier.after(step, reports);
+            match ctx.run_session_attempt("pregel", task, first.clone(), &run, master)? {
+                SessionOutcome::Closed(_) => break,
+                SessionOutcome::Lost {
+                    step,
+                    workers,
+                    checkpoint,
+                } => {
+                    let going_back = match &checkpoint {
+                        Some(c) => {
+                            rollbacks += 1;
+                            format!("rolling back to the checkpoint of superstep {}", c.step)
+                        }
+                        None => {
+                            restarts += 1;
+                            "no complete checkpoint survived: restarting from superstep 0 from lineage".to_string()
+                        }
+                    };
+                    barrier.converged = false;
+                    if ctx.is_driver() {
+                        eprintln!(
+                            "pregel: lost worker(s) {workers:?} at superstep {step}; {going_back}"
+                        );
+                    }
+                    run.restore = checkpoint;
+                    // The lost graph partitions are built again from lineage.
+                    self.counts()?;
+                }
             }
-            {
-                let mut s = seen.lock();
-                s.supersteps = step + 1;
-                s.messages += total.sent;
-                s.delivered += total.delivered;
-            }
-            let mut aggregated = total.aggregate;
-            let decision = program.master(step, &mut aggregated);
-            let quiet = total.active == 0 && total.sent == 0;
-            if decision == MasterDecision::Halt || quiet {
-                seen.lock().converged = true;
-                return Ok(None);
-            }
-            if step + 1 >= options.max_supersteps {
-                return Ok(None);
-            }
-            control(aggregated).map(Some)
-        })?;
-        let mut final_stats = stats.lock().clone();
-        final_stats.run_seconds = run.elapsed().as_secs_f64();
-        let final_stats = ctx.driver_value(move || Ok(final_stats))?;
+        }
+        let (messages, delivered) = barrier
+            .per_step
+            .iter()
+            .fold((0, 0), |(m, d), s| (m + s.0, d + s.1));
+        let stats = PregelStats {
+            supersteps: barrier.per_step.len() as u64,
+            messages,
+            delivered,
+            vertices,
+            edges,
+            load_seconds,
+            run_seconds: started.elapsed().as_secs_f64(),
+            converged: barrier.converged,
+            rollbacks,
+            restarts,
+        };
+        let stats = ctx.driver_value(move || Ok(stats))?;
         let graph = Graph {
             parts: output,
             directed: self.directed,
         };
-        Ok((graph, final_stats))
+        Ok((graph, stats))
+    }
+}
+
+/// The driver's barrier of a run: reduces the partitions' reports, runs the master and
+/// decides the next superstep's control bytes or the end. Its per-superstep figures are
+/// overwritten when a rolled-back run does a superstep again.
+struct Barrier<'c, P: VertexProgram> {
+    program: Arc<P>,
+    max_supersteps: u64,
+    control: &'c dyn Fn(P::Aggregates) -> Result<Vec<u8>>,
+    /// `(messages sent, messages delivered)` of each superstep.
+    per_step: Vec<(u64, u64)>,
+    converged: bool,
+}
+
+impl<P: VertexProgram> Barrier<'_, P> {
+    fn after(&mut self, step: u64, reports: &[Vec<u8>]) -> Result<Option<Vec<u8>>> {
+        let mut total = Report::<P::Aggregates>::default();
+        for (p, bytes) in reports.iter().enumerate() {
+            let r: Report<P::Aggregates> = bincode::deserialize(bytes).map_err(|e| {
+                Error::job(format!("partition {p} sent a malformed Pregel report: {e}"))
+            })?;
+            total.active += r.active;
+            total.sent += r.sent;
+            total.delivered += r.delivered;
+            total.aggregate.merge(r.aggregate);
+        }
+        self.per_step.truncate(step as usize);
+        self.per_step.push((total.sent, total.delivered));
+        let mut aggregated = total.aggregate;
+        let decision = self.program.master(step, &mut aggregated);
+        let quiet = total.active == 0 && total.sent == 0;
+        if decision == MasterDecision::Halt || quiet {
+            self.converged = true;
+            return Ok(None);
+        }
+        if step + 1 >= self.max_supersteps {
+            return Ok(None);
+        }
+        (self.control)(aggregated).map(Some)
     }
 }
 

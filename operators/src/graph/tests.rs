@@ -263,7 +263,7 @@ fn a_run_stops_at_max_supersteps_and_aggregates_reach_every_vertex() {
     let edges = random_edges(50, 100, 4);
     let (values, stats) = local_with(2, |ctx| {
         let (out, stats) = graph_of(ctx, &edges, true, false, 0)?
-            .run_pregel(Counter, PregelOptions { max_supersteps: 25 })?;
+            .run_pregel(Counter, PregelOptions::max_supersteps(25))?;
         Ok((out.vertices().map(|(_, v)| v).collect()?, stats))
     });
     assert_eq!(stats.supersteps, 25);

@@ -1,0 +1,200 @@
+//! Checkpoints of a session, the worker's side: how a partition's snapshot is kept and
+//! replicated, handed over when its partition moves, and how a session is given up when a
+//! worker is lost.
+//!
+//! A checkpoint of step `s` is taken as step `s` starts: each partition's state (what
+//! `SessionPartition::snapshot` returns) together with the inbox it is about to read (the
+//! batches of step `s - 1`). The snapshot is pushed on the session's checkpoint channel,
+//! tag `s`, to this worker itself and to the next worker of the session in id order (its
+//! replica), so it outlives the loss of either. Pushes on a link arrive in order, so once
+//! every worker has read step `s`'s flush markers (that is, finished step `s + 1`),
+//! every replica of checkpoint `s` has arrived: the driver then counts it complete.
+//!
+//! ```text
+//!  driver                      worker A (owner of p)          worker B (replica of p)
+//!  Step{s, checkpoint} ──────▶ snapshot p + inbox ─push(ckpt, s, p)─▶ kept in mailbox
+//!                              (and a copy to itself)
+//!                              step s … flush(s) ────────────────▶
+//!  Step{s+1} ────────────────▶ …                                   read flush(s): has it
+//!  ◀── StepDone{s+1} from all: checkpoint s is complete
+//!  … worker A lost …
+//!  Abort to survivors; the job rebuilds lost input from lineage, then
+//!  Open{restore: s, sources} ─▶ B hands p's snapshot to p's new owner, every worker waits
+//!                              for every other's hand-over flush, then restores its
+//!                              partitions and reads step s's inbox from the snapshot
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{LocalSession, STEP_INPUT_WAIT};
+use crate::error::TaskError;
+use crate::exchange::{ChannelId, Pusher};
+use crate::executor::WorkerEnv;
+use crate::plan::{SessionId, SessionPartition};
+use crate::protocol::{SessionReply, SessionRestore};
+use crate::task::WorkerId;
+
+/// The bit that sets checkpoint channels apart from sessions' own channels.
+pub const CHECKPOINT_CHANNEL: u64 = 1 << 62;
+
+/// The checkpoint channel of a run whose first session is `session`.
+pub fn checkpoint_channel(session: SessionId) -> ChannelId {
+    CHECKPOINT_CHANNEL | session as u64
+}
+
+/// The worker that keeps the replicas of `worker`'s snapshots: the next one of
+/// `workers` (ascending) after it, wrapping around; itself when it is alone.
+pub fn replica_of(worker: WorkerId, workers: &[WorkerId]) -> WorkerId {
+    workers
+        .iter()
+        .copied()
+        .find(|w| *w > worker)
+        .or_else(|| workers.first().copied())
+        .unwrap_or(worker)
+}
+
+/// Where one step's snapshots go.
+pub(super) struct Replica<'a> {
+    pub pusher: &'a Pusher,
+    pub channel: ChannelId,
+    pub step: u64,
+    pub me: WorkerId,
+    pub next: WorkerId,
+    pub addresses: &'a BTreeMap<WorkerId, String>,
+}
+
+impl Replica<'_> {
+    /// Snapshots partition `p` with the inbox it is about to read; keeps the snapshot
+    /// here and pushes its replica.
+    pub fn keep(
+        &self,
+        p: u32,
+        partition: &dyn SessionPartition,
+        inbox: &[Bytes],
+    ) -> Result<(), TaskError> {
+        let state = partition.snapshot()?;
+        let inbox: Vec<&[u8]> = inbox.iter().map(|b| b.as_ref()).collect();
+        let bytes = bincode::serialize(&(state, inbox))?;
+        for worker in [self.me, self.next] {
+            let address = self
+                .addresses
+                .get(&worker)
+                .map(String::as_str)
+                .unwrap_or("");
+            self.pusher
+                .send(worker, address, self.channel, self.step, p, &bytes)?;
+            if self.next == self.me {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A snapshot's partition state and inbox.
+pub(super) fn decode(snapshot: &[u8], p: usize) -> Result<(Vec<u8>, Vec<Bytes>), TaskError> {
+    let (state, inbox): (Vec<u8>, Vec<Vec<u8>>) = bincode::deserialize(snapshot).map_err(|e| {
+        TaskError::failed(format!("the checkpoint of partition {p} is corrupt: {e}"))
+    })?;
+    Ok((state, inbox.into_iter().map(Bytes::from).collect()))
+}
+
+/// Before a restored session opens: hands the snapshots this worker is the source of to
+/// their partitions' new workers, waits until every worker has done the same, and returns
+/// the snapshots of this worker's partitions. Later checkpoints (partial ones of the
+/// attempt that failed) are dropped first.
+pub(super) fn gather(
+    env: &Arc<WorkerEnv>,
+    local: &LocalSession,
+    restore: &SessionRestore,
+) -> Result<HashMap<u32, Bytes>, TaskError> {
+    let (channel, step) = (local.checkpoints, restore.step);
+    env.mailbox.forget_tags(channel, |t| t > step);
+    if restore.sources.len() != local.placement.len() {
+        return Err(TaskError::failed(format!(
+            "a restore names {} sources for {} partitions",
+            restore.sources.len(),
+            local.placement.len()
+        )));
+    }
+    let workers = local.workers();
+    let address = |w: WorkerId| local.addresses.get(&w).cloned().unwrap_or_default();
+    for (p, (&source, &owner)) in restore.sources.iter().zip(&local.placement).enumerate() {
+        if source != env.worker_id || owner == env.worker_id {
+            continue;
+        }
+        for snapshot in env.mailbox.peek(channel, step, p as u32) {
+            env.pusher
+                .send(owner, &address(owner), channel, step, p as u32, &snapshot)?;
+        }
+    }
+    let peers: Vec<(WorkerId, String)> = workers.iter().map(|w| (*w, address(*w))).collect();
+    env.pusher.flush(&peers, channel, step)?;
+    env.mailbox
+        .wait_flushed(channel, step, &workers, STEP_INPUT_WAIT)?;
+    env.mailbox.finish_tag(channel, step);
+    let mut mine = HashMap::new();
+    for (p, _) in local
+        .placement
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| **w == env.worker_id)
+    {
+        let snapshot = env
+            .mailbox
+            .peek(channel, step, p as u32)
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                TaskError::failed(format!(
+                    "no checkpoint of partition {p} at step {step} reached this worker"
+                ))
+            })?;
+        mine.insert(p as u32, snapshot);
+    }
+    Ok(mine)
+}
+
+/// Gives up `session` here: ends any wait of its current step and drops its partitions
+/// and batches, keeping its checkpoints for the attempt that restores them.
+pub(crate) fn abort(env: &Arc<WorkerEnv>, session: SessionId) -> SessionReply {
+    env.mailbox.abort_channel(
+        session as u64,
+        "the session was given up after a lost worker",
+    );
+    env.sessions.sessions.lock().remove(&session);
+    env.mailbox.drop_channel(session as u64);
+    SessionReply::Aborted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_replica_is_the_next_worker_around_the_ring() {
+        let workers = [2, 5, 9];
+        assert_eq!(replica_of(2, &workers), 5);
+        assert_eq!(replica_of(5, &workers), 9);
+        assert_eq!(replica_of(9, &workers), 2);
+        assert_eq!(replica_of(4, &[4]), 4);
+    }
+
+    #[test]
+    fn a_snapshot_decodes_to_its_state_and_inbox() {
+        let bytes = bincode::serialize(&(vec![1u8, 2], vec![&b"ab"[..], &b"c"[..]])).unwrap();
+        let (state, inbox) = decode(&bytes, 0).unwrap();
+        assert_eq!(state, vec![1, 2]);
+        assert_eq!(
+            inbox,
+            vec![Bytes::from_static(b"ab"), Bytes::from_static(b"c")]
+        );
+        assert!(decode(&[1, 2, 3], 7)
+            .unwrap_err()
+            .to_string()
+            .contains("partition 7"));
+    }
+}
