@@ -94,12 +94,7 @@ impl VertexProgram for CdlpProgram {
         if ctx.superstep() < self.iterations {
             ctx.send_to_out_neighbours(label);
             if ctx.is_directed() {
-                let ins = ctx
-                    .in_edges()
-                    .expect("a directed CDLP graph keeps its in-edges");
-                for &source in ins.ends {
-                    ctx.send(source, *label);
-                }
+                ctx.send_to_in_neighbours(label);
             }
         } else {
             ctx.vote_to_halt();

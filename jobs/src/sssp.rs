@@ -79,11 +79,7 @@ impl VertexProgram for SsspProgram {
         };
         if let Some(d) = offered.filter(|d| *d < *distance) {
             *distance = d;
-            let edges = ctx.out_edges();
-            let (ends, weights) = (edges.ends, edges.values);
-            for (&target, &weight) in ends.iter().zip(weights) {
-                ctx.send(target, d + weight);
-            }
+            ctx.send_along_out_edges(|_, weight| Some(d + weight));
         }
         ctx.vote_to_halt();
     }

@@ -84,7 +84,7 @@ fn load<E: Data>(
         None => None,
     };
     let options = GraphOptions {
-        partitions: ctx.parallelism(),
+        partitions: (ctx.options().workers * ctx.options().threads).max(1),
         directed: files.directed,
         in_edges,
     };

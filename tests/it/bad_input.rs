@@ -278,3 +278,44 @@ fn existing_empty_output_dir_is_filled() {
     assert!(word_counts(&lines) == want);
     assert_eq!(staging_leftovers(tmp.path()), Vec::<String>::new());
 }
+
+#[test]
+fn graph_jobs_refuse_bad_weights_missing_vertices_and_sources_outside_the_graph() {
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path_str(&path)
+    };
+    let negative = write("negative.e", "1 2 0.5\n2 3 -1\n");
+    let unweighted = write("unweighted.e", "1 2 0.5\n2 3\n");
+    let weighted = write("weighted.e", "1 2 0.5\n2 3 2\n");
+    let vertices = write("v.txt", "1\n2\n");
+    for shape in FAIL_SHAPES {
+        let args = strings(&["sssp", "--edges", &negative, "--source", "1"]);
+        let last = fails_cleanly(tmp.path(), &args, shape);
+        assert!(
+            last.contains("negative.e:2:") && last.contains("negative"),
+            "{last}"
+        );
+        let args = strings(&["sssp", "--edges", &unweighted, "--source", "1"]);
+        let last = fails_cleanly(tmp.path(), &args, shape);
+        assert!(
+            last.contains("unweighted.e:2:") && last.contains("weight"),
+            "{last}"
+        );
+        for job in ["bfs", "sssp"] {
+            let args = strings(&[job, "--edges", &weighted, "--source", "9"]);
+            let last = fails_cleanly(tmp.path(), &args, shape);
+            assert!(last.contains("--source 9"), "{job}: {last}");
+        }
+        for job in ["bfs", "cdlp", "lcc", "pagerank", "components"] {
+            let mut args = strings(&[job, "--edges", &weighted, "--vertices", &vertices]);
+            if job == "bfs" {
+                args.extend(strings(&["--source", "1"]));
+            }
+            let last = fails_cleanly(tmp.path(), &args, shape);
+            assert!(last.contains("vertex 3"), "{job}: {last}");
+        }
+    }
+}

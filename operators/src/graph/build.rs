@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use weir_engine::{Result, TaskError};
 
 use crate::dataset::{Data, Dataset, Records};
+use crate::graph::routes::resolve;
 use crate::graph::topology::{Topology, VertexId};
 
 /// One partition of a graph: its structure and its vertices' values, indexed alike.
@@ -130,10 +131,8 @@ impl<V: Data, E: Data> Graph<V, E> {
                         }
                     }
                 });
-        Ok(Graph {
-            parts: parts.persist(),
-            directed,
-        })
+        let parts = resolve(&parts.persist())?.persist();
+        Ok(Graph { parts, directed })
     }
 }
 

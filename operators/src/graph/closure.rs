@@ -59,13 +59,8 @@ where
             ctx.vote_to_halt();
             return;
         }
-        let (topology, local) = (ctx.topology, ctx.local);
-        let edges = &topology.out_edges;
-        for (&target, edge) in edges.ends_of(local).iter().zip(edges.values_of(local)) {
-            if let Some(m) = (self.send)(vertex, value, target, edge) {
-                ctx.send(target, m);
-            }
-        }
+        let value: &V = value;
+        ctx.send_along_out_edges(|target, edge| (self.send)(vertex, value, target, edge));
         ctx.vote_to_halt();
     }
 

@@ -2,12 +2,19 @@
 //! partition's messages per destination partition and cuts them into batches; the
 //! [`Inbox`] decodes the batches a partition received and hands each vertex its messages.
 //!
-//! A batch is `from partition (u32 LE) · sequence (u32 LE) · bincode Vec<(vertex,
-//! message)>`. Batches are applied in `(from, sequence)` order whatever order the network
-//! delivered them in, so a run folds its messages, and rounds its floating-point sums,
-//! the same way every time.
+//! A message along an edge is *routed*: it names its target by the target's local index
+//! in the destination partition (the graph's routes), so the sender folds it into a dense
+//! array of that partition's vertices and the receiver adds it into the slot it names,
+//! with no hash table or search on either side. A message to any other vertex id goes by
+//! id and is looked up on arrival.
+//!
+//! A batch is `from partition (u32 LE) · sequence (u32 LE) · bincode (Vec<(slot,
+//! message)>, Vec<(vertex, message)>)`. Batches are applied in `(from, sequence)` order
+//! whatever order the network delivered them in, so a run folds its messages, and rounds
+//! its floating-point sums, the same way every time.
 
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 use weir_engine::TaskError;
 
 use crate::dataset::Data;
@@ -18,12 +25,21 @@ use crate::shuffle::FxHashMap;
 /// Messages a destination's buffer holds before it is cut into a batch.
 pub const BATCH_MESSAGES: usize = 1 << 15;
 
-/// One received batch, decoded.
-#[derive(serde::Serialize, serde::Deserialize)]
+/// One batch, decoded.
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Batch<M> {
     pub from: u32,
     pub sequence: u32,
-    pub messages: Vec<(VertexId, M)>,
+    /// Messages by the target's local index.
+    pub routed: Vec<(u32, M)>,
+    /// Messages by the target's id.
+    pub by_id: Vec<(VertexId, M)>,
+}
+
+impl<M> Batch<M> {
+    fn len(&self) -> usize {
+        self.routed.len() + self.by_id.len()
+    }
 }
 
 /// Decodes a batch pushed by another partition.
@@ -36,7 +52,7 @@ pub(crate) fn decode_batch<M: Data>(bytes: &[u8]) -> Result<Batch<M>, TaskError>
     }
     let from = u32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes"));
     let sequence = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
-    let messages = bincode::deserialize(&bytes[8..]).map_err(|e| {
+    let (routed, by_id) = bincode::deserialize(&bytes[8..]).map_err(|e| {
         TaskError::failed(format!(
             "a Pregel batch from partition {from} is malformed: {e}"
         ))
@@ -44,8 +60,62 @@ pub(crate) fn decode_batch<M: Data>(bytes: &[u8]) -> Result<Batch<M>, TaskError>
     Ok(Batch {
         from,
         sequence,
-        messages,
+        routed,
+        by_id,
     })
+}
+
+/// Routed messages a destination's buffer holds before they are combined and cut into
+/// batches.
+pub const COMBINE_MESSAGES: usize = 1 << 20;
+
+/// Slots per block of the blocked combine: a block's fold stays in the L1/L2 cache.
+const COMBINE_BLOCK_BITS: u32 = 12;
+
+/// Folds `messages` (routed, in any order) with `combiner` into one message per slot,
+/// ascending: the messages are first scattered into blocks of neighbouring slots
+/// (sequential writes), then each block is folded in a small array that stays in cache.
+/// Folding straight into an array of all the destination's vertices would miss the
+/// cache on nearly every message of a large graph.
+fn combine_blocked<M: 'static>(messages: Vec<(u32, M)>, combiner: &Combiner<M>) -> Vec<(u32, M)> {
+    let Some(top) = messages.iter().map(|m| m.0).max() else {
+        return messages;
+    };
+    let blocks = (top >> COMBINE_BLOCK_BITS) as usize + 1;
+    let mut starts = vec![0usize; blocks + 1];
+    for (slot, _) in &messages {
+        starts[(*slot >> COMBINE_BLOCK_BITS) as usize + 1] += 1;
+    }
+    for b in 0..blocks {
+        starts[b + 1] += starts[b];
+    }
+    let mut blocked: Vec<Option<(u32, M)>> = (0..messages.len()).map(|_| None).collect();
+    let mut next = starts.clone();
+    for m in messages {
+        let b = (m.0 >> COMBINE_BLOCK_BITS) as usize;
+        blocked[next[b]] = Some(m);
+        next[b] += 1;
+    }
+    let mut out = Vec::new();
+    let mut fold: Vec<Option<M>> = (0..1usize << COMBINE_BLOCK_BITS).map(|_| None).collect();
+    for b in 0..blocks {
+        let base = (b as u32) << COMBINE_BLOCK_BITS;
+        for (slot, m) in blocked[starts[b]..starts[b + 1]]
+            .iter_mut()
+            .filter_map(Option::take)
+        {
+            match &mut fold[(slot - base) as usize] {
+                Some(into) => combiner.combine(into, m),
+                empty => *empty = Some(m),
+            }
+        }
+        for (i, m) in fold.iter_mut().enumerate() {
+            if let Some(m) = m.take() {
+                out.push((base + i as u32, m));
+            }
+        }
+    }
+    out
 }
 
 /// A partition's outgoing messages of one superstep.
@@ -53,8 +123,9 @@ pub(crate) struct Sender<M> {
     from: u32,
     partitions: usize,
     combiner: Option<Combiner<M>>,
-    plain: Vec<Vec<(VertexId, M)>>,
-    combined: Vec<FxHashMap<VertexId, M>>,
+    routed: Vec<Vec<(u32, M)>>,
+    by_id: Vec<Vec<(VertexId, M)>>,
+    by_id_combined: Vec<FxHashMap<VertexId, M>>,
     sequence: Vec<u32>,
     /// Encoded batches for other partitions, waiting for the outbox.
     pub ready: Vec<(usize, Vec<u8>)>,
@@ -69,13 +140,15 @@ pub(crate) struct Sender<M> {
 }
 
 impl<M: Data> Sender<M> {
+    /// A sender for partition `from` of `partitions`.
     pub fn new(from: usize, partitions: usize, combiner: Option<Combiner<M>>) -> Self {
         Sender {
             from: from as u32,
             partitions,
-            plain: (0..partitions).map(|_| Vec::new()).collect(),
-            combined: (0..partitions).map(|_| FxHashMap::default()).collect(),
             combiner,
+            routed: (0..partitions).map(|_| Vec::new()).collect(),
+            by_id: (0..partitions).map(|_| Vec::new()).collect(),
+            by_id_combined: (0..partitions).map(|_| FxHashMap::default()).collect(),
             sequence: vec![0; partitions],
             ready: Vec::new(),
             to_self: Vec::new(),
@@ -85,14 +158,30 @@ impl<M: Data> Sender<M> {
         }
     }
 
-    /// Buffers `message` for `vertex`.
+    /// Sends `message` to the vertex at local index `slot` of `vertex`'s partition.
+    #[inline]
+    pub fn send_routed(&mut self, vertex: VertexId, slot: u32, message: M) {
+        self.sent += 1;
+        let to = partition_of_vertex(vertex, self.partitions);
+        self.routed[to].push((slot, message));
+        let limit = if self.combiner.is_some() {
+            COMBINE_MESSAGES
+        } else {
+            BATCH_MESSAGES
+        };
+        if self.routed[to].len() >= limit {
+            self.cut(to);
+        }
+    }
+
+    /// Sends `message` to `vertex`, wherever it is.
     #[inline]
     pub fn send(&mut self, vertex: VertexId, message: M) {
         self.sent += 1;
         let to = partition_of_vertex(vertex, self.partitions);
         match &self.combiner {
             Some(combiner) => {
-                let buffer = &mut self.combined[to];
+                let buffer = &mut self.by_id_combined[to];
                 match buffer.get_mut(&vertex) {
                     Some(into) => combiner.combine(into, message),
                     None => {
@@ -104,39 +193,53 @@ impl<M: Data> Sender<M> {
                 }
             }
             None => {
-                self.plain[to].push((vertex, message));
-                if self.plain[to].len() >= BATCH_MESSAGES {
+                self.by_id[to].push((vertex, message));
+                if self.by_id[to].len() >= BATCH_MESSAGES {
                     self.cut(to);
                 }
             }
         }
     }
 
-    /// Cuts destination `to`'s buffer into a batch.
+    /// Cuts what destination `to`'s buffers hold into batches, folding routed messages
+    /// first when there is a combiner.
     fn cut(&mut self, to: usize) {
-        let messages: Vec<(VertexId, M)> = if self.combiner.is_some() {
-            self.combined[to].drain().collect()
-        } else {
-            std::mem::take(&mut self.plain[to])
-        };
-        if messages.is_empty() {
-            return;
+        let mut routed = std::mem::take(&mut self.routed[to]);
+        if let Some(combiner) = &self.combiner {
+            routed = combine_blocked(routed, combiner);
         }
-        self.delivered += messages.len() as u64;
+        let by_id: Vec<(VertexId, M)> = if self.combiner.is_some() {
+            self.by_id_combined[to].drain().collect()
+        } else {
+            std::mem::take(&mut self.by_id[to])
+        };
+        let mut routed = routed.into_iter().peekable();
+        let mut by_id = Some(by_id).filter(|b| !b.is_empty());
+        while routed.peek().is_some() || by_id.is_some() {
+            let chunk: Vec<(u32, M)> = routed.by_ref().take(BATCH_MESSAGES).collect();
+            self.emit(to, chunk, by_id.take().unwrap_or_default());
+        }
+    }
+
+    /// Sends one batch to `to` (or keeps it, for this partition itself).
+    fn emit(&mut self, to: usize, routed: Vec<(u32, M)>, by_id: Vec<(VertexId, M)>) {
         let sequence = self.sequence[to];
         self.sequence[to] += 1;
+        let batch = Batch {
+            from: self.from,
+            sequence,
+            routed,
+            by_id,
+        };
+        self.delivered += batch.len() as u64;
         if to == self.from as usize {
-            self.to_self.push(Batch {
-                from: self.from,
-                sequence,
-                messages,
-            });
+            self.to_self.push(batch);
             return;
         }
-        let mut bytes = Vec::with_capacity(8 + messages.len() * 16);
+        let mut bytes = Vec::with_capacity(8 + batch.len() * 12);
         bytes.extend_from_slice(&self.from.to_le_bytes());
         bytes.extend_from_slice(&sequence.to_le_bytes());
-        match bincode::serialize_into(&mut bytes, &messages) {
+        match bincode::serialize_into(&mut bytes, &(&batch.routed, &batch.by_id)) {
             Ok(()) => self.ready.push((to, bytes)),
             Err(e) => {
                 let e = TaskError::failed(format!("a Pregel message could not be encoded: {e}"));
@@ -145,7 +248,7 @@ impl<M: Data> Sender<M> {
         }
     }
 
-    /// Cuts every buffer that holds messages.
+    /// Cuts every buffer that holds messages: the end of the superstep.
     pub fn cut_all(&mut self) {
         for to in 0..self.partitions {
             self.cut(to);
@@ -170,6 +273,16 @@ impl<M: Data> Inbox<M> {
     ) -> Result<Self, TaskError> {
         batches.sort_by_key(|b| (b.from, b.sequence));
         let n = topology.len();
+        let check = |slot: u32| {
+            if (slot as usize) < n {
+                Ok(slot as usize)
+            } else {
+                Err(TaskError::failed(format!(
+                    "a message names local vertex {slot} of partition {}, which has {n}",
+                    topology.partition
+                )))
+            }
+        };
         let locate = |vertex: VertexId| {
             topology.local_index(vertex).ok_or_else(|| {
                 TaskError::failed(format!(
@@ -177,11 +290,17 @@ impl<M: Data> Inbox<M> {
                 ))
             })
         };
+        let messages = batches.into_iter().flat_map(|b| {
+            let routed = b.routed.into_iter().map(|(s, m)| check(s).map(|i| (i, m)));
+            let by_id = b.by_id.into_iter().map(|(v, m)| locate(v).map(|i| (i, m)));
+            routed.chain(by_id)
+        });
         match combiner {
             Some(combiner) => {
                 let mut slots: Vec<Option<M>> = (0..n).map(|_| None).collect();
-                for (vertex, m) in batches.into_iter().flat_map(|b| b.messages) {
-                    match &mut slots[locate(vertex)?] {
+                for message in messages {
+                    let (i, m) = message?;
+                    match &mut slots[i] {
                         Some(into) => combiner.combine(into, m),
                         empty => *empty = Some(m),
                     }
@@ -190,8 +309,9 @@ impl<M: Data> Inbox<M> {
             }
             None => {
                 let mut located = Vec::new();
-                for (vertex, m) in batches.into_iter().flat_map(|b| b.messages) {
-                    located.push((locate(vertex)? as u32, m));
+                for message in messages {
+                    let (i, m) = message?;
+                    located.push((i as u32, m));
                 }
                 // A stable sort keeps each vertex's messages in batch order.
                 located.sort_by_key(|m| m.0);
@@ -263,7 +383,7 @@ mod tests {
             .collect();
         batches.append(&mut sender.to_self);
         assert_eq!(sender.sent, 3);
-        let all: usize = batches.iter().map(|b| b.messages.len()).sum();
+        let all: usize = batches.iter().map(|b| b.len()).sum();
         assert_eq!(all, 3);
         let inbox = Inbox::build(&topology(vec![3, 7]), batches, None).unwrap();
         assert_eq!(inbox.messages(0), &[2]);
@@ -274,7 +394,7 @@ mod tests {
     fn a_combiner_folds_on_both_sides() {
         let mut sender = Sender::new(0, 1, Some(Combiner::sum()));
         for m in [1.0f64, 2.0, 4.0] {
-            sender.send(5, m);
+            sender.send_routed(5, 0, m);
         }
         sender.cut_all();
         assert_eq!((sender.sent, sender.delivered), (3, 1));
@@ -282,10 +402,28 @@ mod tests {
         batches.push(Batch {
             from: 1,
             sequence: 0,
-            messages: vec![(5, 0.5)],
+            routed: Vec::new(),
+            by_id: vec![(5, 0.5)],
         });
         let inbox = Inbox::build(&topology(vec![5]), batches, Some(&Combiner::sum())).unwrap();
         assert_eq!(inbox.messages(0), &[7.5]);
+    }
+
+    #[test]
+    fn the_blocked_combine_folds_each_slot_once_in_ascending_order() {
+        let mut x = 1u64;
+        let messages: Vec<(u32, u64)> = (0..50_000)
+            .map(|_| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                ((x >> 40) as u32 % 20_000, x >> 60)
+            })
+            .collect();
+        let mut want: std::collections::BTreeMap<u32, u64> = Default::default();
+        for (s, m) in &messages {
+            *want.entry(*s).or_default() += m;
+        }
+        let got = combine_blocked(messages, &Combiner::sum());
+        assert_eq!(got, want.into_iter().collect::<Vec<_>>());
     }
 
     #[test]
@@ -297,11 +435,22 @@ mod tests {
         let batch = Batch {
             from: 0,
             sequence: 0,
-            messages: vec![(9u64, 1u32)],
+            routed: Vec::new(),
+            by_id: vec![(9u64, 1u32)],
         };
         let e = Inbox::build(&topology(vec![1]), vec![batch], None)
             .err()
             .unwrap();
         assert!(e.to_string().contains("vertex 9"), "{e}");
+        let batch = Batch {
+            from: 0,
+            sequence: 0,
+            routed: vec![(1, 1u32)],
+            by_id: Vec::new(),
+        };
+        let e = Inbox::build(&topology(vec![1]), vec![batch], None)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("local vertex 1"), "{e}");
     }
 }

@@ -51,6 +51,7 @@ mod messages;
 mod partition;
 mod pregel;
 mod program;
+mod routes;
 pub mod topology;
 
 pub use aggregate::{Aggregate, Max, Min, Sum};

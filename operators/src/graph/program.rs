@@ -148,9 +148,59 @@ impl<'a, P: VertexProgram> Context<'a, P> {
 
     /// Sends `message` along every out-edge.
     pub fn send_to_out_neighbours(&mut self, message: &P::Message) {
+        self.send_along_out_edges(|_, _| Some(message.clone()));
+    }
+
+    /// Sends `message` along every in-edge (every edge, undirected); nothing for a
+    /// directed graph built without in-edges.
+    pub fn send_to_in_neighbours(&mut self, message: &P::Message) {
+        self.send_along_in_edges(|_, _| Some(message.clone()));
+    }
+
+    /// Offers each out-edge `(other end, edge value)` to `f` and sends what it returns
+    /// along that edge. Messages along edges go by the routes the graph resolved when it
+    /// was built: no lookup on either side.
+    pub fn send_along_out_edges(
+        &mut self,
+        f: impl FnMut(VertexId, &P::Edge) -> Option<P::Message>,
+    ) {
+        let adjacency = &self.topology.out_edges;
+        self.send_along(adjacency, f);
+    }
+
+    /// As [`send_along_out_edges`](Self::send_along_out_edges), along the in-edges.
+    pub fn send_along_in_edges(&mut self, f: impl FnMut(VertexId, &P::Edge) -> Option<P::Message>) {
         let topology = self.topology;
-        for &end in topology.out_edges.ends_of(self.local) {
-            self.sender.send(end, message.clone());
+        match (&topology.in_edges, topology.directed) {
+            (Some(ins), _) => self.send_along(ins, f),
+            (None, false) => self.send_along(&topology.out_edges, f),
+            (None, true) => {}
+        }
+    }
+
+    fn send_along(
+        &mut self,
+        adjacency: &'a Adjacency<P::Edge>,
+        mut f: impl FnMut(VertexId, &P::Edge) -> Option<P::Message>,
+    ) {
+        let range = adjacency.range(self.local);
+        let (ends, values) = (
+            &adjacency.ends[range.clone()],
+            &adjacency.values[range.clone()],
+        );
+        if adjacency.is_resolved() {
+            let slots = &adjacency.slots[range];
+            for ((&end, value), &slot) in ends.iter().zip(values).zip(slots) {
+                if let Some(m) = f(end, value) {
+                    self.sender.send_routed(end, slot, m);
+                }
+            }
+        } else {
+            for (&end, value) in ends.iter().zip(values) {
+                if let Some(m) = f(end, value) {
+                    self.sender.send(end, m);
+                }
+            }
         }
     }
 

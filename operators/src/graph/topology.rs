@@ -29,6 +29,9 @@ pub struct Adjacency<E> {
     pub ends: Vec<VertexId>,
     /// Each edge's value.
     pub values: Vec<E>,
+    /// The local index of each edge's other end in that end's partition (see `routes`);
+    /// empty until the graph's routes are resolved.
+    pub slots: Vec<u32>,
 }
 
 impl<E> Adjacency<E> {
@@ -52,6 +55,7 @@ impl<E> Adjacency<E> {
             offsets,
             ends,
             values,
+            slots: Vec::new(),
         }
     }
 
@@ -65,6 +69,17 @@ impl<E> Adjacency<E> {
     #[inline]
     pub fn ends_of(&self, i: usize) -> &[VertexId] {
         &self.ends[self.range(i)]
+    }
+
+    /// The resolved local indexes of local vertex `i`'s edges' other ends.
+    #[inline]
+    pub fn slots_of(&self, i: usize) -> &[u32] {
+        &self.slots[self.range(i)]
+    }
+
+    /// Whether every edge's other end has its local index.
+    pub fn is_resolved(&self) -> bool {
+        self.slots.len() == self.ends.len()
     }
 
     /// The values of local vertex `i`'s edges.
@@ -107,13 +122,21 @@ impl<E> Topology<E> {
         directed: bool,
     ) -> Result<Self, VertexId> {
         debug_assert!(vertices.windows(2).all(|w| w[0] < w[1]));
-        let local = |edges: Vec<(VertexId, VertexId, E)>| -> Result<Adjacency<E>, VertexId> {
+        // Sorted by vertex, the edges meet the sorted vertices in order: one merge walk
+        // gives every edge its vertex's local index, with no search per edge.
+        let local = |mut edges: Vec<(VertexId, VertexId, E)>| -> Result<Adjacency<E>, VertexId> {
+            edges.sort_by_key(|e| (e.0, e.1));
             let mut indexed = Vec::with_capacity(edges.len());
+            let mut i = 0usize;
             for (at, other, value) in edges {
-                let i = vertices.binary_search(&at).map_err(|_| at)?;
+                while i < vertices.len() && vertices[i] < at {
+                    i += 1;
+                }
+                if vertices.get(i) != Some(&at) {
+                    return Err(at);
+                }
                 indexed.push((i as u32, other, value));
             }
-            indexed.sort_by_key(|e| (e.0, e.1));
             Ok(Adjacency::from_sorted(vertices.len(), indexed))
         };
         let out_edges = local(out_edges)?;
@@ -152,7 +175,10 @@ impl<E> Topology<E> {
     /// Bytes the structure takes in memory (for the memory bound of a run).
     pub fn heap_bytes(&self) -> usize {
         let adjacency = |a: &Adjacency<E>| {
-            a.offsets.len() * 8 + a.ends.len() * 8 + a.values.len() * std::mem::size_of::<E>()
+            a.offsets.len() * 8
+                + a.ends.len() * 8
+                + a.slots.len() * 4
+                + a.values.len() * std::mem::size_of::<E>()
         };
         self.vertices.len() * 8
             + adjacency(&self.out_edges)
