@@ -39,7 +39,10 @@ pub fn demo(registry: &Registry, workers: usize) -> anyhow::Result<()> {
     println!("weir demo: a local cluster of {workers} worker processes\n");
 
     let started = Instant::now();
-    println!("== wordcount on {}", text.display());
+    println!(
+        "== wordcount (MapReduce: map, combine, shuffle, reduce) on {}",
+        text.display()
+    );
     let wc = run_job(
         registry,
         "wordcount",
@@ -53,7 +56,10 @@ pub fn demo(registry: &Registry, workers: usize) -> anyhow::Result<()> {
         wc.stages.iter().map(|s| s.tasks).sum::<usize>()
     );
 
-    println!("== pagerank on {}", graph.display());
+    println!(
+        "== pagerank (Pregel: a vertex program on the graph held in worker memory) on {}",
+        graph.display()
+    );
     let pr = run_job(
         registry,
         "pagerank",
