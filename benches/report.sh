@@ -58,15 +58,15 @@ run() { # run NAME COMMAND...: runs a bench command, keeping its printed report
 
 run wordcount bench compare wordcount --input "$TEXT" --workers 1,2 --repeat "$REPEAT"
 run pagerank bench compare pagerank --edges "$PAGERANK_GRAPH" --iterations 10 \
-    --workers 1,2 --repeat "$REPEAT"
+    --model dataflow --workers 1,2 --repeat "$REPEAT"
 run components bench compare components --edges "$COMPONENTS_GRAPH" --undirected \
-    --workers 1,2 --repeat "$REPEAT"
+    --model dataflow --workers 1,2 --repeat "$REPEAT"
 run sort bench compare sort --input "$SORT" --workers 1,2 --repeat "$REPEAT"
 run speedup-wordcount bench speedup wordcount --input "$TEXT" --workers 1,2 \
     --repeat "$REPEAT"
-run iterations bench iterations pagerank --edges "$ITERATION_GRAPH" \
+run iterations bench iterations pagerank --edges "$ITERATION_GRAPH" --model dataflow \
     --iterations 10,100,1000 --workers 2 --repeat "$REPEAT"
-run iterations-memory bench iterations pagerank --edges "$MEMORY_GRAPH" \
+run iterations-memory bench iterations pagerank --edges "$MEMORY_GRAPH" --model dataflow \
     --iterations 10,1000 --workers 2 --repeat 1 --systems weir
 
 echo "== criterion: shuffle over loopback against a raw TCP copy" >&2
