@@ -366,6 +366,6 @@ mod tests {
 
     #[test]
     fn bundled_samples_load_and_parse() {
-        assert_eq!(check_folder(&crate::samples_dir().join("graphalytics")), 2);
+        assert_eq!(check_folder(&crate::samples_dir().join("graphalytics")), 3);
     }
 }
