@@ -70,6 +70,22 @@ enum Replies {
     Lost(Vec<WorkerId>),
 }
 
+/// An attempt whose partitions are open.
+struct Opened {
+    placement: Vec<WorkerId>,
+    workers: Vec<WorkerId>,
+    channel: u64,
+    first_step: u64,
+}
+
+/// The checkpoints of an attempt: the last complete one, and the one taken but not yet
+/// known to have reached every replica.
+struct Checkpoints {
+    complete: Option<Checkpoint>,
+    pending: Option<Checkpoint>,
+    forget_before: u64,
+}
+
 impl Scheduler {
     /// Runs one attempt of session `session` from `control` (the first step's control
     /// bytes, unless it restores a checkpoint) until `master` ends it or a worker is lost.
@@ -80,6 +96,50 @@ impl Scheduler {
         run: &SessionRun,
         master: &mut Master<'_>,
     ) -> Result<SessionOutcome> {
+        let opened = match self.open_session(session, run)? {
+            Ok(opened) => opened,
+            Err(lost) => return Ok(lost),
+        };
+        let control = run.restore.as_ref().map_or(control, |c| c.control.clone());
+        // The restored checkpoint stays valid until a later one completes.
+        let mut checkpoints = Checkpoints {
+            complete: run.restore.clone(),
+            pending: None,
+            forget_before: 0,
+        };
+        let step = match self.run_steps(session, &opened, control, run, master, &mut checkpoints)? {
+            Ok(last) => last,
+            Err(lost) => return Ok(lost),
+        };
+        let workers = &opened.workers;
+        self.broadcast_session(session, workers, &SessionCommand::Close);
+        let closed = |r: &SessionReply| matches!(r, SessionReply::Closed { .. });
+        let replies = match self.session_replies(session, workers, closed)? {
+            Replies::All(replies) => replies,
+            Replies::Lost(lost) => {
+                let checkpoint = checkpoints.complete.filter(|c| self.recoverable(c));
+                return Ok(self.give_up(session, workers, step, lost, checkpoint));
+            }
+        };
+        for (worker, reply) in &replies {
+            if let SessionReply::Closed { cached, .. } = reply {
+                self.register_session_output(session, *worker, &opened.placement, cached)?;
+            }
+        }
+        Ok(SessionOutcome::Closed(self.by_partition(
+            session,
+            &opened.placement,
+            replies,
+        )?))
+    }
+
+    /// Places the session's partitions and opens them (from a checkpoint when `run`
+    /// restores one); the outcome instead when workers were lost first.
+    fn open_session(
+        &mut self,
+        session: SessionId,
+        run: &SessionRun,
+    ) -> Result<std::result::Result<Opened, SessionOutcome>> {
         let entry = self
             .plan
             .session(session)
@@ -98,11 +158,11 @@ impl Scheduler {
             lost.retain(|w| !self.is_alive(*w));
             lost.sort_unstable();
             lost.dedup();
-            return Ok(SessionOutcome::Lost {
+            return Ok(Err(SessionOutcome::Lost {
                 step: c.step,
                 workers: lost,
                 checkpoint: None,
-            });
+            }));
         }
         let restore = match &run.restore {
             Some(c) => Some(self.restore_sources(c, &placement)?),
@@ -120,76 +180,81 @@ impl Scheduler {
         };
         self.broadcast_session(session, &workers, &open);
         let first_step = run.restore.as_ref().map_or(0, |c| c.step);
-        if let Replies::Lost(lost) =
-            self.session_replies(session, &workers, |r| matches!(r, SessionReply::Opened))?
-        {
+        let opened = |r: &SessionReply| matches!(r, SessionReply::Opened);
+        if let Replies::Lost(lost) = self.session_replies(session, &workers, opened)? {
             let checkpoint = run.restore.clone().filter(|c| self.recoverable(c));
-            return Ok(self.give_up(session, &workers, first_step, lost, checkpoint));
+            return Ok(Err(
+                self.give_up(session, &workers, first_step, lost, checkpoint)
+            ));
         }
-        let mut control = run.restore.as_ref().map_or(control, |c| c.control.clone());
-        let mut step = first_step;
-        // The restored checkpoint stays valid until a later one completes.
-        let mut complete: Option<Checkpoint> = run.restore.clone();
-        let mut pending: Option<Checkpoint> = None;
-        let mut forget_before = 0;
+        Ok(Ok(Opened {
+            placement,
+            workers,
+            channel,
+            first_step,
+        }))
+    }
+
+    /// Runs steps until `master` ends the session (returns the last step) or a worker is
+    /// lost (returns the outcome), taking the checkpoints `run` asks for.
+    fn run_steps(
+        &mut self,
+        session: SessionId,
+        opened: &Opened,
+        mut control: Vec<u8>,
+        run: &SessionRun,
+        master: &mut Master<'_>,
+        checkpoints: &mut Checkpoints,
+    ) -> Result<std::result::Result<u64, SessionOutcome>> {
+        let Opened {
+            placement,
+            workers,
+            channel,
+            first_step,
+        } = opened;
+        let mut step = *first_step;
         loop {
-            let every = run.checkpoint_every;
-            let checkpoint = step > first_step && step.checked_rem(every) == Some(0);
+            let checkpoint =
+                step > *first_step && step.checked_rem(run.checkpoint_every) == Some(0);
             let command = SessionCommand::Step {
                 step,
                 control: control.clone(),
                 checkpoint,
-                forget_before,
+                forget_before: checkpoints.forget_before,
             };
-            self.broadcast_session(session, &workers, &command);
+            self.broadcast_session(session, workers, &command);
             let fits = |r: &SessionReply| matches!(r, SessionReply::StepDone { step: s, .. } if *s == step);
-            let replies = match self.session_replies(session, &workers, fits)? {
+            let replies = match self.session_replies(session, workers, fits)? {
                 Replies::All(replies) => replies,
                 Replies::Lost(lost) => {
-                    let checkpoint = complete.filter(|c| self.recoverable(c));
-                    return Ok(self.give_up(session, &workers, step, lost, checkpoint));
+                    let checkpoint = checkpoints.complete.take().filter(|c| self.recoverable(c));
+                    return Ok(Err(self.give_up(session, workers, step, lost, checkpoint)));
                 }
             };
-            if let Some(c) = pending.take_if(|c| c.step < step) {
-                forget_before = c.step;
-                complete = Some(c);
+            // Every worker finished a step after the pending checkpoint: its replicas
+            // have all arrived.
+            if let Some(c) = checkpoints.pending.take_if(|c| c.step < step) {
+                checkpoints.forget_before = c.step;
+                checkpoints.complete = Some(c);
             }
             if checkpoint {
                 let holders = placement
                     .iter()
-                    .map(|&w| vec![w, replica_of(w, &workers)])
+                    .map(|&w| vec![w, replica_of(w, workers)])
                     .collect();
-                pending = Some(Checkpoint {
+                checkpoints.pending = Some(Checkpoint {
                     step,
                     control: control.clone(),
                     holders,
-                    channel,
+                    channel: *channel,
                 });
             }
-            let reports = self.by_partition(session, &placement, replies)?;
+            let reports = self.by_partition(session, placement, replies)?;
             match master(step, &reports)? {
                 Some(next) => (control, step) = (next, step + 1),
-                None => break,
+                None => return Ok(Ok(step)),
             }
         }
-        self.broadcast_session(session, &workers, &SessionCommand::Close);
-        let replies = match self.session_replies(session, &workers, |r| {
-            matches!(r, SessionReply::Closed { .. })
-        })? {
-            Replies::All(replies) => replies,
-            Replies::Lost(lost) => {
-                let checkpoint = complete.filter(|c| self.recoverable(c));
-                return Ok(self.give_up(session, &workers, step, lost, checkpoint));
-            }
-        };
-        for (worker, reply) in &replies {
-            if let SessionReply::Closed { cached, .. } = reply {
-                self.register_session_output(session, *worker, &placement, cached)?;
-            }
-        }
-        Ok(SessionOutcome::Closed(
-            self.by_partition(session, &placement, replies)?,
-        ))
     }
 
     /// Whether every partition of checkpoint `c` has a live holder.

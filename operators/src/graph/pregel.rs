@@ -128,58 +128,22 @@ impl<V: Data, E: Data> Graph<V, E> {
             .map_err(|e| Error::job(format!("a Pregel control message: {e}")))
         };
         let first = control(P::Aggregates::default())?;
-        let barrier = Barrier::<P> {
+        let mut barrier = Barrier::<P> {
             program: program.clone(),
             max_supersteps: options.max_supersteps,
             control: &control,
             per_step: Vec::new(),
             converged: false,
         };
-        let mut barrier = barrier;
-        let mut run = SessionRun {
+        let run = SessionRun {
             checkpoint_every: options
                 .checkpoint_every
                 .unwrap_or(ctx.options().checkpoint_every),
             restore: None,
         };
-        let (mut rollbacks, mut restarts) = (0, 0);
         let started = Instant::now();
-        loop {
-            let task = Arc::new(PregelTask {
-                program: program.clone(),
-                graph_node: self.parts.id(),
-                output_node: output.id(),
-            });
-            let master = |step: u64, reports: &[Vec<u8>]| barrier.after(step, reports);
-            match ctx.run_session_attempt("pregel", task, first.clone(), &run, master)? {
-                SessionOutcome::Closed(_) => break,
-                SessionOutcome::Lost {
-                    step,
-                    workers,
-                    checkpoint,
-                } => {
-                    let going_back = match &checkpoint {
-                        Some(c) => {
-                            rollbacks += 1;
-                            format!("rolling back to the checkpoint of superstep {}", c.step)
-                        }
-                        None => {
-                            restarts += 1;
-                            "no complete checkpoint survived: restarting from superstep 0 from lineage".to_string()
-                        }
-                    };
-                    barrier.converged = false;
-                    if ctx.is_driver() {
-                        eprintln!(
-                            "pregel: lost worker(s) {workers:?} at superstep {step}; {going_back}"
-                        );
-                    }
-                    run.restore = checkpoint;
-                    // The lost graph partitions are built again from lineage.
-                    self.counts()?;
-                }
-            }
-        }
+        let (rollbacks, restarts) =
+            self.attempts(&program, output.id(), &first, run, &mut barrier)?;
         let (messages, delivered) = barrier
             .per_step
             .iter()
@@ -202,6 +166,61 @@ impl<V: Data, E: Data> Graph<V, E> {
             directed: self.directed,
         };
         Ok((graph, stats))
+    }
+}
+
+impl<V: Data, E: Data> Graph<V, E> {
+    /// Runs attempts of the session until one closes: after a lost worker, from the last
+    /// complete checkpoint or from the start, the lost graph partitions rebuilt from
+    /// lineage first. Returns how many times it rolled back and restarted.
+    fn attempts<P>(
+        &self,
+        program: &Arc<P>,
+        output: weir_engine::plan::NodeId,
+        first: &[u8],
+        mut run: SessionRun,
+        barrier: &mut Barrier<'_, P>,
+    ) -> Result<(u64, u64)>
+    where
+        P: VertexProgram<Value = V, Edge = E>,
+    {
+        let ctx = self.parts.context();
+        let (mut rollbacks, mut restarts) = (0, 0);
+        loop {
+            let task = Arc::new(PregelTask {
+                program: program.clone(),
+                graph_node: self.parts.id(),
+                output_node: output,
+            });
+            let master = |step: u64, reports: &[Vec<u8>]| barrier.after(step, reports);
+            let outcome = ctx.run_session_attempt("pregel", task, first.to_vec(), &run, master)?;
+            let SessionOutcome::Lost {
+                step,
+                workers,
+                checkpoint,
+            } = outcome
+            else {
+                return Ok((rollbacks, restarts));
+            };
+            let going_back = match &checkpoint {
+                Some(c) => {
+                    rollbacks += 1;
+                    format!("rolling back to the checkpoint of superstep {}", c.step)
+                }
+                None => {
+                    restarts += 1;
+                    "no complete checkpoint survived: restarting from superstep 0 from lineage"
+                        .to_string()
+                }
+            };
+            barrier.converged = false;
+            if ctx.is_driver() {
+                eprintln!("pregel: lost worker(s) {workers:?} at superstep {step}; {going_back}");
+            }
+            run.restore = checkpoint;
+            // The lost graph partitions are built again from lineage.
+            self.counts()?;
+        }
     }
 }
 
