@@ -15,18 +15,11 @@ use weir_operators::prelude::*;
 pub struct WccProgram;
 
 impl WccProgram {
+    /// Offers `label` along every edge (both ways) to the neighbours with a larger id.
     fn offer(ctx: &mut Context<'_, Self>, label: u64) {
-        let out = ctx.out_edges();
-        for &n in out.ends.iter().filter(|&&n| n > label) {
-            ctx.send(n, label);
-        }
+        ctx.send_along_out_edges(|n, _| (n > label).then_some(label));
         if ctx.is_directed() {
-            let ins = ctx
-                .in_edges()
-                .expect("a directed WCC graph keeps its in-edges");
-            for &n in ins.ends.iter().filter(|&&n| n > label) {
-                ctx.send(n, label);
-            }
+            ctx.send_along_in_edges(|n, _| (n > label).then_some(label));
         }
     }
 }

@@ -381,3 +381,31 @@ fn a_message_to_a_vertex_outside_the_graph_fails_the_run_with_its_id() {
     .unwrap_err();
     assert!(e.to_string().contains("vertex 4"), "{e}");
 }
+
+#[test]
+fn every_edge_is_routed_to_its_other_ends_local_index() {
+    let edges = random_edges(120, 400, 8);
+    for (directed, in_edges) in [(true, false), (true, true), (false, false)] {
+        let parts = local_with(2, |ctx| {
+            graph_of(ctx, &edges, directed, in_edges, 0)?
+                .parts()
+                .collect()
+        });
+        let by_partition: BTreeMap<u32, &Topology<f64>> = parts
+            .iter()
+            .map(|p| (p.topology.partition, &*p.topology))
+            .collect();
+        for part in &parts {
+            let t = &part.topology;
+            let mut adjacencies = vec![&t.out_edges];
+            adjacencies.extend(t.in_edges.as_ref());
+            for a in adjacencies {
+                assert!(a.is_resolved(), "directed {directed}, in-edges {in_edges}");
+                for (end, slot) in a.ends.iter().zip(&a.slots) {
+                    let owner = by_partition[&(partition_of_vertex(*end, parts.len()) as u32)];
+                    assert_eq!(owner.vertices[*slot as usize], *end);
+                }
+            }
+        }
+    }
+}
