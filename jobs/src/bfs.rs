@@ -138,33 +138,19 @@ pub fn reference(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_graphs::{random_edges, vertex_graph};
     use weir_operators::graph::GraphOptions;
     use weir_operators::testing::local_with;
 
     #[test]
     fn depths_match_the_reference_on_a_random_graph() {
-        let mut x = 7u64;
-        let edges: Vec<(u64, u64)> = (0..600)
-            .map(|_| {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((x >> 33) % 200, (x >> 13) % 200)
-            })
-            .collect();
+        let edges = random_edges(7, 200, 600);
         let vertices: Vec<u64> = (0..210).collect();
         for directed in [true, false] {
             let expected = reference(&vertices, &edges, directed, edges[0].0);
             for threads in [1, 3] {
                 let got = local_with(threads, |ctx| {
-                    let e = ctx.parallelize(edges.iter().map(|&(s, d)| (s, d, ())).collect(), 3)?;
-                    let v = ctx.parallelize(vertices.iter().map(|&v| (v, ())).collect(), 2)?;
-                    let options = GraphOptions {
-                        partitions: 4,
-                        directed,
-                        in_edges: false,
-                    };
-                    let graph = Graph::from_edges(&e, Some(&v), (), options)?;
+                    let graph = vertex_graph(ctx, &edges, &vertices, directed, false)?;
                     bfs(&graph, edges[0].0)?.0.collect()
                 });
                 let got: BTreeMap<u64, i64> = got.into_iter().collect();

@@ -140,7 +140,7 @@ pub fn reference(vertices: &[u64], edges: &[(u64, u64)], iterations: u32) -> BTr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weir_operators::graph::GraphOptions;
+    use crate::test_graphs::{random_edges, vertex_graph};
     use weir_operators::testing::local_with;
 
     #[test]
@@ -152,28 +152,13 @@ mod tests {
 
     #[test]
     fn labels_match_the_reference_on_a_random_graph() {
-        let mut x = 3u64;
-        let edges: Vec<(u64, u64)> = (0..500)
-            .map(|_| {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((x >> 33) % 120, (x >> 17) % 120)
-            })
-            .collect();
+        let edges = random_edges(3, 120, 500);
         let vertices: Vec<u64> = (0..125).collect();
         for directed in [true, false] {
             let expected = reference(&vertices, &edges, 5);
             for threads in [1, 3] {
                 let got = local_with(threads, |ctx| {
-                    let e = ctx.parallelize(edges.iter().map(|&(s, d)| (s, d, ())).collect(), 3)?;
-                    let v = ctx.parallelize(vertices.iter().map(|&v| (v, ())).collect(), 2)?;
-                    let options = GraphOptions {
-                        partitions: 4,
-                        directed,
-                        in_edges: true,
-                    };
-                    let graph = Graph::from_edges(&e, Some(&v), (), options)?;
+                    let graph = vertex_graph(ctx, &edges, &vertices, directed, true)?;
                     cdlp(&graph, 5)?.0.collect()
                 });
                 let got: BTreeMap<u64, u64> = got.into_iter().collect();

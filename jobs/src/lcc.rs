@@ -191,34 +191,19 @@ pub fn reference(vertices: &[u64], edges: &[(u64, u64)], directed: bool) -> BTre
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weir_operators::graph::GraphOptions;
+    use crate::test_graphs::{random_edges, vertex_graph};
     use weir_operators::testing::local_with;
 
     #[test]
     fn coefficients_match_the_reference_on_a_random_graph() {
-        let mut x = 5u64;
-        let edges: Vec<(u64, u64)> = (0..400)
-            .map(|_| {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((x >> 33) % 60, (x >> 17) % 60)
-            })
-            .collect();
+        let edges = random_edges(5, 60, 400);
         let vertices: Vec<u64> = (0..64).collect();
         for directed in [true, false] {
             let expected = reference(&vertices, &edges, directed);
             assert!(expected.values().any(|c| *c > 0.0 && *c < 1.0));
             for threads in [1, 3] {
                 let got = local_with(threads, |ctx| {
-                    let e = ctx.parallelize(edges.iter().map(|&(s, d)| (s, d, ())).collect(), 3)?;
-                    let v = ctx.parallelize(vertices.iter().map(|&v| (v, ())).collect(), 2)?;
-                    let options = GraphOptions {
-                        partitions: 4,
-                        directed,
-                        in_edges: true,
-                    };
-                    let graph = Graph::from_edges(&e, Some(&v), (), options)?;
+                    let graph = vertex_graph(ctx, &edges, &vertices, directed, true)?;
                     lcc(&graph)?.0.collect()
                 });
                 let got: BTreeMap<u64, f64> = got.into_iter().collect();

@@ -18,6 +18,8 @@ pub mod pagerank_program;
 pub mod registry;
 pub mod sort;
 pub mod sssp;
+#[cfg(test)]
+mod test_graphs;
 pub mod vertex_graph;
 pub mod wcc_program;
 pub mod wordcount;

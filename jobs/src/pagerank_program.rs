@@ -66,34 +66,19 @@ pub fn pagerank_pregel(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_graphs::{random_edges, vertex_graph};
     use std::collections::BTreeMap;
-    use weir_operators::graph::GraphOptions;
     use weir_operators::testing::local_with;
 
     #[test]
     fn ranks_match_the_reference_with_dangling_vertices() {
-        let mut x = 9u64;
-        let edges: Vec<(u64, u64)> = (0..500)
-            .map(|_| {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((x >> 33) % 150, (x >> 17) % 150)
-            })
-            .collect();
+        let edges = random_edges(9, 150, 500);
         let vertices: Vec<u64> = (0..170).collect();
         for directed in [true, false] {
             let expected = crate::pagerank::reference(&vertices, &edges, directed, 7, 0.85);
             for threads in [1, 3] {
                 let got = local_with(threads, |ctx| {
-                    let e = ctx.parallelize(edges.iter().map(|&(s, d)| (s, d, ())).collect(), 3)?;
-                    let v = ctx.parallelize(vertices.iter().map(|&v| (v, ())).collect(), 2)?;
-                    let options = GraphOptions {
-                        partitions: 4,
-                        directed,
-                        in_edges: false,
-                    };
-                    let graph = Graph::from_edges(&e, Some(&v), (), options)?;
+                    let graph = vertex_graph(ctx, &edges, &vertices, directed, false)?;
                     pagerank_pregel(&graph, 7, 0.85)?.0.collect()
                 });
                 let got: BTreeMap<u64, f64> = got.into_iter().collect();

@@ -62,21 +62,13 @@ pub fn components_pregel(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_graphs::{random_edges, vertex_graph};
     use std::collections::BTreeMap;
-    use weir_operators::graph::GraphOptions;
     use weir_operators::testing::local_with;
 
     #[test]
     fn labels_match_the_reference_directed_and_undirected() {
-        let mut x = 13u64;
-        let edges: Vec<(u64, u64)> = (0..150)
-            .map(|_| {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((x >> 33) % 300, (x >> 17) % 300)
-            })
-            .collect();
+        let edges = random_edges(13, 300, 150);
         let vertices: Vec<u64> = (0..310).collect();
         let expected = crate::components::reference(&vertices, &edges);
         assert!(
@@ -89,14 +81,7 @@ mod tests {
         for directed in [true, false] {
             for threads in [1, 3] {
                 let got = local_with(threads, |ctx| {
-                    let e = ctx.parallelize(edges.iter().map(|&(s, d)| (s, d, ())).collect(), 3)?;
-                    let v = ctx.parallelize(vertices.iter().map(|&v| (v, ())).collect(), 2)?;
-                    let options = GraphOptions {
-                        partitions: 4,
-                        directed,
-                        in_edges: true,
-                    };
-                    let graph = Graph::from_edges(&e, Some(&v), (), options)?;
+                    let graph = vertex_graph(ctx, &edges, &vertices, directed, true)?;
                     components_pregel(&graph, 1000)?.0.collect()
                 });
                 let got: BTreeMap<u64, u64> = got.into_iter().collect();
