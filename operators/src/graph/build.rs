@@ -1,12 +1,12 @@
 //! [`Graph`]: a graph partitioned by a deterministic vertex hash and kept in worker memory
 //! as one [`Topology`] (CSR) and one value array per partition, built from datasets of
-//! edges and (optionally) vertices with one shuffle.
+//! edges and (optionally) vertices with one shuffle of column blocks (see `blocks`).
 //!
-//! Every edge goes to its source's partition; for a directed graph it also goes to its
-//! target's partition as an in-edge (when asked for) or as a bare mention, so each
-//! partition learns of the vertices that only appear as targets. With a vertex list, an
-//! edge naming a vertex missing from it is an error naming the edge; without one, the
-//! vertices are the edges' endpoints, with a default value.
+//! A partition numbers its vertices through an [`IdIndex`] (a table indexed by id when
+//! the ids are dense, a hash table when not) and lays out its edges with counting
+//! passes: no sort and no search per edge. With a vertex list, an edge naming a vertex
+//! missing from it is an error naming the vertex; without one, the vertices are the
+//! edges' endpoints, with a default value.
 
 use std::sync::Arc;
 
@@ -14,8 +14,11 @@ use serde::{Deserialize, Serialize};
 use weir_engine::{Result, TaskError};
 
 use crate::dataset::{Data, Dataset, Records};
+use crate::graph::blocks::{vertex_blocks, Block, EdgeBlocks, EdgeKind};
+use crate::graph::id_index::IdIndex;
 use crate::graph::routes::resolve;
-use crate::graph::topology::{Topology, VertexId};
+use crate::graph::topology::{Adjacency, Topology, VertexId};
+use crate::shuffle::partition_by;
 
 /// One partition of a graph: its structure and its vertices' values, indexed alike.
 #[derive(Debug, Serialize, Deserialize)]
@@ -72,19 +75,6 @@ impl<V, E> Clone for Graph<V, E> {
     }
 }
 
-/// What a shuffled record says about the vertex it is keyed by.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-enum Piece<V, E> {
-    /// The vertex, from the vertex list, with its value.
-    Vertex(V),
-    /// An out-edge to this target.
-    Out(VertexId, E),
-    /// An in-edge from this source.
-    In(VertexId, E),
-    /// The vertex is some edge's target (directed graphs without in-edges).
-    Target,
-}
-
 impl<V: Data, E: Data> Graph<V, E> {
     /// Builds a graph from `(source, target, value)` edges and, optionally,
     /// `(vertex, value)` vertices; without them every endpoint is a vertex with value
@@ -102,35 +92,34 @@ impl<V: Data, E: Data> Graph<V, E> {
         }
         .max(1);
         let (directed, in_edges) = (options.directed, options.directed && options.in_edges);
-        let pieces: Dataset<(VertexId, Piece<V, E>)> =
-            edges.map_partitions(move |_, edges| EdgePieces::new(edges, directed, in_edges));
+        let blocks: Dataset<(u32, Block<V, E>)> = edges.map_partitions(move |split, edges| {
+            EdgeBlocks::new(split, edges, partitions, directed, in_edges)
+        });
         let listed = vertices.is_some();
-        let pieces = match vertices {
+        let blocks = match vertices {
             Some(v) => v
-                .map(|(id, value)| (id, Piece::Vertex(value)))
-                .union(&pieces),
-            None => pieces,
+                .map_partitions(move |split, vertices| {
+                    vertex_blocks(split, vertices, partitions).into_iter()
+                })
+                .union(&blocks),
+            None => blocks,
         };
-        let parts =
-            pieces
-                .partition_by_key(partitions)
-                .narrow("graph", false, move |p, records, tc| {
-                    match assemble(
-                        p,
-                        partitions,
-                        records,
-                        listed,
-                        &default_value,
-                        directed,
-                        in_edges,
-                    ) {
-                        Ok(part) => Box::new(std::iter::once(part)) as Records<GraphPart<V, E>>,
-                        Err(e) => {
-                            tc.fail(e);
-                            Box::new(std::iter::empty())
-                        }
+        let to_partition = Arc::new(|p: &u32| *p as usize);
+        let parts = partition_by(&blocks, "graph", partitions, to_partition).narrow(
+            "graph",
+            false,
+            move |p, blocks, tc| {
+                let shape = (directed, in_edges);
+                let built = assemble(p, partitions, blocks, listed, &default_value, shape);
+                match built {
+                    Ok(part) => Box::new(std::iter::once(part)) as Records<GraphPart<V, E>>,
+                    Err(e) => {
+                        tc.fail(e);
+                        Box::new(std::iter::empty())
                     }
-                });
+                }
+            },
+        );
         let parts = resolve(&parts.persist())?.persist();
         Ok(Graph { parts, directed })
     }
@@ -206,123 +195,145 @@ impl<V: Data, E: Data> Graph<V, E> {
     }
 }
 
-/// Builds partition `p` from its shuffled pieces.
+/// A partition's blocks, each kind in origin order.
+struct Sorted<V, E> {
+    vertices: Vec<(Vec<VertexId>, Vec<V>)>,
+    outs: Vec<(Vec<VertexId>, Vec<VertexId>, Vec<E>)>,
+    ins: Vec<(Vec<VertexId>, Vec<VertexId>, Vec<E>)>,
+    mentions: Vec<VertexId>,
+}
+
+fn sort_blocks<V, E>(blocks: Records<(u32, Block<V, E>)>) -> Sorted<V, E> {
+    let mut blocks: Vec<Block<V, E>> = blocks.map(|(_, b)| b).collect();
+    let rank = |b: &Block<V, E>| match b {
+        Block::Vertices { .. } => 0,
+        Block::Edges {
+            kind: EdgeKind::Out,
+            ..
+        } => 1,
+        Block::Edges {
+            kind: EdgeKind::In, ..
+        } => 2,
+        Block::Mentions { .. } => 3,
+    };
+    blocks.sort_unstable_by_key(|b| (rank(b), b.origin()));
+    let mut sorted = Sorted {
+        vertices: Vec::new(),
+        outs: Vec::new(),
+        ins: Vec::new(),
+        mentions: Vec::new(),
+    };
+    for block in blocks {
+        match block {
+            Block::Vertices { ids, values, .. } => sorted.vertices.push((ids, values)),
+            Block::Edges {
+                kind,
+                at,
+                other,
+                values,
+                ..
+            } => match kind {
+                EdgeKind::Out => sorted.outs.push((at, other, values)),
+                EdgeKind::In => sorted.ins.push((at, other, values)),
+            },
+            Block::Mentions { ids, .. } => sorted.mentions.extend(ids),
+        }
+    }
+    sorted
+}
+
+/// Builds partition `p` from its shuffled blocks.
 fn assemble<V: Data, E: Data>(
     p: usize,
     partitions: usize,
-    records: Records<(VertexId, Piece<V, E>)>,
+    blocks: Records<(u32, Block<V, E>)>,
     listed: bool,
     default_value: &V,
-    directed: bool,
-    in_edges: bool,
+    (directed, in_edges): (bool, bool),
 ) -> std::result::Result<GraphPart<V, E>, TaskError> {
-    let mut listed_vertices: Vec<(VertexId, V)> = Vec::new();
-    let mut mentioned: Vec<VertexId> = Vec::new();
-    let mut outs = Vec::new();
-    let mut ins = Vec::new();
-    for (vertex, piece) in records {
-        match piece {
-            Piece::Vertex(value) => listed_vertices.push((vertex, value)),
-            Piece::Out(target, value) => outs.push((vertex, target, value)),
-            Piece::In(source, value) => ins.push((vertex, source, value)),
-            Piece::Target => mentioned.push(vertex),
+    let Sorted {
+        vertices: listed_vertices,
+        outs,
+        ins,
+        mentions,
+    } = sort_blocks(blocks);
+    let (vertices, values, index) = if listed {
+        let mut pairs: Vec<(VertexId, V)> = Vec::new();
+        for (ids, values) in listed_vertices {
+            pairs.extend(ids.into_iter().zip(values));
         }
-    }
-    let (vertices, values) = if listed {
-        listed_vertices.sort_by_key(|v| v.0);
-        if let Some(w) = listed_vertices.windows(2).find(|w| w[0].0 == w[1].0) {
+        pairs.sort_unstable_by_key(|v| v.0);
+        if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(TaskError::failed(format!(
                 "vertex {} is listed twice in the vertex list",
                 w[0].0
             )));
         }
-        let ids: Vec<VertexId> = listed_vertices.iter().map(|v| v.0).collect();
-        if let Some(missing) = mentioned.iter().find(|v| ids.binary_search(v).is_err()) {
+        let (ids, values): (Vec<VertexId>, Vec<V>) = pairs.into_iter().unzip();
+        let index = IdIndex::of_sorted(&ids);
+        if let Some(missing) = mentions.iter().find(|&&v| index.get(v).is_none()) {
             return Err(missing_vertex(*missing));
         }
-        let values = listed_vertices.into_iter().map(|v| v.1).collect();
-        (ids, values)
+        (ids, values, index)
     } else {
-        let mut ids = mentioned;
-        ids.extend(outs.iter().map(|e| e.0));
-        ids.extend(ins.iter().map(|e| e.0));
-        ids.sort_unstable();
-        ids.dedup();
+        let count = mentions.len()
+            + outs.iter().map(|b| b.0.len()).sum::<usize>()
+            + ins.iter().map(|b| b.0.len()).sum::<usize>();
+        let ids = || {
+            let outs = outs.iter().flat_map(|b| b.0.iter());
+            let ins = ins.iter().flat_map(|b| b.0.iter());
+            outs.chain(ins).chain(mentions.iter()).copied()
+        };
+        let (ids, index) = IdIndex::sorted(ids, count);
         let values = vec![default_value.clone(); ids.len()];
-        (ids, values)
+        (ids, values, index)
     };
-    let in_edges = (directed && in_edges).then_some(ins);
-    let topology = Topology::build(
+    drop(mentions);
+    let n = vertices.len();
+    let out_edges = adjacency(n, &index, outs)?;
+    let in_edges = match directed && in_edges {
+        true => Some(adjacency(n, &index, ins)?),
+        false => None,
+    };
+    let topology = Topology::from_adjacency(
         p as u32,
         partitions as u32,
         vertices,
-        outs,
+        out_edges,
         in_edges,
         directed,
-    )
-    .map_err(missing_vertex)?;
+    );
     Ok(GraphPart {
         topology: Arc::new(topology),
         values: Arc::new(values),
     })
 }
 
+/// The adjacency of the `n` vertices `index` numbers, from blocks of edges (dropped as
+/// they are read).
+fn adjacency<E: Data>(
+    n: usize,
+    index: &IdIndex,
+    blocks: Vec<(Vec<VertexId>, Vec<VertexId>, Vec<E>)>,
+) -> std::result::Result<Adjacency<E>, TaskError> {
+    let m: usize = blocks.iter().map(|b| b.0.len()).sum();
+    let (mut locals, mut ends, mut values) = (
+        Vec::with_capacity(m),
+        Vec::with_capacity(m),
+        Vec::with_capacity(m),
+    );
+    for (at, other, edge_values) in blocks {
+        for v in at {
+            locals.push(index.get(v).ok_or_else(|| missing_vertex(v))?);
+        }
+        ends.extend_from_slice(&other);
+        values.extend(edge_values);
+    }
+    Ok(Adjacency::from_columns(n, &locals, &ends, &values))
+}
+
 fn missing_vertex(vertex: VertexId) -> TaskError {
     TaskError::failed(format!(
         "an edge names vertex {vertex}, which is not in the vertex list"
     ))
-}
-
-/// A map task's pieces: each edge keyed by its source (and, undirected, by its target
-/// the other way), then for a directed graph each edge keyed by its target as an in-edge,
-/// or each distinct target once as a mention. Targets are deduplicated by sorting, which
-/// streams through memory where a hash set of a million ids would miss the cache.
-struct EdgePieces<V, E> {
-    edges: Option<Records<(VertexId, VertexId, E)>>,
-    directed: bool,
-    in_edges: bool,
-    pending: Option<(VertexId, Piece<V, E>)>,
-    seen: Vec<VertexId>,
-    targets: std::vec::IntoIter<VertexId>,
-}
-
-impl<V, E> EdgePieces<V, E> {
-    fn new(edges: Records<(VertexId, VertexId, E)>, directed: bool, in_edges: bool) -> Self {
-        EdgePieces {
-            edges: Some(edges),
-            directed,
-            in_edges,
-            pending: None,
-            seen: Vec::new(),
-            targets: Vec::new().into_iter(),
-        }
-    }
-}
-
-impl<V, E: Clone> Iterator for EdgePieces<V, E> {
-    type Item = (VertexId, Piece<V, E>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if let Some(piece) = self.pending.take() {
-            return Some(piece);
-        }
-        if let Some(edges) = &mut self.edges {
-            if let Some((source, target, value)) = edges.next() {
-                if !self.directed {
-                    self.pending = Some((target, Piece::Out(source, value.clone())));
-                } else if self.in_edges {
-                    self.pending = Some((target, Piece::In(source, value.clone())));
-                } else {
-                    self.seen.push(target);
-                }
-                return Some((source, Piece::Out(target, value)));
-            }
-            self.edges = None;
-            let mut seen = std::mem::take(&mut self.seen);
-            seen.sort_unstable();
-            seen.dedup();
-            self.targets = seen.into_iter();
-        }
-        self.targets.next().map(|t| (t, Piece::Target))
-    }
 }

@@ -72,50 +72,64 @@ pub const COMBINE_MESSAGES: usize = 1 << 20;
 /// Slots per block of the blocked combine: a block's fold stays in the L1/L2 cache.
 const COMBINE_BLOCK_BITS: u32 = 12;
 
-/// Folds `messages` (routed, in any order) with `combiner` into one message per slot,
-/// ascending: the messages are first scattered into blocks of neighbouring slots
-/// (sequential writes), then each block is folded in a small array that stays in cache.
-/// Folding straight into an array of all the destination's vertices would miss the
-/// cache on nearly every message of a large graph.
-fn combine_blocked<M: 'static>(messages: Vec<(u32, M)>, combiner: &Combiner<M>) -> Vec<(u32, M)> {
-    let Some(top) = messages.iter().map(|m| m.0).max() else {
-        return messages;
-    };
-    let blocks = (top >> COMBINE_BLOCK_BITS) as usize + 1;
-    let mut starts = vec![0usize; blocks + 1];
-    for (slot, _) in &messages {
-        starts[(*slot >> COMBINE_BLOCK_BITS) as usize + 1] += 1;
-    }
-    for b in 0..blocks {
-        starts[b + 1] += starts[b];
-    }
-    let mut blocked: Vec<Option<(u32, M)>> = (0..messages.len()).map(|_| None).collect();
-    let mut next = starts.clone();
-    for m in messages {
-        let b = (m.0 >> COMBINE_BLOCK_BITS) as usize;
-        blocked[next[b]] = Some(m);
-        next[b] += 1;
-    }
-    let mut out = Vec::new();
-    let mut fold: Vec<Option<M>> = (0..1usize << COMBINE_BLOCK_BITS).map(|_| None).collect();
-    for b in 0..blocks {
-        let base = (b as u32) << COMBINE_BLOCK_BITS;
-        for (slot, m) in blocked[starts[b]..starts[b + 1]]
-            .iter_mut()
-            .filter_map(Option::take)
-        {
-            match &mut fold[(slot - base) as usize] {
-                Some(into) => combiner.combine(into, m),
-                empty => *empty = Some(m),
-            }
-        }
-        for (i, m) in fold.iter_mut().enumerate() {
-            if let Some(m) = m.take() {
-                out.push((base + i as u32, m));
-            }
+/// One destination's routed messages, combined in blocks: each message is appended to
+/// the block of its slot's neighbourhood as it is sent (a few sequential write streams),
+/// and when the destination is cut, each block is folded in a small array that stays in
+/// cache. Folding straight into an array of all the destination's vertices would miss
+/// the cache on nearly every message of a large graph. The block buffers keep their
+/// memory from superstep to superstep.
+struct BlockedFold<M> {
+    blocks: Vec<Vec<(u32, M)>>,
+    buffered: usize,
+    fold: Vec<Option<M>>,
+}
+
+impl<M: 'static> BlockedFold<M> {
+    fn new() -> Self {
+        BlockedFold {
+            blocks: Vec::new(),
+            buffered: 0,
+            fold: Vec::new(),
         }
     }
-    out
+
+    #[inline]
+    fn push(&mut self, slot: u32, message: M) {
+        let b = (slot >> COMBINE_BLOCK_BITS) as usize;
+        if b >= self.blocks.len() {
+            self.blocks.resize_with(b + 1, Vec::new);
+        }
+        self.blocks[b].push((slot, message));
+        self.buffered += 1;
+    }
+
+    /// Every buffered message folded into one per slot, ascending by slot, in the order
+    /// they were sent within a slot.
+    fn drain(&mut self, combiner: &Combiner<M>) -> Vec<(u32, M)> {
+        let mut out = Vec::with_capacity(self.buffered.min(1 << 16));
+        if self.fold.is_empty() {
+            self.fold = (0..1usize << COMBINE_BLOCK_BITS).map(|_| None).collect();
+        }
+        for (b, block) in self.blocks.iter_mut().enumerate() {
+            if block.is_empty() {
+                continue;
+            }
+            let base = (b as u32) << COMBINE_BLOCK_BITS;
+            for (slot, m) in block.drain(..) {
+                match &mut self.fold[(slot - base) as usize] {
+                    Some(into) => combiner.combine(into, m),
+                    empty => *empty = Some(m),
+                }
+            }
+            for (i, m) in self.fold.iter_mut().enumerate() {
+                if let Some(m) = m.take() {
+                    out.push((base + i as u32, m));
+                }
+            }
+        }
+        self.buffered = 0;
+        out
+    }
 }
 
 /// A partition's outgoing messages of one superstep.
@@ -123,6 +137,8 @@ pub(crate) struct Sender<M> {
     from: u32,
     partitions: usize,
     combiner: Option<Combiner<M>>,
+    /// With a combiner: routed messages, to be folded by block.
+    blocked: Vec<BlockedFold<M>>,
     routed: Vec<Vec<(u32, M)>>,
     by_id: Vec<Vec<(VertexId, M)>>,
     by_id_combined: Vec<FxHashMap<VertexId, M>>,
@@ -146,6 +162,7 @@ impl<M: Data> Sender<M> {
             from: from as u32,
             partitions,
             combiner,
+            blocked: (0..partitions).map(|_| BlockedFold::new()).collect(),
             routed: (0..partitions).map(|_| Vec::new()).collect(),
             by_id: (0..partitions).map(|_| Vec::new()).collect(),
             by_id_combined: (0..partitions).map(|_| FxHashMap::default()).collect(),
@@ -158,19 +175,31 @@ impl<M: Data> Sender<M> {
         }
     }
 
+    /// Starts a superstep: counters and batch sequences from zero, the buffers (empty
+    /// after the last `cut_all`) kept with their memory.
+    pub fn begin(&mut self) {
+        self.sequence.iter_mut().for_each(|s| *s = 0);
+        self.sent = 0;
+        self.delivered = 0;
+        self.error = None;
+    }
+
     /// Sends `message` to the vertex at local index `slot` of `vertex`'s partition.
     #[inline]
     pub fn send_routed(&mut self, vertex: VertexId, slot: u32, message: M) {
         self.sent += 1;
         let to = partition_of_vertex(vertex, self.partitions);
-        self.routed[to].push((slot, message));
-        let limit = if self.combiner.is_some() {
-            COMBINE_MESSAGES
+        if self.combiner.is_some() {
+            let blocked = &mut self.blocked[to];
+            blocked.push(slot, message);
+            if blocked.buffered >= COMBINE_MESSAGES {
+                self.cut(to);
+            }
         } else {
-            BATCH_MESSAGES
-        };
-        if self.routed[to].len() >= limit {
-            self.cut(to);
+            self.routed[to].push((slot, message));
+            if self.routed[to].len() >= BATCH_MESSAGES {
+                self.cut(to);
+            }
         }
     }
 
@@ -204,10 +233,10 @@ impl<M: Data> Sender<M> {
     /// Cuts what destination `to`'s buffers hold into batches, folding routed messages
     /// first when there is a combiner.
     fn cut(&mut self, to: usize) {
-        let mut routed = std::mem::take(&mut self.routed[to]);
-        if let Some(combiner) = &self.combiner {
-            routed = combine_blocked(routed, combiner);
-        }
+        let routed = match &self.combiner {
+            Some(combiner) => self.blocked[to].drain(combiner),
+            None => std::mem::take(&mut self.routed[to]),
+        };
         let by_id: Vec<(VertexId, M)> = if self.combiner.is_some() {
             self.by_id_combined[to].drain().collect()
         } else {
@@ -422,7 +451,11 @@ mod tests {
         for (s, m) in &messages {
             *want.entry(*s).or_default() += m;
         }
-        let got = combine_blocked(messages, &Combiner::sum());
+        let mut blocked = BlockedFold::new();
+        for (slot, m) in messages {
+            blocked.push(slot, m);
+        }
+        let got = blocked.drain(&Combiner::sum());
         assert_eq!(got, want.into_iter().collect::<Vec<_>>());
     }
 

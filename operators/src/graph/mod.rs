@@ -44,9 +44,11 @@
 //! ```
 
 mod aggregate;
+mod blocks;
 mod build;
 mod closure;
 mod combine;
+mod id_index;
 mod messages;
 mod partition;
 mod pregel;

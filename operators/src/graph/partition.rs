@@ -111,6 +111,11 @@ impl<P: VertexProgram> PregelTask<P> {
             values: part.values.as_ref().clone(),
             halted: vec![false; n],
             own_batches: Vec::new(),
+            sender: Sender::new(
+                p,
+                part.topology.partitions as usize,
+                self.program.combiner(),
+            ),
             output_node: self.output_node,
         })
     }
@@ -126,6 +131,8 @@ struct PregelPartition<P: VertexProgram> {
     halted: Vec<bool>,
     /// Messages this partition sent itself in the last superstep.
     own_batches: Vec<Batch<P::Message>>,
+    /// The outgoing buffers, kept with their memory from superstep to superstep.
+    sender: Sender<P::Message>,
     output_node: NodeId,
 }
 
@@ -162,7 +169,8 @@ impl<P: VertexProgram> SessionPartition for PregelPartition<P> {
         } else {
             Inbox::build(&self.topology, batches, self.combiner.as_ref())?
         };
-        let mut sender = Sender::new(self.partition, outbox.partitions(), self.combiner.clone());
+        let sender = &mut self.sender;
+        sender.begin();
         let mut contribution = P::Aggregates::default();
         let mut active = 0u64;
         let topology: &Topology<P::Edge> = &self.topology;
@@ -178,7 +186,7 @@ impl<P: VertexProgram> SessionPartition for PregelPartition<P> {
                 num_vertices: control.num_vertices,
                 aggregated: &control.aggregated,
                 contribution: &mut contribution,
-                sender: &mut sender,
+                sender,
                 halt: false,
             };
             self.program
@@ -187,11 +195,11 @@ impl<P: VertexProgram> SessionPartition for PregelPartition<P> {
             self.halted[local] = halt;
             active += u64::from(!halt);
             if !sender.ready.is_empty() || sender.error.is_some() {
-                Self::push_ready(&mut sender, outbox)?;
+                Self::push_ready(sender, outbox)?;
             }
         }
         sender.cut_all();
-        Self::push_ready(&mut sender, outbox)?;
+        Self::push_ready(sender, outbox)?;
         self.own_batches = std::mem::take(&mut sender.to_self);
         let report = Report {
             active,

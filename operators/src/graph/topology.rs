@@ -7,6 +7,8 @@
 //! vertex `i`. No per-vertex or per-edge allocation, and a superstep walks the arrays in
 //! order.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// A vertex id.
@@ -20,15 +22,16 @@ pub fn partition_of_vertex(vertex: VertexId, partitions: usize) -> usize {
 }
 
 /// Adjacency in CSR form: the edges of local vertex `i` are
-/// `ends[offsets[i]..offsets[i + 1]]` with values `values[…]` alike.
+/// `ends[offsets[i]..offsets[i + 1]]` with values `values[…]` alike. The arrays are
+/// shared, so a copy of an adjacency (with routes, say) does not copy its edges.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Adjacency<E> {
     /// `vertices + 1` offsets into `ends`.
-    pub offsets: Vec<u64>,
+    pub offsets: Arc<Vec<u64>>,
     /// The other end of each edge (a global vertex id).
-    pub ends: Vec<VertexId>,
+    pub ends: Arc<Vec<VertexId>>,
     /// Each edge's value.
-    pub values: Vec<E>,
+    pub values: Arc<Vec<E>>,
     /// The local index of each edge's other end in that end's partition (see `routes`);
     /// empty until the graph's routes are resolved.
     pub slots: Vec<u32>,
@@ -52,9 +55,43 @@ impl<E> Adjacency<E> {
             values.push(value);
         }
         Adjacency {
-            offsets,
-            ends,
-            values,
+            offsets: Arc::new(offsets),
+            ends: Arc::new(ends),
+            values: Arc::new(values),
+            slots: Vec::new(),
+        }
+    }
+
+    /// Builds the adjacency of `vertices` local vertices from edges given as columns:
+    /// edge `k` belongs to local vertex `locals[k]` and leads to `ends[k]` with value
+    /// `values[k]`. A counting sort groups them by vertex, keeping their order within a
+    /// vertex.
+    pub fn from_columns(vertices: usize, locals: &[u32], ends: &[VertexId], values: &[E]) -> Self
+    where
+        E: Clone,
+    {
+        debug_assert!(locals.len() == ends.len() && ends.len() == values.len());
+        let mut offsets = vec![0u64; vertices + 1];
+        for &i in locals {
+            offsets[i as usize + 1] += 1;
+        }
+        for i in 0..vertices {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut next: Vec<u64> = offsets[..vertices].to_vec();
+        let mut order = vec![0u32; locals.len()];
+        for (k, &i) in locals.iter().enumerate() {
+            let at = &mut next[i as usize];
+            order[*at as usize] = k as u32;
+            *at += 1;
+        }
+        drop(next);
+        let placed_ends = order.iter().map(|&k| ends[k as usize]).collect();
+        let placed_values = order.iter().map(|&k| values[k as usize].clone()).collect();
+        Adjacency {
+            offsets: Arc::new(offsets),
+            ends: Arc::new(placed_ends),
+            values: Arc::new(placed_values),
             slots: Vec::new(),
         }
     }
@@ -151,6 +188,27 @@ impl<E> Topology<E> {
         })
     }
 
+    /// A partition from its parts: `vertices` sorted and distinct, the adjacencies
+    /// indexed by position in it.
+    pub fn from_adjacency(
+        partition: u32,
+        partitions: u32,
+        vertices: Vec<VertexId>,
+        out_edges: Adjacency<E>,
+        in_edges: Option<Adjacency<E>>,
+        directed: bool,
+    ) -> Self {
+        debug_assert!(vertices.windows(2).all(|w| w[0] < w[1]));
+        Topology {
+            partition,
+            partitions,
+            vertices,
+            out_edges,
+            in_edges,
+            directed,
+        }
+    }
+
     /// The number of vertices.
     pub fn len(&self) -> usize {
         self.vertices.len()
@@ -201,7 +259,7 @@ mod tests {
             true,
         )
         .unwrap();
-        assert_eq!(t.out_edges.offsets, vec![0, 2, 2, 4]);
+        assert_eq!(*t.out_edges.offsets, vec![0, 2, 2, 4]);
         assert_eq!(t.out_edges.ends_of(0), &[5, 9]);
         assert_eq!(t.out_edges.values_of(0), &['c', 'b']);
         assert!(t.out_edges.ends_of(1).is_empty());
@@ -211,6 +269,15 @@ mod tests {
         assert_eq!(t.local_index(9), Some(2));
         assert_eq!(t.local_index(4), None);
         assert_eq!(t.edges(), 4);
+    }
+
+    #[test]
+    fn columns_group_by_vertex_in_their_order() {
+        let a = Adjacency::from_columns(3, &[2, 0, 2, 0], &[10, 11, 12, 13], &['a', 'b', 'c', 'd']);
+        assert_eq!(*a.offsets, vec![0, 2, 2, 4]);
+        assert_eq!(a.ends_of(0), &[11, 13]);
+        assert_eq!(a.values_of(2), &['a', 'c']);
+        assert!(a.ends_of(1).is_empty());
     }
 
     #[test]
