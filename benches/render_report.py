@@ -97,6 +97,13 @@ def compare_section(name, title):
     return lines
 
 
+def text_section(name, title, note):
+    path = os.path.join(OUT, f"{name}.txt")
+    with open(path) as f:
+        text = f.read().rstrip()
+    return [f"### {title}", "", note, "", "```", text, "```", ""]
+
+
 def speedup_section(name):
     doc = load(name, "bench.json")
     lines = ["### Scaling of wordcount", "", "```", command(name), "```", ""]
@@ -195,8 +202,22 @@ def main():
         "",
     ]
     page += compare_section("wordcount", "wordcount (Zipf text)")
-    page += compare_section("pagerank", "pagerank, 10 iterations (R-MAT graph)")
-    page += compare_section("components", "connected components (R-MAT graph, undirected)")
+    page += compare_section("pagerank", "pagerank as dataflow stages, 10 iterations (R-MAT graph)")
+    page += compare_section(
+        "components", "connected components as dataflow stages (R-MAT graph, undirected)"
+    )
+    page += compare_section(
+        "pagerank-pregel", "pagerank as a vertex program (Pregel), 10 iterations (R-MAT 20)"
+    )
+    page += compare_section(
+        "components-pregel",
+        "connected components as a vertex program (Pregel; local union-find first), R-MAT 20",
+    )
+    page += text_section(
+        "pregel",
+        "Pregel: superstep cost, checkpoint overhead, recovery",
+        "Printed by `benches/pregel.sh` (run by `benches/report.sh`), medians of REPEAT rounds.",
+    )
     page += compare_section("sort", "sort (100-byte records)")
     page += speedup_section("speedup-wordcount")
     page += iterations_section(

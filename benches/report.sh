@@ -7,7 +7,7 @@
 # iteration and the memory over many, runs the criterion loopback shuffle bench, and
 # renders everything with benches/render_report.py. Nothing in the page is typed by hand.
 #
-#   bash benches/report.sh                  # everything (about 15 minutes on 2 cores)
+#   bash benches/report.sh                  # everything (about 30 minutes on 2 cores)
 #   REPEAT=3 SORT_SIZE=1GB bash benches/report.sh
 #
 # Run it on a quiet machine: the figures are medians, but a busy neighbour still shows.
@@ -22,6 +22,7 @@ SORT_SIZE=${SORT_SIZE:-2GB}
 TEXT_SIZE=${TEXT_SIZE:-200MB}
 PAGERANK_SCALE=${PAGERANK_SCALE:-20}
 COMPONENTS_SCALE=${COMPONENTS_SCALE:-18}
+PREGEL_SCALE=${PREGEL_SCALE:-20}
 ITERATION_SCALE=${ITERATION_SCALE:-10}
 MEMORY_SCALE=${MEMORY_SCALE:-16}
 
@@ -40,12 +41,15 @@ PAGERANK_GRAPH=$DATA/rmat-$PAGERANK_SCALE.txt
 COMPONENTS_GRAPH=$DATA/rmat-$COMPONENTS_SCALE.txt
 ITERATION_GRAPH=$DATA/rmat-$ITERATION_SCALE-ef8.txt
 MEMORY_GRAPH=$DATA/rmat-$MEMORY_SCALE.txt
+PREGEL_GRAPH=$DATA/rmat-$PREGEL_SCALE.txt
 SORT=$DATA/sort-$SORT_SIZE.dat
 gen "$TEXT" text --size "$TEXT_SIZE" --seed 1
 gen "$PAGERANK_GRAPH" graph --scale "$PAGERANK_SCALE" --seed 1
 gen "$COMPONENTS_GRAPH" graph --scale "$COMPONENTS_SCALE" --seed 1
 gen "$ITERATION_GRAPH" graph --scale "$ITERATION_SCALE" --edge-factor 8 --seed 1
 gen "$MEMORY_GRAPH" graph --scale "$MEMORY_SCALE" --seed 1
+gen "$PREGEL_GRAPH" graph --scale "$PREGEL_SCALE" --seed 1
+gen "$DATA/rmat-18.txt" graph --scale 18 --seed 1
 gen "$SORT" sort --size "$SORT_SIZE" --seed 1
 
 run() { # run NAME COMMAND...: runs a bench command, keeping its printed report
@@ -61,6 +65,10 @@ run pagerank bench compare pagerank --edges "$PAGERANK_GRAPH" --iterations 10 \
     --model dataflow --workers 1,2 --repeat "$REPEAT"
 run components bench compare components --edges "$COMPONENTS_GRAPH" --undirected \
     --model dataflow --workers 1,2 --repeat "$REPEAT"
+run pagerank-pregel bench compare pagerank --edges "$PREGEL_GRAPH" --iterations 10 \
+    --workers 1,2 --repeat "$REPEAT"
+run components-pregel bench compare components --edges "$PREGEL_GRAPH" --undirected \
+    --workers 1,2 --repeat "$REPEAT"
 run sort bench compare sort --input "$SORT" --workers 1,2 --repeat "$REPEAT"
 run speedup-wordcount bench speedup wordcount --input "$TEXT" --workers 1,2 \
     --repeat "$REPEAT"
@@ -68,6 +76,9 @@ run iterations bench iterations pagerank --edges "$ITERATION_GRAPH" --model data
     --iterations 10,100,1000 --workers 2 --repeat "$REPEAT"
 run iterations-memory bench iterations pagerank --edges "$MEMORY_GRAPH" --model dataflow \
     --iterations 10,1000 --workers 2 --repeat 1 --systems weir
+
+echo "== pregel: superstep cost, checkpoint overhead, recovery" >&2
+WEIR_BENCH_DIR=$DATA REPEAT=$REPEAT bash benches/pregel.sh | tee "$OUT/pregel.txt"
 
 echo "== criterion: shuffle over loopback against a raw TCP copy" >&2
 CARGO_TARGET_DIR=$ROOT/target cargo bench --locked -p weir-bench --bench shuffle | tee "$OUT/shuffle.txt"

@@ -24,7 +24,6 @@ use std::sync::Arc;
 use weir_engine::{JobContext, Result};
 use weir_operators::prelude::*;
 
-use crate::bfs::report_pregel;
 use crate::graph_input::{Graph, GraphArgs};
 use crate::output::{report_top, save_or_show, TOP};
 use crate::registry::Job;
@@ -52,9 +51,15 @@ impl Job for Components {
     fn run(self, ctx: &JobContext) -> Result<()> {
         let found = match self.model {
             Model::Pregel => {
-                let loaded = self.graph.load_vertex_graph(ctx, true)?;
+                let loaded = self.graph.load_forest_graph(ctx)?;
                 let (labels, stats) = components_pregel(&loaded.graph, self.max_iterations)?;
-                report_pregel(ctx, &stats);
+                // The graph in memory is the forest, not the input's edges.
+                ctx.set_result("supersteps", stats.supersteps);
+                ctx.set_result("messages", stats.messages);
+                ctx.set_result("load_seconds", stats.load_seconds);
+                ctx.set_result("run_seconds", stats.run_seconds);
+                ctx.set_result("graph_vertices", stats.vertices);
+                ctx.set_result("forest_edges", stats.edges / 2);
                 Found {
                     labels,
                     // Superstep 0 makes the first offers; each later one is a round.

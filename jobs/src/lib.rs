@@ -17,6 +17,7 @@ pub mod pagerank;
 pub mod pagerank_program;
 pub mod registry;
 pub mod sort;
+pub mod spanning_forest;
 pub mod sssp;
 #[cfg(test)]
 mod test_graphs;

@@ -13,6 +13,7 @@ use weir_operators::prelude::*;
 use weir_operators::sources::LineParser;
 
 use crate::graph_input::{GraphArgs, GraphFiles};
+use crate::spanning_forest::spanning_forest;
 
 /// How a graph job runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -61,14 +62,52 @@ impl GraphArgs {
         };
         load(self, ctx, false, Arc::new(parse))
     }
+
+    /// Loads, for connected components, an undirected graph with the same vertices and
+    /// the same components as the named one: the union of a spanning forest per map
+    /// partition of the edges (see `spanning_forest`), not every edge.
+    pub fn load_forest_graph(&self, ctx: &JobContext) -> Result<VertexGraph<()>> {
+        let parse = |line: &str, path: &Path, no| {
+            Ok(parse_edge_line(line, path, no)?.map(|e| (e.src, e.dst, ())))
+        };
+        let (files, edges, vertices) = read(self, ctx, Arc::new(parse))?;
+        let forest = edges.map_partitions(|_, edges| {
+            let edges: Vec<(VertexId, VertexId)> = edges.map(|(s, d, ())| (s, d)).collect();
+            let forest = spanning_forest(&edges);
+            drop(edges);
+            forest.into_iter().map(|(v, root)| (v, root, ()))
+        });
+        let options = GraphOptions {
+            partitions: graph_partitions(ctx),
+            directed: false,
+            in_edges: false,
+        };
+        let graph = Graph::from_edges(&forest, vertices.as_ref(), (), options)?;
+        Ok(VertexGraph {
+            graph,
+            directed: files.directed,
+            properties: files.properties,
+        })
+    }
 }
 
-fn load<E: Data>(
+/// Partitions of a graph in worker memory: one per task slot.
+fn graph_partitions(ctx: &JobContext) -> usize {
+    (ctx.options().workers * ctx.options().threads).max(1)
+}
+
+type Read<E> = (
+    GraphFiles,
+    Dataset<(VertexId, VertexId, E)>,
+    Option<Dataset<(VertexId, ())>>,
+);
+
+/// The files the arguments name, their edges parsed with `parse`, and the vertex list.
+fn read<E: Data>(
     args: &GraphArgs,
     ctx: &JobContext,
-    in_edges: bool,
     parse: Arc<LineParser<(VertexId, VertexId, E)>>,
-) -> Result<VertexGraph<E>> {
+) -> Result<Read<E>> {
     let args = args.clone();
     let files: GraphFiles = ctx.driver_value(move || args.files())?;
     let edge_file = files.edges.to_string_lossy().into_owned();
@@ -83,8 +122,18 @@ fn load<E: Data>(
         )?),
         None => None,
     };
+    Ok((files, edges, vertices))
+}
+
+fn load<E: Data>(
+    args: &GraphArgs,
+    ctx: &JobContext,
+    in_edges: bool,
+    parse: Arc<LineParser<(VertexId, VertexId, E)>>,
+) -> Result<VertexGraph<E>> {
+    let (files, edges, vertices) = read(args, ctx, parse)?;
     let options = GraphOptions {
-        partitions: (ctx.options().workers * ctx.options().threads).max(1),
+        partitions: graph_partitions(ctx),
         directed: files.directed,
         in_edges,
     };

@@ -59,6 +59,7 @@ pub mod topology;
 pub use aggregate::{Aggregate, Max, Min, Sum};
 pub use build::{Graph, GraphOptions, GraphPart};
 pub use combine::Combiner;
+pub use id_index::IdIndex;
 pub use messages::BATCH_MESSAGES;
 pub use pregel::{PregelOptions, PregelStats};
 pub use program::{Context, Edges, MasterDecision, VertexProgram};
