@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 use weir_engine::{Result, TaskError};
 
 use crate::dataset::{Data, Dataset, Records};
-use crate::graph::blocks::{vertex_blocks, Block, EdgeBlocks, EdgeKind};
+use crate::graph::blocks::{vertex_blocks, Block, EdgeBlocks, EdgeKind, Ids};
 use crate::graph::id_index::IdIndex;
 use crate::graph::routes::resolve;
-use crate::graph::topology::{Adjacency, Topology, VertexId};
+use crate::graph::topology::{Adjacency, EdgeColumns, Topology, VertexId};
 use crate::shuffle::partition_by;
 
 /// One partition of a graph: its structure and its vertices' values, indexed alike.
@@ -198,8 +198,8 @@ impl<V: Data, E: Data> Graph<V, E> {
 /// A partition's blocks, each kind in origin order.
 struct Sorted<V, E> {
     vertices: Vec<(Vec<VertexId>, Vec<V>)>,
-    outs: Vec<(Vec<VertexId>, Vec<VertexId>, Vec<E>)>,
-    ins: Vec<(Vec<VertexId>, Vec<VertexId>, Vec<E>)>,
+    outs: Vec<(Ids, Ids, Vec<E>)>,
+    ins: Vec<(Ids, Ids, Vec<E>)>,
     mentions: Vec<VertexId>,
 }
 
@@ -279,12 +279,13 @@ fn assemble<V: Data, E: Data>(
         let count = mentions.len()
             + outs.iter().map(|b| b.0.len()).sum::<usize>()
             + ins.iter().map(|b| b.0.len()).sum::<usize>();
-        let ids = || {
-            let outs = outs.iter().flat_map(|b| b.0.iter());
-            let ins = ins.iter().flat_map(|b| b.0.iter());
-            outs.chain(ins).chain(mentions.iter()).copied()
-        };
-        let (ids, index) = IdIndex::sorted(ids, count);
+        let (ids, index) = IdIndex::sorted_from(
+            |f| {
+                outs.iter().chain(&ins).for_each(|b| b.0.for_each(&mut *f));
+                mentions.iter().for_each(|&v| f(v));
+            },
+            count,
+        );
         let values = vec![default_value.clone(); ids.len()];
         (ids, values, index)
     };
@@ -309,27 +310,31 @@ fn assemble<V: Data, E: Data>(
     })
 }
 
-/// The adjacency of the `n` vertices `index` numbers, from blocks of edges (dropped as
-/// they are read).
+/// The adjacency of the `n` vertices `index` numbers, from blocks of edges (each
+/// dropped once its edges are placed).
 fn adjacency<E: Data>(
     n: usize,
     index: &IdIndex,
-    blocks: Vec<(Vec<VertexId>, Vec<VertexId>, Vec<E>)>,
+    blocks: Vec<(Ids, Ids, Vec<E>)>,
 ) -> std::result::Result<Adjacency<E>, TaskError> {
-    let m: usize = blocks.iter().map(|b| b.0.len()).sum();
-    let (mut locals, mut ends, mut values) = (
-        Vec::with_capacity(m),
-        Vec::with_capacity(m),
-        Vec::with_capacity(m),
-    );
-    for (at, other, edge_values) in blocks {
-        for v in at {
-            locals.push(index.get(v).ok_or_else(|| missing_vertex(v))?);
+    let mut columns = Vec::with_capacity(blocks.len());
+    for (at, other, values) in blocks {
+        let mut locals = Vec::with_capacity(at.len());
+        let mut missing = None;
+        at.for_each(|v| match index.get(v) {
+            Some(i) => locals.push(i),
+            None => missing = missing.or(Some(v)),
+        });
+        if let Some(v) = missing {
+            return Err(missing_vertex(v));
         }
-        ends.extend_from_slice(&other);
-        values.extend(edge_values);
+        columns.push(EdgeColumns {
+            locals,
+            ends: other,
+            values,
+        });
     }
-    Ok(Adjacency::from_columns(n, &locals, &ends, &values))
+    Ok(Adjacency::from_column_blocks(n, columns))
 }
 
 fn missing_vertex(vertex: VertexId) -> TaskError {

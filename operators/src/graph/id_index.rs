@@ -44,12 +44,21 @@ impl IdIndex {
     where
         I: Iterator<Item = u64>,
     {
-        let (min, max) = ids().fold((u64::MAX, 0), |(lo, hi), id| (lo.min(id), hi.max(id)));
+        IdIndex::sorted_from(|f| ids().for_each(f), count)
+    }
+
+    /// As [`sorted`](Self::sorted), with the ids visited by `visit`, which calls its
+    /// argument once per id (for ids kept in columns that are cheaper to walk than to
+    /// iterate).
+    pub fn sorted_from(visit: impl Fn(&mut dyn FnMut(u64)), count: usize) -> (Vec<u64>, IdIndex) {
+        let (mut min, mut max) = (u64::MAX, 0);
+        visit(&mut |id| {
+            min = min.min(id);
+            max = max.max(id);
+        });
         if let Some(span) = direct_span(min, max, count) {
             let mut table = vec![ABSENT; span];
-            for id in ids() {
-                table[(id - min) as usize] = 0;
-            }
+            visit(&mut |id| table[(id - min) as usize] = 0);
             let mut sorted = Vec::new();
             for (offset, entry) in table.iter_mut().enumerate() {
                 if *entry != ABSENT {
@@ -59,7 +68,8 @@ impl IdIndex {
             }
             return (sorted, IdIndex::Direct { min, table });
         }
-        let mut sorted: Vec<u64> = ids().collect();
+        let mut sorted: Vec<u64> = Vec::with_capacity(count);
+        visit(&mut |id| sorted.push(id));
         sorted.sort_unstable();
         sorted.dedup();
         sorted.shrink_to_fit();

@@ -93,7 +93,7 @@ impl<M: 'static> BlockedFold<M> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, slot: u32, message: M) {
         let b = (slot >> COMBINE_BLOCK_BITS) as usize;
         if b >= self.blocks.len() {
@@ -185,7 +185,7 @@ impl<M: Data> Sender<M> {
     }
 
     /// Sends `message` to the vertex at local index `slot` of `vertex`'s partition.
-    #[inline]
+    #[inline(always)]
     pub fn send_routed(&mut self, vertex: VertexId, slot: u32, message: M) {
         self.sent += 1;
         let to = partition_of_vertex(vertex, self.partitions);
@@ -204,7 +204,7 @@ impl<M: Data> Sender<M> {
     }
 
     /// Sends `message` to `vertex`, wherever it is.
-    #[inline]
+    #[inline(always)]
     pub fn send(&mut self, vertex: VertexId, message: M) {
         self.sent += 1;
         let to = partition_of_vertex(vertex, self.partitions);
@@ -232,6 +232,7 @@ impl<M: Data> Sender<M> {
 
     /// Cuts what destination `to`'s buffers hold into batches, folding routed messages
     /// first when there is a combiner.
+    #[inline(never)]
     fn cut(&mut self, to: usize) {
         let routed = match &self.combiner {
             Some(combiner) => self.blocked[to].drain(combiner),

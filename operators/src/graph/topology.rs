@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::graph::blocks::Ids;
+
 /// A vertex id.
 pub type VertexId = u64;
 
@@ -70,28 +72,67 @@ impl<E> Adjacency<E> {
     where
         E: Clone,
     {
-        debug_assert!(locals.len() == ends.len() && ends.len() == values.len());
+        let column = EdgeColumns {
+            locals: locals.to_vec(),
+            ends: Ids::Wide(ends.to_vec()),
+            values: values.to_vec(),
+        };
+        Adjacency::from_column_blocks(vertices, vec![column])
+    }
+
+    /// As [`from_columns`](Self::from_columns), from the columns in blocks, each
+    /// dropped as soon as its edges are placed: the edges are in memory about once and
+    /// a half, not twice or three times.
+    pub fn from_column_blocks(vertices: usize, blocks: Vec<EdgeColumns<E>>) -> Self
+    where
+        E: Clone,
+    {
         let mut offsets = vec![0u64; vertices + 1];
-        for &i in locals {
-            offsets[i as usize + 1] += 1;
+        for block in &blocks {
+            for &i in &block.locals {
+                offsets[i as usize + 1] += 1;
+            }
         }
         for i in 0..vertices {
             offsets[i + 1] += offsets[i];
         }
+        let edges = offsets[vertices] as usize;
         let mut next: Vec<u64> = offsets[..vertices].to_vec();
-        let mut order = vec![0u32; locals.len()];
-        for (k, &i) in locals.iter().enumerate() {
-            let at = &mut next[i as usize];
-            order[*at as usize] = k as u32;
-            *at += 1;
+        let mut ends = vec![0 as VertexId; edges];
+        // Values without a default to fill with: placed through the permutation, unless
+        // they take no memory (unweighted graphs), when any one stands for all.
+        let zero_sized = std::mem::size_of::<E>() == 0;
+        let mut order = if zero_sized {
+            Vec::new()
+        } else {
+            vec![0usize; edges]
+        };
+        let mut all_values = Vec::new();
+        let mut sample = None;
+        for block in blocks {
+            let base = all_values.len();
+            for (k, &i) in block.locals.iter().enumerate() {
+                let at = &mut next[i as usize];
+                ends[*at as usize] = block.ends.get(k);
+                if !zero_sized {
+                    order[*at as usize] = base + k;
+                }
+                *at += 1;
+            }
+            if zero_sized {
+                sample = sample.or_else(|| block.values.first().cloned());
+            } else {
+                all_values.extend(block.values);
+            }
         }
-        drop(next);
-        let placed_ends = order.iter().map(|&k| ends[k as usize]).collect();
-        let placed_values = order.iter().map(|&k| values[k as usize].clone()).collect();
+        let values = match sample {
+            Some(v) => vec![v; edges],
+            None => order.iter().map(|&k| all_values[k].clone()).collect(),
+        };
         Adjacency {
             offsets: Arc::new(offsets),
-            ends: Arc::new(placed_ends),
-            values: Arc::new(placed_values),
+            ends: Arc::new(ends),
+            values: Arc::new(values),
             slots: Vec::new(),
         }
     }
@@ -124,6 +165,14 @@ impl<E> Adjacency<E> {
     pub fn values_of(&self, i: usize) -> &[E] {
         &self.values[self.range(i)]
     }
+}
+
+/// A block of edges by local vertex: edge `k` belongs to local vertex `locals[k]` and
+/// leads to `ends[k]` with value `values[k]`.
+pub struct EdgeColumns<E> {
+    pub locals: Vec<u32>,
+    pub ends: Ids,
+    pub values: Vec<E>,
 }
 
 /// One partition of a graph's structure.
