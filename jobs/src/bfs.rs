@@ -46,10 +46,17 @@ impl Job for Bfs {
         let summary = save_or_show(ctx, &depths, |a: &(u64, i64), b: &(u64, i64)| {
             a.1.cmp(&b.1).then(a.0.cmp(&b.0))
         })?;
-        let reached = depths.filter(|(_, d)| *d != UNREACHED).count()?;
+        // (reached vertices, largest finite depth) per partition.
+        let reach = depths
+            .filter(|(_, d)| *d != UNREACHED)
+            .map_partitions(|_, ds| {
+                std::iter::once(ds.fold((0u64, 0i64), |(n, m), (_, d)| (n + 1, m.max(d))))
+            })
+            .collect()?;
         report_pregel(ctx, &stats);
         ctx.set_result("vertices", summary.records);
-        ctx.set_result("reached", reached);
+        ctx.set_result("reached", reach.iter().map(|p| p.0).sum::<u64>());
+        ctx.set_result("max_depth", reach.iter().map(|p| p.1).max().unwrap_or(0));
         report_top(ctx, "nearest vertices (vertex, depth)", &summary.top);
         Ok(())
     }

@@ -44,9 +44,11 @@ impl Job for Cdlp {
             .unwrap_or(10);
         let (labels, stats) = cdlp(&loaded.graph, iterations)?;
         let summary = save_or_show(ctx, &labels, |a: &(u64, u64), b: &(u64, u64)| a.0.cmp(&b.0))?;
+        let distinct = labels.map(|(_, label)| label).distinct().count()?;
         report_pregel(ctx, &stats);
         ctx.set_result("vertices", summary.records);
         ctx.set_result("iterations", iterations);
+        ctx.set_result("labels", distinct);
         report_top(ctx, "first vertices (vertex, label)", &summary.top);
         Ok(())
     }

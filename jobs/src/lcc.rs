@@ -39,8 +39,16 @@ impl Job for Lcc {
         let summary = save_or_show(ctx, &coefficients, |a: &(u64, f64), b: &(u64, f64)| {
             b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
         })?;
+        // (sum of coefficients, vertices) per partition.
+        let sums = coefficients
+            .map_partitions(|_, cs| {
+                std::iter::once(cs.fold((0.0f64, 0u64), |(s, n), (_, c)| (s + c, n + 1)))
+            })
+            .collect()?;
+        let (total, count) = sums.iter().fold((0.0, 0), |(s, n), p| (s + p.0, n + p.1));
         report_pregel(ctx, &stats);
         ctx.set_result("vertices", summary.records);
+        ctx.set_result("mean_lcc", total / count.max(1) as f64);
         report_top(
             ctx,
             "highest coefficients (vertex, coefficient)",

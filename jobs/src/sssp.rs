@@ -45,10 +45,20 @@ impl Job for Sssp {
         let summary = save_or_show(ctx, &distances, |a: &(u64, f64), b: &(u64, f64)| {
             a.1.total_cmp(&b.1).then(a.0.cmp(&b.0))
         })?;
-        let reached = distances.filter(|(_, d)| d.is_finite()).count()?;
+        // (reached vertices, largest finite distance) per partition.
+        let reach = distances
+            .filter(|(_, d)| d.is_finite())
+            .map_partitions(|_, ds| {
+                std::iter::once(ds.fold((0u64, 0.0f64), |(n, m), (_, d)| (n + 1, m.max(d))))
+            })
+            .collect()?;
         report_pregel(ctx, &stats);
         ctx.set_result("vertices", summary.records);
-        ctx.set_result("reached", reached);
+        ctx.set_result("reached", reach.iter().map(|p| p.0).sum::<u64>());
+        ctx.set_result(
+            "max_distance",
+            reach.iter().map(|p| p.1).fold(0.0f64, f64::max),
+        );
         report_top(ctx, "nearest vertices (vertex, distance)", &summary.top);
         Ok(())
     }

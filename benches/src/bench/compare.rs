@@ -31,7 +31,7 @@ const HELP: &str = "\
 Runs JOB on Weir, on its single-threaded baseline and on its timely/differential-dataflow
 peer, alternating, on the same input, and prints the times, the ratios and the COST figure
 (the fewest workers at which Weir beats one thread). Jobs: wordcount, pagerank (peer:
-timely), components (peer: differential-dataflow), sort (no peer).
+timely), components (peer: differential-dataflow); sort, bfs, sssp, cdlp, lcc (no peer).
 
 Options (everything else goes to the job):
       --workers LIST       Weir worker counts [default: 1,2]

@@ -21,10 +21,14 @@ use anyhow::{anyhow, bail, Context};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use weir_jobs::bfs::{Bfs, UNREACHED};
+use weir_jobs::cdlp::Cdlp;
 use weir_jobs::components::Components;
 use weir_jobs::graph_input::GraphArgs;
+use weir_jobs::lcc::Lcc;
 use weir_jobs::pagerank::PageRank;
 use weir_jobs::sort::Sort;
+use weir_jobs::sssp::Sssp;
 use weir_jobs::wordcount::WordCount;
 
 use crate::{baselines, peers, Host};
@@ -35,6 +39,10 @@ pub const COMPARABLE: &[(&str, Option<&str>)] = &[
     ("pagerank", Some("timely")),
     ("components", Some("differential")),
     ("sort", None),
+    ("bfs", None),
+    ("sssp", None),
+    ("cdlp", None),
+    ("lcc", None),
 ];
 
 /// A system that can run a job.
@@ -235,6 +243,71 @@ fn run_in_process(
             let records = sorted.len() / weir_datasets::SORT_RECORD_BYTES;
             Ok(summary(json!({ "records": records })))
         }
+        "bfs" if !peer => {
+            let a: Bfs = parse(job, job_args)?;
+            let g = a.graph.files()?;
+            let source = a
+                .source
+                .or(g.properties.as_ref().and_then(|p| p.bfs_source))
+                .ok_or_else(|| anyhow!("bfs needs --source VERTEX"))?;
+            let (vertices, edges) = load_graph(&g.edges, g.vertices.as_deref())?;
+            require_vertex(&vertices, source)?;
+            let depths = baselines::bfs::bfs(&vertices, &edges, g.directed, source);
+            let reached = depths.values().filter(|&&d| d != UNREACHED);
+            Ok(summary(json!({
+                "vertices": depths.len(),
+                "reached": reached.clone().count(),
+                "max_depth": reached.max().copied().unwrap_or(0),
+            })))
+        }
+        "sssp" if !peer => {
+            let a: Sssp = parse(job, job_args)?;
+            let g = a.graph.files()?;
+            let source = a
+                .source
+                .or(g.properties.as_ref().and_then(|p| p.sssp_source))
+                .ok_or_else(|| anyhow!("sssp needs --source VERTEX"))?;
+            let (vertices, edges) = load_weighted_graph(&g.edges, g.vertices.as_deref())?;
+            require_vertex(&vertices, source)?;
+            let distances = baselines::sssp::sssp(&vertices, &edges, g.directed, source);
+            let reached = distances.values().filter(|d| d.is_finite());
+            Ok(summary(json!({
+                "vertices": distances.len(),
+                "reached": reached.clone().count(),
+                "max_distance": reached.copied().fold(0.0f64, f64::max),
+            })))
+        }
+        "cdlp" if !peer => {
+            let a: Cdlp = parse(job, job_args)?;
+            let g = a.graph.files()?;
+            let iterations = a
+                .iterations
+                .or(g.properties.as_ref().and_then(|p| p.cdlp_iterations))
+                .unwrap_or(10);
+            let (vertices, edges) = load_graph(&g.edges, g.vertices.as_deref())?;
+            let labels = baselines::cdlp::cdlp(&vertices, &edges, iterations);
+            let mut distinct: Vec<u64> = labels.values().copied().collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            Ok(summary(
+                json!({ "vertices": labels.len(), "labels": distinct.len() }),
+            ))
+        }
+        "lcc" if !peer => {
+            let a: Lcc = parse(job, job_args)?;
+            let g = a.graph.files()?;
+            let (vertices, edges) = load_graph(&g.edges, g.vertices.as_deref())?;
+            let coefficients = baselines::lcc::lcc(&vertices, &edges, g.directed);
+            let total: f64 = coefficients.values().sum();
+            let mean = if coefficients.is_empty() {
+                0.0
+            } else {
+                total / coefficients.len() as f64
+            };
+            Ok(summary(
+                json!({ "vertices": coefficients.len(), "mean_lcc": mean }),
+            ))
+        }
         _ => bail!(
             "no {} for job '{job}' (compare knows: {})",
             system.name(),
@@ -249,7 +322,12 @@ pub fn input_bytes(job: &str, job_args: &[String]) -> anyhow::Result<u64> {
         "wordcount" => input_files(&parse::<WordCount>(job, job_args)?.inputs)?,
         "sort" => input_files(&parse::<Sort>(job, job_args)?.inputs)?,
         "pagerank" => graph_paths(&parse::<PageRank>(job, job_args)?.graph)?,
-        _ => graph_paths(&parse::<Components>(job, job_args)?.graph)?,
+        "components" => graph_paths(&parse::<Components>(job, job_args)?.graph)?,
+        "bfs" => graph_paths(&parse::<Bfs>(job, job_args)?.graph)?,
+        "sssp" => graph_paths(&parse::<Sssp>(job, job_args)?.graph)?,
+        "cdlp" => graph_paths(&parse::<Cdlp>(job, job_args)?.graph)?,
+        "lcc" => graph_paths(&parse::<Lcc>(job, job_args)?.graph)?,
+        _ => bail!("no input files known for job '{job}'"),
     };
     let mut total = 0;
     for f in files {
@@ -272,8 +350,27 @@ fn load_graph(
     vertices: Option<&std::path::Path>,
 ) -> anyhow::Result<baselines::EdgeList> {
     let (endpoints, edge_list) = baselines::load_edge_list(edges)?;
+    Ok((graph_vertices(edges, endpoints, vertices)?, edge_list))
+}
+
+/// [`load_graph`] for a graph whose every edge has a weight, not negative.
+fn load_weighted_graph(
+    edges: &std::path::Path,
+    vertices: Option<&std::path::Path>,
+) -> anyhow::Result<baselines::WeightedEdgeList> {
+    let (endpoints, edge_list) = baselines::load_weighted_edge_list(edges)?;
+    Ok((graph_vertices(edges, endpoints, vertices)?, edge_list))
+}
+
+/// A graph's vertices, ascending: those `vertices` lists, which must include every
+/// endpoint (ascending) an edge of `edges` names; without a list, the endpoints.
+fn graph_vertices(
+    edges: &std::path::Path,
+    endpoints: Vec<u64>,
+    vertices: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<u64>> {
     let Some(path) = vertices else {
-        return Ok((endpoints, edge_list));
+        return Ok(endpoints);
     };
     let mut listed = baselines::load_vertex_list(path)?;
     listed.sort_unstable();
@@ -285,7 +382,16 @@ fn load_graph(
             path.display()
         );
     }
-    Ok((listed, edge_list))
+    Ok(listed)
+}
+
+/// Fails as the Weir job does when the `--source` vertex is not among `vertices`
+/// (ascending).
+fn require_vertex(vertices: &[u64], source: u64) -> anyhow::Result<()> {
+    if vertices.binary_search(&source).is_err() {
+        bail!("--source {source}: the vertex is not in the graph");
+    }
+    Ok(())
 }
 
 fn summary(value: Value) -> Map<String, Value> {
@@ -343,4 +449,154 @@ pub fn spawn(
         .find(|l| l.starts_with('{'))
         .ok_or_else(|| anyhow!("{} printed no report", system.name()))?;
     serde_json::from_str(line).with_context(|| format!("{}'s report", system.name()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_string).collect()
+    }
+
+    fn example(name: &str) -> PathBuf {
+        weir_datasets::samples_dir()
+            .join("graphalytics")
+            .join(format!("{name}.properties"))
+    }
+
+    /// The values of a bundled Graphalytics expected output.
+    fn expected(name: &str, algorithm: &str) -> Vec<String> {
+        let p = weir_datasets::load_properties(&example(name)).unwrap();
+        let path = p.expected_output_file(algorithm);
+        let rows = weir_jobs::graph_input::read_expected(&path).unwrap();
+        assert!(!rows.is_empty());
+        rows.into_iter().map(|(_, value)| value).collect()
+    }
+
+    fn baseline(job: &str, job_args: &str) -> anyhow::Result<Map<String, Value>> {
+        run_in_process(System::Baseline, job, &args(job_args), 1)
+    }
+
+    #[test]
+    fn input_bytes_parses_each_graph_job_with_its_own_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        let edges = dir.path().join("g.e");
+        std::fs::write(&edges, "1 2 0.5\n2 3 1.5\n").unwrap();
+        let e = edges.display();
+        assert_eq!(
+            input_bytes("bfs", &args(&format!("--edges {e} --source 1"))).unwrap(),
+            16
+        );
+        for (job, rest) in [
+            ("sssp", "--source 1"),
+            ("cdlp", "--iterations 3"),
+            ("lcc", "--undirected"),
+            ("components", ""),
+        ] {
+            let got = input_bytes(job, &args(&format!("--edges {e} {rest}"))).unwrap();
+            assert_eq!(got, 16, "{job}");
+        }
+        // A dataset counts its vertex file too.
+        let p = example("example-directed");
+        let d = weir_datasets::load_properties(&p).unwrap();
+        let size = |f: &std::path::Path| std::fs::metadata(f).unwrap().len();
+        let both = size(&d.edge_file) + size(&d.vertex_file);
+        let got = input_bytes("bfs", &args(&format!("--dataset {}", p.display()))).unwrap();
+        assert_eq!(got, both);
+        // Another job's option is refused by the job's own parser.
+        let e = input_bytes("lcc", &args(&format!("--edges {e} --source 1"))).unwrap_err();
+        assert!(e.to_string().contains("--source"), "{e}");
+    }
+
+    #[test]
+    fn graph_baselines_summarise_the_graphalytics_answers() {
+        for name in ["example-directed", "example-undirected"] {
+            let dataset = format!("--dataset {}", example(name).display());
+
+            let depths: Vec<i64> = expected(name, "bfs")
+                .iter()
+                .map(|d| d.parse().unwrap())
+                .collect();
+            let reached: Vec<i64> = depths.iter().copied().filter(|&d| d != UNREACHED).collect();
+            let got = baseline("bfs", &dataset).unwrap();
+            assert_eq!(got["vertices"], json!(depths.len()), "{name}");
+            assert_eq!(got["reached"], json!(reached.len()), "{name}");
+            assert_eq!(
+                got["max_depth"],
+                json!(reached.iter().max().unwrap()),
+                "{name}"
+            );
+
+            let distances: Vec<f64> = expected(name, "sssp")
+                .iter()
+                .filter(|d| *d != "infinity")
+                .map(|d| d.parse().unwrap())
+                .collect();
+            let got = baseline("sssp", &dataset).unwrap();
+            assert_eq!(got["reached"], json!(distances.len()), "{name}");
+            let want = distances.iter().copied().fold(0.0, f64::max);
+            let have = got["max_distance"].as_f64().unwrap();
+            assert!(
+                want > 0.0 && (have - want).abs() <= 1e-9 * want,
+                "{have} vs {want}"
+            );
+
+            let mut labels = expected(name, "cdlp");
+            labels.sort();
+            labels.dedup();
+            let got = baseline("cdlp", &dataset).unwrap();
+            assert_eq!(got["labels"], json!(labels.len()), "{name}");
+            // `--iterations` overrides the dataset's two.
+            let none = baseline("cdlp", &format!("{dataset} --iterations 0")).unwrap();
+            assert_eq!(none["labels"], got["vertices"], "{name}");
+
+            let lcc: Vec<f64> = expected(name, "lcc")
+                .iter()
+                .map(|c| c.parse().unwrap())
+                .collect();
+            let want = lcc.iter().sum::<f64>() / lcc.len() as f64;
+            let got = baseline("lcc", &dataset).unwrap();
+            let have = got["mean_lcc"].as_f64().unwrap();
+            assert!(
+                want > 0.0 && (have - want).abs() <= 1e-6 * want,
+                "{have} vs {want}"
+            );
+            assert_eq!(got["vertices"], json!(lcc.len()), "{name}");
+        }
+    }
+
+    #[test]
+    fn graph_baselines_fail_cleanly_on_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let edges = dir.path().join("g.e");
+        let vertices = dir.path().join("g.v");
+        std::fs::write(&edges, "1 2 0.5\n2 3\n").unwrap();
+        std::fs::write(&vertices, "1\n2\n").unwrap();
+        let (e, v) = (edges.display(), vertices.display());
+        for (job, rest, needle) in [
+            (
+                "bfs",
+                format!("--source 1 --vertices {v}"),
+                "an edge names vertex 3",
+            ),
+            ("lcc", format!("--vertices {v}"), "an edge names vertex 3"),
+            ("sssp", "--source 1".into(), "g.e:2: an edge needs a weight"),
+            (
+                "bfs",
+                "--source 9".into(),
+                "--source 9: the vertex is not in the graph",
+            ),
+            ("bfs", String::new(), "bfs needs --source"),
+        ] {
+            let err = baseline(job, &format!("--edges {e} {rest}")).unwrap_err();
+            assert!(err.to_string().contains(needle), "{job} {rest}: {err}");
+        }
+        std::fs::write(&edges, "1 2 0.5\n2 3 1\n").unwrap();
+        let err = baseline("sssp", &format!("--edges {e} --source 4")).unwrap_err();
+        assert!(err.to_string().contains("--source 4: the vertex"), "{err}");
+        let err =
+            run_in_process(System::Peer, "bfs", &args(&format!("--edges {e}")), 2).unwrap_err();
+        assert!(err.to_string().contains("no peer for job 'bfs'"), "{err}");
+    }
 }

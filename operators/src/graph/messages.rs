@@ -19,6 +19,7 @@ use weir_engine::TaskError;
 
 use crate::dataset::Data;
 use crate::graph::combine::Combiner;
+use crate::graph::push_plan::{merge_folded, Broadcasts, PushPlan};
 use crate::graph::topology::{partition_of_vertex, Topology, VertexId};
 use crate::shuffle::FxHashMap;
 
@@ -139,6 +140,11 @@ pub(crate) struct Sender<M> {
     combiner: Option<Combiner<M>>,
     /// With a combiner: routed messages, to be folded by block.
     blocked: Vec<BlockedFold<M>>,
+    /// With a combiner and plain messages: `send_to_out_neighbours` records each
+    /// vertex's message once and the plan folds them per target (see `push_plan`).
+    broadcast_allowed: bool,
+    plan: Option<PushPlan>,
+    broadcasts: Broadcasts<M>,
     routed: Vec<Vec<(u32, M)>>,
     by_id: Vec<Vec<(VertexId, M)>>,
     by_id_combined: Vec<FxHashMap<VertexId, M>>,
@@ -161,8 +167,11 @@ impl<M: Data> Sender<M> {
         Sender {
             from: from as u32,
             partitions,
-            combiner,
             blocked: (0..partitions).map(|_| BlockedFold::new()).collect(),
+            broadcast_allowed: combiner.is_some() && !std::mem::needs_drop::<M>(),
+            plan: None,
+            broadcasts: Broadcasts::new(),
+            combiner,
             routed: (0..partitions).map(|_| Vec::new()).collect(),
             by_id: (0..partitions).map(|_| Vec::new()).collect(),
             by_id_combined: (0..partitions).map(|_| FxHashMap::default()).collect(),
@@ -203,6 +212,22 @@ impl<M: Data> Sender<M> {
         }
     }
 
+    /// Sends `message` along every out-edge of local vertex `local` of `topology` by the
+    /// push plan, if this sender can (a combiner, plain messages, resolved routes);
+    /// `false` if the caller must send along the edges itself.
+    #[inline]
+    pub fn broadcast<E>(&mut self, topology: &Topology<E>, local: usize, message: &M) -> bool {
+        if !self.broadcast_allowed || !topology.out_edges.is_resolved() {
+            return false;
+        }
+        if self.plan.is_none() {
+            self.plan = Some(PushPlan::build(topology));
+        }
+        self.sent += topology.out_edges.range(local).len() as u64;
+        self.broadcasts.set(local, message.clone(), topology.len());
+        true
+    }
+
     /// Sends `message` to `vertex`, wherever it is.
     #[inline(always)]
     pub fn send(&mut self, vertex: VertexId, message: M) {
@@ -234,8 +259,14 @@ impl<M: Data> Sender<M> {
     /// first when there is a combiner.
     #[inline(never)]
     fn cut(&mut self, to: usize) {
+        self.cut_with(to, Vec::new());
+    }
+
+    /// As [`cut`](Self::cut), with `folded`: messages to `to` already combined, one per
+    /// slot, ascending.
+    fn cut_with(&mut self, to: usize, folded: Vec<(u32, M)>) {
         let routed = match &self.combiner {
-            Some(combiner) => self.blocked[to].drain(combiner),
+            Some(combiner) => merge_folded(folded, self.blocked[to].drain(combiner), combiner),
             None => std::mem::take(&mut self.routed[to]),
         };
         let by_id: Vec<(VertexId, M)> = if self.combiner.is_some() {
@@ -281,7 +312,16 @@ impl<M: Data> Sender<M> {
     /// Cuts every buffer that holds messages: the end of the superstep.
     pub fn cut_all(&mut self) {
         for to in 0..self.partitions {
-            self.cut(to);
+            let folded = match (&self.plan, &self.combiner) {
+                (Some(plan), Some(combiner)) if self.broadcasts.any => {
+                    self.broadcasts.fold(plan, to, combiner)
+                }
+                _ => Vec::new(),
+            };
+            self.cut_with(to, folded);
+        }
+        if self.broadcasts.any {
+            self.broadcasts.clear();
         }
     }
 }

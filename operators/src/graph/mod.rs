@@ -53,6 +53,7 @@ mod messages;
 mod partition;
 mod pregel;
 mod program;
+mod push_plan;
 mod routes;
 pub mod topology;
 

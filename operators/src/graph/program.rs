@@ -146,9 +146,12 @@ impl<'a, P: VertexProgram> Context<'a, P> {
         self.sender.send(vertex, message);
     }
 
-    /// Sends `message` along every out-edge.
+    /// Sends `message` along every out-edge. With a combiner, the message is recorded
+    /// once and folded per target at the end of the superstep (see `push_plan`).
     pub fn send_to_out_neighbours(&mut self, message: &P::Message) {
-        self.send_along_out_edges(|_, _| Some(message.clone()));
+        if !self.sender.broadcast(self.topology, self.local, message) {
+            self.send_along_out_edges(|_, _| Some(message.clone()));
+        }
     }
 
     /// Sends `message` along every in-edge (every edge, undirected); nothing for a
