@@ -23,8 +23,10 @@ use crate::graph::topology::{partition_of_vertex, VertexId};
 pub const BLOCK_EDGES: usize = 1 << 16;
 
 /// A column of vertex ids, four bytes each when they all fit (as they do in most real
-/// graphs), so a block takes half the memory and the shuffle half the decoding.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// graphs), so a block takes half the memory. On the wire a column is its raw
+/// little-endian bytes: one copy to encode and one to decode, where a varint per id
+/// costs a branchy loop each way.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Ids {
     Narrow(Vec<u32>),
     Wide(Vec<VertexId>),
@@ -69,6 +71,78 @@ impl Ids {
             Ids::Narrow(ids) => u64::from(ids[i]),
             Ids::Wide(ids) => ids[i],
         }
+    }
+}
+
+impl Serialize for Ids {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (wide, bytes): (bool, Vec<u8>) = match self {
+            Ids::Narrow(ids) => (false, ids.iter().flat_map(|id| id.to_le_bytes()).collect()),
+            Ids::Wide(ids) => (true, ids.iter().flat_map(|id| id.to_le_bytes()).collect()),
+        };
+        (wide, RawBytes(bytes)).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Ids {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (wide, RawBytes(bytes)) = <(bool, RawBytes)>::deserialize(deserializer)?;
+        let width = if wide { 8 } else { 4 };
+        if bytes.len() % width != 0 {
+            return Err(serde::de::Error::custom(format!(
+                "a column of {width}-byte ids has {} bytes",
+                bytes.len()
+            )));
+        }
+        Ok(if wide {
+            let ids = bytes
+                .chunks_exact(8)
+                .map(|b| u64::from_le_bytes(b.try_into().expect("chunks of 8")));
+            Ids::Wide(ids.collect())
+        } else {
+            let ids = bytes
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("chunks of 4")));
+            Ids::Narrow(ids.collect())
+        })
+    }
+}
+
+/// Bytes that serialize as one byte string (a length and a copy), not a sequence.
+struct RawBytes(Vec<u8>);
+
+impl Serialize for RawBytes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawBytes;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<RawBytes, E> {
+                Ok(RawBytes(v.to_vec()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<RawBytes, E> {
+                Ok(RawBytes(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawBytes, A::Error> {
+                let mut bytes = Vec::new();
+                while let Some(b) = seq.next_element()? {
+                    bytes.push(b);
+                }
+                Ok(RawBytes(bytes))
+            }
+        }
+        deserializer.deserialize_byte_buf(Visitor)
     }
 }
 
@@ -363,6 +437,20 @@ mod tests {
         origins.dedup();
         assert_eq!(origins.len(), all);
         assert!(origins.iter().all(|(_, (split, _))| *split == 3));
+    }
+
+    #[test]
+    fn id_columns_round_trip_as_raw_bytes_and_bad_lengths_are_refused() {
+        for ids in [
+            Ids::new(vec![0, 7, u64::from(u32::MAX)]),
+            Ids::new(vec![1 << 40, 3]),
+        ] {
+            let bytes = bincode::serialize(&ids).unwrap();
+            assert_eq!(bincode::deserialize::<Ids>(&bytes).unwrap(), ids);
+        }
+        let bad = bincode::serialize(&(false, RawBytes(vec![1, 2, 3]))).unwrap();
+        let e = bincode::deserialize::<Ids>(&bad).unwrap_err();
+        assert!(e.to_string().contains("4-byte ids has 3 bytes"), "{e}");
     }
 
     #[test]
