@@ -20,7 +20,7 @@ use weir_engine::TaskError;
 use crate::dataset::Data;
 use crate::graph::combine::Combiner;
 use crate::graph::push_plan::{merge_folded, Broadcasts, PushPlan};
-use crate::graph::topology::{partition_of_vertex, Topology, VertexId};
+use crate::graph::topology::{partition_of_vertex, Adjacency, Topology, VertexId};
 use crate::shuffle::FxHashMap;
 
 /// Messages a destination's buffer holds before it is cut into a batch.
@@ -140,11 +140,12 @@ pub(crate) struct Sender<M> {
     combiner: Option<Combiner<M>>,
     /// With a combiner: routed messages, to be folded by block.
     blocked: Vec<BlockedFold<M>>,
-    /// With a combiner and plain messages: `send_to_out_neighbours` records each
-    /// vertex's message once and the plan folds them per target (see `push_plan`).
+    /// With plain messages: `send_to_out_neighbours` and `send_to_in_neighbours` record
+    /// each vertex's message once, and the plans of the out- and in-edges fold or group
+    /// them per target (see `push_plan`).
     broadcast_allowed: bool,
-    plan: Option<PushPlan>,
-    broadcasts: Broadcasts<M>,
+    plans: [Option<PushPlan>; 2],
+    broadcasts: [Broadcasts<M>; 2],
     routed: Vec<Vec<(u32, M)>>,
     by_id: Vec<Vec<(VertexId, M)>>,
     by_id_combined: Vec<FxHashMap<VertexId, M>>,
@@ -168,9 +169,9 @@ impl<M: Data> Sender<M> {
             from: from as u32,
             partitions,
             blocked: (0..partitions).map(|_| BlockedFold::new()).collect(),
-            broadcast_allowed: combiner.is_some() && !std::mem::needs_drop::<M>(),
-            plan: None,
-            broadcasts: Broadcasts::new(),
+            broadcast_allowed: !std::mem::needs_drop::<M>(),
+            plans: [None, None],
+            broadcasts: [Broadcasts::new(), Broadcasts::new()],
             combiner,
             routed: (0..partitions).map(|_| Vec::new()).collect(),
             by_id: (0..partitions).map(|_| Vec::new()).collect(),
@@ -212,19 +213,30 @@ impl<M: Data> Sender<M> {
         }
     }
 
-    /// Sends `message` along every out-edge of local vertex `local` of `topology` by the
-    /// push plan, if this sender can (a combiner, plain messages, resolved routes);
-    /// `false` if the caller must send along the edges itself.
+    /// Sends `message` along every edge of local vertex `local` in `edges` (the
+    /// partition's out-edges, `inward` false, or in-edges) by the push plan, if this
+    /// sender can (plain messages, resolved routes); `false` if the caller must send
+    /// along the edges itself.
     #[inline]
-    pub fn broadcast<E>(&mut self, topology: &Topology<E>, local: usize, message: &M) -> bool {
-        if !self.broadcast_allowed || !topology.out_edges.is_resolved() {
+    pub fn broadcast<E>(
+        &mut self,
+        edges: &Adjacency<E>,
+        inward: bool,
+        local: usize,
+        message: &M,
+    ) -> bool {
+        if !self.broadcast_allowed || !edges.is_resolved() {
             return false;
         }
-        if self.plan.is_none() {
-            self.plan = Some(PushPlan::build(topology));
+        let vertices = edges.offsets.len() - 1;
+        let which = usize::from(inward);
+        if self.plans[which].is_none() {
+            self.plans[which] = Some(PushPlan::build(edges, vertices, self.partitions));
         }
-        self.sent += topology.out_edges.range(local).len() as u64;
-        self.broadcasts.set(local, message.clone(), topology.len());
+        if !self.broadcasts[which].set(local, message, vertices) {
+            return false;
+        }
+        self.sent += edges.range(local).len() as u64;
         true
     }
 
@@ -263,7 +275,7 @@ impl<M: Data> Sender<M> {
     }
 
     /// As [`cut`](Self::cut), with `folded`: messages to `to` already combined, one per
-    /// slot, ascending.
+    /// slot, ascending (with a combiner; without one, `folded` is empty).
     fn cut_with(&mut self, to: usize, folded: Vec<(u32, M)>) {
         let routed = match &self.combiner {
             Some(combiner) => merge_folded(folded, self.blocked[to].drain(combiner), combiner),
@@ -312,16 +324,34 @@ impl<M: Data> Sender<M> {
     /// Cuts every buffer that holds messages: the end of the superstep.
     pub fn cut_all(&mut self) {
         for to in 0..self.partitions {
-            let folded = match (&self.plan, &self.combiner) {
-                (Some(plan), Some(combiner)) if self.broadcasts.any => {
-                    self.broadcasts.fold(plan, to, combiner)
+            let mut folded = Vec::new();
+            for which in 0..2 {
+                let (Some(plan), broadcasts) = (&self.plans[which], &self.broadcasts[which]) else {
+                    continue;
+                };
+                if !broadcasts.any {
+                    continue;
                 }
-                _ => Vec::new(),
-            };
+                match &self.combiner {
+                    Some(combiner) => {
+                        let more = broadcasts.fold(plan, to, combiner);
+                        folded = merge_folded(folded, more, combiner);
+                    }
+                    None => {
+                        let mut batches = Vec::new();
+                        broadcasts.expand(plan, to, BATCH_MESSAGES, |b| batches.push(b));
+                        for batch in batches {
+                            self.emit(to, batch, Vec::new());
+                        }
+                    }
+                }
+            }
             self.cut_with(to, folded);
         }
-        if self.broadcasts.any {
-            self.broadcasts.clear();
+        for broadcasts in &mut self.broadcasts {
+            if broadcasts.any {
+                broadcasts.clear();
+            }
         }
     }
 }
@@ -343,59 +373,39 @@ impl<M: Data> Inbox<M> {
     ) -> Result<Self, TaskError> {
         batches.sort_by_key(|b| (b.from, b.sequence));
         let n = topology.len();
-        let check = |slot: u32| {
-            if (slot as usize) < n {
-                Ok(slot as usize)
-            } else {
-                Err(TaskError::failed(format!(
+        // Every message by local index, in batch order: by-id messages are looked up.
+        let mut located: Vec<Vec<(u32, M)>> = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let mut routed = batch.routed;
+            if let Some((slot, _)) = routed.iter().find(|(slot, _)| *slot as usize >= n) {
+                return Err(TaskError::failed(format!(
                     "a message names local vertex {slot} of partition {}, which has {n}",
                     topology.partition
-                )))
+                )));
             }
-        };
-        let locate = |vertex: VertexId| {
-            topology.local_index(vertex).ok_or_else(|| {
-                TaskError::failed(format!(
-                    "a message was sent to vertex {vertex}, which is not in the graph"
-                ))
-            })
-        };
-        let messages = batches.into_iter().flat_map(|b| {
-            let routed = b.routed.into_iter().map(|(s, m)| check(s).map(|i| (i, m)));
-            let by_id = b.by_id.into_iter().map(|(v, m)| locate(v).map(|i| (i, m)));
-            routed.chain(by_id)
-        });
-        match combiner {
+            for (vertex, m) in batch.by_id {
+                let i = topology.local_index(vertex).ok_or_else(|| {
+                    TaskError::failed(format!(
+                        "a message was sent to vertex {vertex}, which is not in the graph"
+                    ))
+                })?;
+                routed.push((i as u32, m));
+            }
+            located.push(routed);
+        }
+        Ok(match combiner {
             Some(combiner) => {
                 let mut slots: Vec<Option<M>> = (0..n).map(|_| None).collect();
-                for message in messages {
-                    let (i, m) = message?;
-                    match &mut slots[i] {
+                for (i, m) in located.into_iter().flatten() {
+                    match &mut slots[i as usize] {
                         Some(into) => combiner.combine(into, m),
                         empty => *empty = Some(m),
                     }
                 }
-                Ok(Inbox::Combined(slots))
+                Inbox::Combined(slots)
             }
-            None => {
-                let mut located = Vec::new();
-                for message in messages {
-                    let (i, m) = message?;
-                    located.push((i as u32, m));
-                }
-                // A stable sort keeps each vertex's messages in batch order.
-                located.sort_by_key(|m| m.0);
-                let mut offsets = vec![0u32; n + 1];
-                for (i, _) in &located {
-                    offsets[*i as usize + 1] += 1;
-                }
-                for i in 0..n {
-                    offsets[i + 1] += offsets[i];
-                }
-                let messages = located.into_iter().map(|m| m.1).collect();
-                Ok(Inbox::Grouped { offsets, messages })
-            }
-        }
+            None => group(n, located),
+        })
     }
 
     /// An inbox with no messages.
@@ -417,6 +427,43 @@ impl<M: Data> Inbox<M> {
             Inbox::Grouped { .. } => &[],
         }
     }
+}
+
+/// The messages of `n` vertices grouped by vertex with a counting sort, each vertex's in
+/// the order of `located` (lists of `(local index, message)`, freed as they are placed).
+fn group<M: Data>(n: usize, located: Vec<Vec<(u32, M)>>) -> Inbox<M> {
+    let mut offsets = vec![0u32; n + 1];
+    for (i, _) in located.iter().flatten() {
+        offsets[*i as usize + 1] += 1;
+    }
+    for i in 0..n {
+        offsets[i + 1] += offsets[i];
+    }
+    let total = offsets[n] as usize;
+    let mut next: Vec<u32> = offsets[..n].to_vec();
+    let first = located.iter().flatten().next().map(|(_, m)| m.clone());
+    let messages = match first {
+        // Plain messages are placed into copies of the first, all overwritten.
+        Some(filler) if !std::mem::needs_drop::<M>() => {
+            let mut messages = vec![filler; total];
+            for (i, m) in located.into_iter().flatten() {
+                let at = &mut next[i as usize];
+                messages[*at as usize] = m;
+                *at += 1;
+            }
+            messages
+        }
+        _ => {
+            let mut placed: Vec<Option<M>> = (0..total).map(|_| None).collect();
+            for (i, m) in located.into_iter().flatten() {
+                let at = &mut next[i as usize];
+                placed[*at as usize] = Some(m);
+                *at += 1;
+            }
+            placed.into_iter().flatten().collect()
+        }
+    };
+    Inbox::Grouped { offsets, messages }
 }
 
 /// Splits raw pushed batches and this partition's own into decoded batches.

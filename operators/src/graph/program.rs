@@ -146,10 +146,11 @@ impl<'a, P: VertexProgram> Context<'a, P> {
         self.sender.send(vertex, message);
     }
 
-    /// Sends `message` along every out-edge. With a combiner, the message is recorded
-    /// once and folded per target at the end of the superstep (see `push_plan`).
+    /// Sends `message` along every out-edge. A plain message is recorded once and sent
+    /// along the push plan at the end of the superstep (see `push_plan`).
     pub fn send_to_out_neighbours(&mut self, message: &P::Message) {
-        if !self.sender.broadcast(self.topology, self.local, message) {
+        let out = &self.topology.out_edges;
+        if !self.sender.broadcast(out, false, self.local, message) {
             self.send_along_out_edges(|_, _| Some(message.clone()));
         }
     }
@@ -157,7 +158,18 @@ impl<'a, P: VertexProgram> Context<'a, P> {
     /// Sends `message` along every in-edge (every edge, undirected); nothing for a
     /// directed graph built without in-edges.
     pub fn send_to_in_neighbours(&mut self, message: &P::Message) {
-        self.send_along_in_edges(|_, _| Some(message.clone()));
+        let topology = self.topology;
+        let broadcast = match (&topology.in_edges, topology.directed) {
+            (Some(ins), _) => self.sender.broadcast(ins, true, self.local, message),
+            // Its own plan of the same edges: a vertex may send both ways.
+            (None, false) => self
+                .sender
+                .broadcast(&topology.out_edges, true, self.local, message),
+            (None, true) => true,
+        };
+        if !broadcast {
+            self.send_along_in_edges(|_, _| Some(message.clone()));
+        }
     }
 
     /// Offers each out-edge `(other end, edge value)` to `f` and sends what it returns

@@ -1,21 +1,24 @@
-//! [`PushPlan`] and [`Broadcasts`]: the fast path of `send_to_out_neighbours` under a
-//! combiner, where every out-edge of a vertex carries the same message (PageRank's
-//! share, BFS's depth).
+//! [`PushPlan`] and [`Broadcasts`]: the fast path of `send_to_out_neighbours` and
+//! `send_to_in_neighbours`, where every edge of a vertex carries the same message
+//! (PageRank's share, BFS's depth, CDLP's label).
 //!
 //! Such a vertex only records its message, once, in a dense array by local index. At the
-//! end of the superstep the sender walks a plan of the partition's out-edges grouped by
+//! end of the superstep the sender walks a plan of the partition's edges grouped by
 //! destination partition and target slot (built once per run, by counting passes over
-//! the routes), and for each target folds the messages of its sources: one combined
-//! message per target, with no per-edge message ever written. A superstep then reads
-//! the plan (four bytes an edge) instead of writing and re-reading every message (sixteen
-//! bytes an edge and more), which is what bounds it on a graph larger than the cache.
-//! The sources of a target are in ascending local order, so the fold order, and a
-//! floating-point sum, is the same every run.
+//! the routes). Under a combiner it folds, for each target, the messages of its sources:
+//! one combined message per target, with no per-edge message ever written. A superstep
+//! then reads the plan (four bytes an edge) instead of writing and re-reading every
+//! message (sixteen bytes an edge and more), which is what bounds it on a graph larger
+//! than the cache. Without a combiner it emits every message, grouped by target, so the
+//! receiver places them in a few sequential streams instead of scattering them.
+//! The sources of a target are in ascending local order, so the fold order (and a
+//! floating-point sum), like the order a vertex sees its messages in, is the same every
+//! run.
 
 use crate::graph::combine::Combiner;
-use crate::graph::topology::{partition_of_vertex, Topology};
+use crate::graph::topology::{partition_of_vertex, Adjacency};
 
-/// One partition's out-edges by destination partition and target slot.
+/// One partition's edges (out or in) by destination partition and target slot.
 pub(crate) struct PushPlan {
     /// Per destination: `sources[starts[s]..starts[s + 1]]` are the local indexes of
     /// the vertices with an edge to slot `s` there, ascending.
@@ -28,10 +31,9 @@ struct DestPlan {
 }
 
 impl PushPlan {
-    /// The plan of `t`'s out-edges; `t`'s routes must be resolved.
-    pub fn build<E>(t: &Topology<E>) -> PushPlan {
-        let partitions = t.partitions as usize;
-        let out = &t.out_edges;
+    /// The plan of the edges of `vertices` local vertices in `out` (out- or in-edges,
+    /// routes resolved) over `partitions` partitions.
+    pub fn build<E>(out: &Adjacency<E>, vertices: usize, partitions: usize) -> PushPlan {
         debug_assert!(out.is_resolved());
         let mut counts: Vec<Vec<u64>> = (0..partitions).map(|_| Vec::new()).collect();
         for (end, &slot) in out.ends.iter().zip(&out.slots) {
@@ -58,7 +60,7 @@ impl PushPlan {
             })
             .collect();
         let mut next: Vec<Vec<u64>> = dests.iter().map(|d| d.starts.clone()).collect();
-        for source in 0..t.len() {
+        for source in 0..vertices {
             let range = out.range(source);
             for (end, &slot) in out.ends[range.clone()].iter().zip(&out.slots[range]) {
                 let to = partition_of_vertex(*end, partitions);
@@ -91,17 +93,23 @@ impl<M: Clone + 'static> Broadcasts<M> {
     }
 
     /// Records `message` as local vertex `local`'s broadcast; `vertices` is the
-    /// partition's size.
+    /// partition's size. `false` if the vertex already broadcast this superstep (the
+    /// caller then sends the second message along the edges itself).
     #[inline]
-    pub fn set(&mut self, local: usize, message: M, vertices: usize) {
+    pub fn set(&mut self, local: usize, message: &M, vertices: usize) -> bool {
         if self.values.len() < vertices {
             // Filler values are never read: only flagged slots are.
             self.values.resize(vertices, message.clone());
             self.present.resize(vertices.div_ceil(64), 0);
         }
-        self.values[local] = message;
-        self.present[local >> 6] |= 1 << (local & 63);
+        let (word, bit) = (local >> 6, 1u64 << (local & 63));
+        if self.present[word] & bit != 0 {
+            return false;
+        }
+        self.values[local] = message.clone();
+        self.present[word] |= bit;
         self.any = true;
+        true
     }
 
     /// The combined message to each target slot in destination `to` with a
@@ -127,6 +135,33 @@ impl<M: Clone + 'static> Broadcasts<M> {
             }
         }
         out
+    }
+
+    /// Every message to destination `to`, grouped by target slot (ascending) and, within
+    /// a target, by source; handed to `emit` in lists of at most `batch`.
+    pub fn expand(
+        &self,
+        plan: &PushPlan,
+        to: usize,
+        batch: usize,
+        mut emit: impl FnMut(Vec<(u32, M)>),
+    ) {
+        let dest = &plan.dests[to];
+        let mut out = Vec::with_capacity(batch);
+        for (slot, range) in dest.starts.windows(2).enumerate() {
+            for &source in &dest.sources[range[0] as usize..range[1] as usize] {
+                let s = source as usize;
+                if self.present[s >> 6] & (1 << (s & 63)) != 0 {
+                    out.push((slot as u32, self.values[s].clone()));
+                    if out.len() == batch {
+                        emit(std::mem::replace(&mut out, Vec::with_capacity(batch)));
+                    }
+                }
+            }
+        }
+        if !out.is_empty() {
+            emit(out);
+        }
     }
 
     /// Forgets this superstep's broadcasts (keeping the memory).
@@ -172,27 +207,28 @@ pub(crate) fn merge_folded<M: 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::topology::{Adjacency, VertexId};
+    use crate::graph::topology::VertexId;
 
-    /// Partition 0 of 2 over vertices 0..10 with out-edges `(local source, end)`, routed
+    /// Ten local vertices with edges `(local source, end)` over two partitions, routed
     /// with each end's slot being `end / 2` (any fixed choice serves the plan).
-    fn topology(edges: &[(u32, VertexId)]) -> Topology<()> {
+    fn adjacency(edges: &[(u32, VertexId)]) -> Adjacency<()> {
         let locals: Vec<u32> = edges.iter().map(|e| e.0).collect();
         let ends: Vec<VertexId> = edges.iter().map(|e| e.1).collect();
         let mut out = Adjacency::from_columns(10, &locals, &ends, &vec![(); ends.len()]);
         out.slots = out.ends.iter().map(|&e| (e / 2) as u32).collect();
-        Topology::from_adjacency(0, 2, (0..10).collect(), out, None, true)
+        out
     }
 
     #[test]
     fn the_fold_sums_each_targets_broadcasting_sources_in_source_order() {
         let edges = [(3, 8), (1, 8), (1, 9), (5, 8), (7, 2), (2, 9), (4, 4)];
-        let t = topology(&edges);
-        let plan = PushPlan::build(&t);
+        let plan = PushPlan::build(&adjacency(&edges), 10, 2);
         let mut broadcasts = Broadcasts::new();
         for source in [1usize, 3, 4, 7] {
-            broadcasts.set(source, source as f64 * 10.0, t.len());
+            assert!(broadcasts.set(source, &(source as f64 * 10.0), 10));
         }
+        assert!(!broadcasts.set(1, &0.5, 10));
+        {}
         let sum = Combiner::sum();
         let mut want: std::collections::BTreeMap<(usize, u32), f64> = Default::default();
         for &(source, end) in &edges {
@@ -202,7 +238,21 @@ mod tests {
             }
         }
         for to in 0..2 {
+            let mut expanded: Vec<(u32, f64)> = Vec::new();
+            broadcasts.expand(&plan, to, 2, |batch| {
+                assert!(batch.len() <= 2);
+                expanded.extend(batch);
+            });
+            assert!(expanded.windows(2).all(|w| w[0].0 <= w[1].0));
+            let mut folded: Vec<(u32, f64)> = Vec::new();
+            for (slot, m) in expanded {
+                match folded.last_mut() {
+                    Some(last) if last.0 == slot => last.1 += m,
+                    _ => folded.push((slot, m)),
+                }
+            }
             let got = broadcasts.fold(&plan, to, &sum);
+            assert_eq!(got, folded);
             let expected: Vec<(u32, f64)> = want
                 .iter()
                 .filter(|((d, _), _)| *d == to)

@@ -409,3 +409,50 @@ fn every_edge_is_routed_to_its_other_ends_local_index() {
         }
     }
 }
+
+/// Sends to its neighbours twice in superstep 0 (out, then in, then out again) and keeps
+/// the sum of what it received: every message must arrive, broadcast or not.
+struct SendTwice(bool);
+impl VertexProgram for SendTwice {
+    type Value = u64;
+    type Edge = f64;
+    type Message = u64;
+    type Aggregates = ();
+    fn compute(&self, ctx: &mut Context<'_, Self>, v: u64, sum: &mut u64, messages: &[u64]) {
+        if ctx.superstep() == 0 {
+            ctx.send_to_out_neighbours(&v);
+            ctx.send_to_in_neighbours(&1_000_000);
+            ctx.send_to_out_neighbours(&(v * 1_000));
+        } else {
+            *sum = messages.iter().sum();
+        }
+        ctx.vote_to_halt();
+    }
+    fn combiner(&self) -> Option<Combiner<u64>> {
+        self.0.then(Combiner::sum)
+    }
+}
+
+#[test]
+fn a_vertex_may_send_to_its_neighbours_more_than_once_a_superstep() {
+    let edges = random_edges(60, 300, 5);
+    for directed in [true, false] {
+        let mut want: BTreeMap<u64, u64> = BTreeMap::new();
+        for (&v, outs) in &adjacency(&edges, directed) {
+            want.entry(v).or_default();
+            for &(w, _) in outs {
+                *want.entry(w).or_default() += v + v * 1_000;
+                *want.entry(v).or_default() += 1_000_000;
+            }
+        }
+        for combine in [false, true] {
+            let got = local_with(2, |ctx| {
+                graph_of(ctx, &edges, directed, true, 0)?
+                    .pregel(SendTwice(combine), PregelOptions::default())?
+                    .collect()
+            });
+            let got: BTreeMap<u64, u64> = got.into_iter().collect();
+            assert_eq!(got, want, "directed {directed}, combiner {combine}");
+        }
+    }
+}
