@@ -69,6 +69,13 @@ run pagerank-pregel bench compare pagerank --edges "$PREGEL_GRAPH" --iterations 
     --workers 1,2 --repeat "$REPEAT"
 run components-pregel bench compare components --edges "$PREGEL_GRAPH" --undirected \
     --workers 1,2 --repeat "$REPEAT"
+BFS_SOURCE=$(awk '!/^#/ {print $1; exit}' "$PREGEL_GRAPH")
+run bfs bench compare bfs --edges "$PREGEL_GRAPH" --source "$BFS_SOURCE" --workers 2 \
+    --repeat "$REPEAT"
+run cdlp bench compare cdlp --edges "$PREGEL_GRAPH" --iterations 10 --workers 1,2 \
+    --repeat "$REPEAT"
+# LCC sends every neighbour list to every neighbour: a small graph.
+run lcc bench compare lcc --edges "$ITERATION_GRAPH" --workers 2 --repeat "$REPEAT"
 run sort bench compare sort --input "$SORT" --workers 1,2 --repeat "$REPEAT"
 run speedup-wordcount bench speedup wordcount --input "$TEXT" --workers 1,2 \
     --repeat "$REPEAT"
