@@ -201,6 +201,15 @@ def main():
         "summary is checked against the others'.",
         "",
     ]
+    resumed = os.path.join(OUT, "resumed-at")
+    if os.path.exists(resumed):
+        with open(resumed) as f:
+            section = f.read().strip()
+        page += [
+            f"This run was resumed at the `{section}` section (`FROM={section}`); the sections "
+            "before it come from the previous run of the script, into the same output folder.",
+            "",
+        ]
     page += compare_section("wordcount", "wordcount (Zipf text)")
     page += compare_section("pagerank", "pagerank as dataflow stages, 10 iterations (R-MAT graph)")
     page += compare_section(

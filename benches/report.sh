@@ -9,6 +9,7 @@
 #
 #   bash benches/report.sh                  # everything (about 30 minutes on 2 cores)
 #   REPEAT=3 SORT_SIZE=1GB bash benches/report.sh
+#   FROM=cdlp bash benches/report.sh        # resume at a section, keeping the earlier ones
 #
 # Run it on a quiet machine: the figures are medians, but a busy neighbour still shows.
 set -euo pipefail
@@ -29,7 +30,13 @@ MEMORY_SCALE=${MEMORY_SCALE:-16}
 cargo build --release --locked -p weir
 WEIR=$ROOT/target/release/weir
 mkdir -p "$DATA" "$OUT"
-rm -rf "${OUT:?}"/*
+FROM=${FROM:-}
+if [ -n "$FROM" ]; then
+    echo "$FROM" >"$OUT/resumed-at"
+else
+    rm -rf "${OUT:?}"/*
+fi
+skipping=${FROM:+yes}
 
 gen() { # gen FILE KIND ARGS...
     local file=$1 kind=$2
@@ -55,6 +62,11 @@ gen "$SORT" sort --size "$SORT_SIZE" --seed 1
 run() { # run NAME COMMAND...: runs a bench command, keeping its printed report
     local name=$1
     shift
+    if [ -n "$skipping" ] && [ "$name" != "$FROM" ]; then
+        echo "== $name: kept from the last run" >&2
+        return
+    fi
+    skipping=
     echo "== $name: weir $*" >&2
     "$WEIR" "$@" --output "$OUT/$name" | tee "$OUT/$name.txt"
     printf '%s\n' "weir $*" >"$OUT/$name.command"

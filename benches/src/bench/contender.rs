@@ -152,8 +152,17 @@ fn run_weir(
         .max()
         .unwrap_or(0);
     let mut summary = metrics.result.clone();
-    // The figures only Weir reports.
-    for key in ["damping", "iterations", "sorted"] {
+    // The figures only Weir reports, and those of the run rather than of the result,
+    // which depend on the partitioning (a spanning forest per partition, its rounds).
+    for key in [
+        "damping",
+        "iterations",
+        "sorted",
+        "forest_edges",
+        "messages",
+        "supersteps",
+        "rounds",
+    ] {
         summary.remove(key);
     }
     Ok(ContenderReport {

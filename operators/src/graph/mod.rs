@@ -2,12 +2,14 @@
 //! and vertex programs run superstep by superstep on long-lived partitions, with messages
 //! pushed straight from worker to worker.
 //!
-//! * [`Graph`] (`build`): CSR partitions by a deterministic vertex hash ([`topology`]);
+//! * [`Graph`] (`build`): CSR partitions by a deterministic vertex hash ([`topology`]),
+//!   loaded through typed column blocks (`blocks`), numbered through an [`IdIndex`]
+//!   (`id_index`), with each edge's other end resolved to its local index (`routes`);
 //! * [`VertexProgram`] and its [`Context`] (`program`), with [`Combiner`]s (`combine`)
 //!   and [`Aggregate`]s (`aggregate`);
 //! * [`Graph::pregel`] (`pregel`, the driver's barrier; `partition`, a worker's
-//!   superstep; `messages`, the batches) and its closure form [`Graph::pregel_fn`]
-//!   (`closure`).
+//!   superstep; `messages`, the batches; `push_plan`, broadcasts along all edges) and
+//!   its closure form [`Graph::pregel_fn`] (`closure`).
 //!
 //! ```
 //! use weir_operators::graph::*;
