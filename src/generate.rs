@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Subcommand;
-use weir_datasets::{parse_size, write_graph_file, write_sort_file, write_text_file};
+use weir_datasets::{parse_size, write_graph_file_with, write_sort_file, write_text_file};
 
 #[derive(Debug, Subcommand)]
 pub enum DatasetsCommand {
@@ -36,6 +36,9 @@ pub enum GenKind {
         /// Edges per vertex.
         #[arg(long, default_value_t = 16)]
         edge_factor: u32,
+        /// A third column: each edge's weight in [1, 100), for SSSP.
+        #[arg(long)]
+        weighted: bool,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         #[arg(long)]
@@ -65,10 +68,11 @@ pub fn datasets_command(command: DatasetsCommand) -> anyhow::Result<()> {
         GenKind::Graph {
             scale,
             edge_factor,
+            weighted,
             seed,
             output,
         } => {
-            let edges = write_graph_file(&output, scale, edge_factor, seed)?;
+            let edges = write_graph_file_with(&output, scale, edge_factor, seed, weighted)?;
             (format!("{edges} edges"), output)
         }
         GenKind::Sort { size, seed, output } => {

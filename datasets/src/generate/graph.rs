@@ -93,6 +93,26 @@ fn push_decimal(out: &mut Vec<u8>, v: u64) {
 /// Writes the R-MAT graph as a SNAP edge list: one `#` header line, then
 /// `src\tdst` lines in edge-index order. Returns the number of edges written.
 pub fn write_graph_file(path: &Path, scale: u32, edge_factor: u32, seed: u64) -> Result<u64> {
+    write_graph_file_with(path, scale, edge_factor, seed, false)
+}
+
+/// The weight of edge `index` of a weighted R-MAT file: in `[1, 100)` with two decimals,
+/// from a hash of the seed and the index, so a file's weights, like its edges, depend on
+/// nothing else.
+pub fn rmat_weight(seed: u64, index: u64) -> f64 {
+    let cents = 100 + mix64(seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15)) % 9_900;
+    cents as f64 / 100.0
+}
+
+/// As [`write_graph_file`]; with `weighted`, each line has a third column, the edge's
+/// [`rmat_weight`] (for SSSP).
+pub fn write_graph_file_with(
+    path: &Path,
+    scale: u32,
+    edge_factor: u32,
+    seed: u64,
+    weighted: bool,
+) -> Result<u64> {
     if scale > MAX_SCALE {
         return Err(DatasetError::Other(format!(
             "scale {scale} is too large (at most {MAX_SCALE})"
@@ -114,10 +134,17 @@ pub fn write_graph_file(path: &Path, scale: u32, edge_factor: u32, seed: u64) ->
         Some(chunks),
         |index, buf| {
             let from = index * EDGES_PER_CHUNK;
-            for (src, dst) in rmat_edges(scale, edge_factor, seed, from..from + EDGES_PER_CHUNK) {
+            let edges = rmat_edges(scale, edge_factor, seed, from..from + EDGES_PER_CHUNK);
+            for (offset, (src, dst)) in edges.into_iter().enumerate() {
                 push_decimal(buf, src);
                 buf.push(b'\t');
                 push_decimal(buf, dst);
+                if weighted {
+                    let cents = (rmat_weight(seed, from + offset as u64) * 100.0).round() as u64;
+                    buf.push(b'\t');
+                    push_decimal(buf, cents / 100);
+                    buf.extend_from_slice(format!(".{:02}", cents % 100).as_bytes());
+                }
                 buf.push(b'\n');
             }
         },
@@ -219,5 +246,29 @@ mod tests {
         }
         assert_eq!(edges, rmat_edges(8, 300, 21, 0..n));
         assert!(write_graph_file(&path, 63, 1, 0).is_err());
+    }
+
+    #[test]
+    fn a_weighted_file_has_the_same_edges_and_each_edge_its_weight() {
+        let dir = tempfile::tempdir().unwrap();
+        let (plain, weighted) = (dir.path().join("p.txt"), dir.path().join("w.txt"));
+        write_graph_file(&plain, 6, 4, 3).unwrap();
+        write_graph_file_with(&weighted, 6, 4, 3, true).unwrap();
+        let edges = |path: &Path| {
+            let text = std::fs::read_to_string(path).unwrap();
+            text.lines()
+                .enumerate()
+                .filter_map(|(i, l)| parse_edge_line(l, path, i as u64 + 1).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let (p, w) = (edges(&plain), edges(&weighted));
+        assert_eq!(p.len(), 256);
+        assert_eq!(p.len(), w.len());
+        for (i, (a, b)) in p.iter().zip(&w).enumerate() {
+            assert_eq!((a.src, a.dst, a.weight), (b.src, b.dst, None));
+            let weight = b.weight.unwrap();
+            assert_eq!(weight, rmat_weight(3, i as u64));
+            assert!((1.0..100.0).contains(&weight));
+        }
     }
 }

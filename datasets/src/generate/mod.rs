@@ -10,7 +10,10 @@ mod sort;
 mod text;
 mod writer;
 
-pub use graph::{rmat_edges, write_graph_file, RMAT_A, RMAT_B, RMAT_C, RMAT_D};
+pub use graph::{
+    rmat_edges, rmat_weight, write_graph_file, write_graph_file_with, RMAT_A, RMAT_B, RMAT_C,
+    RMAT_D,
+};
 pub use sort::{sort_record, sort_records, write_sort_file, SORT_KEY_BYTES, SORT_RECORD_BYTES};
 pub use text::{write_text_file, TextGenerator, DEFAULT_VOCABULARY, TEXT_CHUNK_BYTES};
 
