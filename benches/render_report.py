@@ -223,6 +223,9 @@ def main():
         "connected components as a vertex program (Pregel; local union-find first), R-MAT 20",
     )
     page += compare_section("bfs", "BFS as a vertex program (R-MAT 20, the first edge's source)")
+    page += compare_section(
+        "sssp", "SSSP as a vertex program (R-MAT 20 with weights, the first edge's source)"
+    )
     page += compare_section("cdlp", "CDLP as a vertex program, 10 iterations (R-MAT 20)")
     page += compare_section("lcc", "LCC as a vertex program (R-MAT 10, edge factor 8)")
     page += text_section(

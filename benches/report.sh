@@ -49,6 +49,7 @@ COMPONENTS_GRAPH=$DATA/rmat-$COMPONENTS_SCALE.txt
 ITERATION_GRAPH=$DATA/rmat-$ITERATION_SCALE-ef8.txt
 MEMORY_GRAPH=$DATA/rmat-$MEMORY_SCALE.txt
 PREGEL_GRAPH=$DATA/rmat-$PREGEL_SCALE.txt
+WEIGHTED_GRAPH=$DATA/rmat-$PREGEL_SCALE-weighted.txt
 SORT=$DATA/sort-$SORT_SIZE.dat
 gen "$TEXT" text --size "$TEXT_SIZE" --seed 1
 gen "$PAGERANK_GRAPH" graph --scale "$PAGERANK_SCALE" --seed 1
@@ -56,6 +57,7 @@ gen "$COMPONENTS_GRAPH" graph --scale "$COMPONENTS_SCALE" --seed 1
 gen "$ITERATION_GRAPH" graph --scale "$ITERATION_SCALE" --edge-factor 8 --seed 1
 gen "$MEMORY_GRAPH" graph --scale "$MEMORY_SCALE" --seed 1
 gen "$PREGEL_GRAPH" graph --scale "$PREGEL_SCALE" --seed 1
+gen "$WEIGHTED_GRAPH" graph --scale "$PREGEL_SCALE" --weighted --seed 1
 gen "$DATA/rmat-18.txt" graph --scale 18 --seed 1
 gen "$SORT" sort --size "$SORT_SIZE" --seed 1
 
@@ -83,6 +85,8 @@ run components-pregel bench compare components --edges "$PREGEL_GRAPH" --undirec
     --workers 1,2 --repeat "$REPEAT"
 BFS_SOURCE=$(awk '!/^#/ {print $1; exit}' "$PREGEL_GRAPH")
 run bfs bench compare bfs --edges "$PREGEL_GRAPH" --source "$BFS_SOURCE" --workers 2 \
+    --repeat "$REPEAT"
+run sssp bench compare sssp --edges "$WEIGHTED_GRAPH" --source "$BFS_SOURCE" --workers 2 \
     --repeat "$REPEAT"
 run cdlp bench compare cdlp --edges "$PREGEL_GRAPH" --iterations 10 --workers 1,2 \
     --repeat "$REPEAT"
