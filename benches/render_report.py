@@ -81,11 +81,14 @@ def compare_section(name, title):
     )
     weir = [c for c in doc["contenders"] if c["system"] == "weir"]
     for c in weir:
-        share = doc["input_bytes"] / c["workers"]
+        # A graph's bar is its share of the CSR in memory; other jobs', of the input.
+        what, total = ("CSR share", c["graph_bytes"]) if c.get("graph_bytes") else (
+            "input share", doc["input_bytes"])
+        share = total / c["workers"]
         limit = 2 * share + 100 * 2**20
         lines.append(
             f"- memory, {c['label']}: {mib(c['peak_rss_bytes']):.0f} MiB per worker "
-            f"(2 × input share + 100 MiB = {mib(limit):.0f} MiB)"
+            f"(2 × {what} + 100 MiB = {mib(limit):.0f} MiB)"
         )
     ones = [c for c in weir if c["workers"] == 1]
     twos = [c for c in weir if c["workers"] == 2]

@@ -70,6 +70,7 @@ pub fn report_pregel(ctx: &JobContext, stats: &PregelStats) {
     ctx.set_result("run_seconds", stats.run_seconds);
     ctx.set_result("graph_vertices", stats.vertices);
     ctx.set_result("graph_edges", stats.edges);
+    ctx.set_result("graph_bytes", stats.graph_bytes);
 }
 
 /// The vertex program.

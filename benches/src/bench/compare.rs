@@ -160,6 +160,18 @@ impl Contender {
             .max()
             .unwrap_or(0)
     }
+
+    /// The bytes of the graph's structure in worker memory, all workers together, as a
+    /// graph job reports it.
+    fn graph_bytes(&self) -> Option<u64> {
+        self.runs.iter().find_map(|r| {
+            r.metrics
+                .as_ref()?
+                .get("result")?
+                .get("graph_bytes")?
+                .as_u64()
+        })
+    }
 }
 
 /// `weir bench compare …`
@@ -318,18 +330,22 @@ fn print_report(opts: &CompareOptions, peer: &str, contenders: &[Contender], inp
             ),
         }
     }
-    if input_bytes > 0 {
-        for c in contenders.iter().filter(|c| c.system == System::Weir) {
-            let share = input_bytes / c.workers as u64;
-            println!(
-                "memory, weir w{}: peak {:.1} MiB per worker; input share {:.1} MiB \
-                 (2 x share + 100 MiB = {:.1} MiB)",
-                c.workers,
-                mib(c.peak_rss()),
-                mib(share),
-                mib(2 * share) + 100.0
-            );
-        }
+    for c in contenders.iter().filter(|c| c.system == System::Weir) {
+        // A graph's bar is its share of the CSR; other jobs', their share of the input.
+        let (what, total) = match c.graph_bytes() {
+            Some(bytes) => ("CSR share", bytes),
+            None if input_bytes > 0 => ("input share", input_bytes),
+            None => continue,
+        };
+        let share = total / c.workers as u64;
+        println!(
+            "memory, weir w{}: peak {:.1} MiB per worker; {what} {:.1} MiB \
+             (2 x share + 100 MiB = {:.1} MiB)",
+            c.workers,
+            mib(c.peak_rss()),
+            mib(share),
+            mib(2 * share) + 100.0
+        );
     }
 }
 
@@ -367,6 +383,7 @@ fn compare_json(
                 "seconds": c.seconds(),
                 "median_seconds": c.median(),
                 "peak_rss_bytes": c.peak_rss(),
+                "graph_bytes": c.graph_bytes(),
                 "runs": c.runs,
             })
         })

@@ -159,6 +159,7 @@ fn run_weir(
         "iterations",
         "sorted",
         "forest_edges",
+        "graph_bytes",
         "messages",
         "supersteps",
         "rounds",

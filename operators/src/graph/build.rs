@@ -154,13 +154,23 @@ impl<V: Data, E: Data> Graph<V, E> {
     /// Counts vertices and edges (out-edges: an undirected edge counts twice), building
     /// the graph in worker memory if it is not there yet.
     pub fn counts(&self) -> Result<(u64, u64)> {
+        let (vertices, edges, _) = self.sizes()?;
+        Ok((vertices, edges))
+    }
+
+    /// As [`counts`](Self::counts), with the bytes the structure takes in memory, all
+    /// partitions together ([`Topology::heap_bytes`]).
+    pub fn sizes(&self) -> Result<(u64, u64, u64)> {
         let sizes = self
             .parts
-            .map(|part| (part.topology.len() as u64, part.topology.edges() as u64))
+            .map(|part| {
+                let t = &part.topology;
+                (t.len() as u64, t.edges() as u64, t.heap_bytes() as u64)
+            })
             .collect()?;
-        Ok(sizes
-            .iter()
-            .fold((0, 0), |(v, e), (pv, pe)| (v + pv, e + pe)))
+        Ok(sizes.iter().fold((0, 0, 0), |(v, e, b), (pv, pe, pb)| {
+            (v + pv, e + pe, b + pb)
+        }))
     }
 
     /// Whether `vertex` is in the graph.

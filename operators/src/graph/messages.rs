@@ -9,16 +9,16 @@
 //! id and is looked up on arrival.
 //!
 //! A batch is `from partition (u32 LE) · sequence (u32 LE) · bincode (Vec<(slot,
-//! message)>, Vec<(vertex, message)>)`. Batches are applied in `(from, sequence)` order
+//! message)>, Vec<(vertex, message)>, Vec<MirrorValues>)`. Batches are applied in `(from, sequence)` order
 //! whatever order the network delivered them in, so a run folds its messages, and rounds
 //! its floating-point sums, the same way every time.
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use weir_engine::TaskError;
 
 use crate::dataset::Data;
 use crate::graph::combine::Combiner;
+use crate::graph::mirrors::{MirrorLists, MirrorValues};
 use crate::graph::push_plan::{merge_folded, Broadcasts, PushPlan};
 use crate::graph::topology::{partition_of_vertex, Adjacency, Topology, VertexId};
 use crate::shuffle::FxHashMap;
@@ -35,11 +35,15 @@ pub(crate) struct Batch<M> {
     pub routed: Vec<(u32, M)>,
     /// Messages by the target's id.
     pub by_id: Vec<(VertexId, M)>,
+    /// Broadcasts sent once per vertex, for the receiver to expand (see `mirrors`).
+    pub mirrors: Vec<MirrorValues<M>>,
 }
 
 impl<M> Batch<M> {
     fn len(&self) -> usize {
-        self.routed.len() + self.by_id.len()
+        self.routed.len()
+            + self.by_id.len()
+            + self.mirrors.iter().map(|m| m.values.len()).sum::<usize>()
     }
 }
 
@@ -53,7 +57,7 @@ pub(crate) fn decode_batch<M: Data>(bytes: &[u8]) -> Result<Batch<M>, TaskError>
     }
     let from = u32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes"));
     let sequence = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
-    let (routed, by_id) = bincode::deserialize(&bytes[8..]).map_err(|e| {
+    let (routed, by_id, mirrors) = bincode::deserialize(&bytes[8..]).map_err(|e| {
         TaskError::failed(format!(
             "a Pregel batch from partition {from} is malformed: {e}"
         ))
@@ -63,6 +67,7 @@ pub(crate) fn decode_batch<M: Data>(bytes: &[u8]) -> Result<Batch<M>, TaskError>
         sequence,
         routed,
         by_id,
+        mirrors,
     })
 }
 
@@ -146,6 +151,10 @@ pub(crate) struct Sender<M> {
     broadcast_allowed: bool,
     plans: [Option<PushPlan>; 2],
     broadcasts: [Broadcasts<M>; 2],
+    /// Edges the broadcasts of this superstep go along, per direction: enough of them
+    /// and the values go once per vertex and destination instead (see `mirrors`).
+    broadcast_edges: [u64; 2],
+    mirror_lists: [Option<MirrorLists>; 2],
     routed: Vec<Vec<(u32, M)>>,
     by_id: Vec<Vec<(VertexId, M)>>,
     by_id_combined: Vec<FxHashMap<VertexId, M>>,
@@ -172,6 +181,8 @@ impl<M: Data> Sender<M> {
             broadcast_allowed: !std::mem::needs_drop::<M>(),
             plans: [None, None],
             broadcasts: [Broadcasts::new(), Broadcasts::new()],
+            broadcast_edges: [0, 0],
+            mirror_lists: [None, None],
             combiner,
             routed: (0..partitions).map(|_| Vec::new()).collect(),
             by_id: (0..partitions).map(|_| Vec::new()).collect(),
@@ -230,13 +241,12 @@ impl<M: Data> Sender<M> {
         }
         let vertices = edges.offsets.len() - 1;
         let which = usize::from(inward);
-        if self.plans[which].is_none() {
-            self.plans[which] = Some(PushPlan::build(edges, vertices, self.partitions));
-        }
         if !self.broadcasts[which].set(local, message, vertices) {
             return false;
         }
-        self.sent += edges.range(local).len() as u64;
+        let along = edges.range(local).len() as u64;
+        self.sent += along;
+        self.broadcast_edges[which] += along;
         true
     }
 
@@ -271,12 +281,13 @@ impl<M: Data> Sender<M> {
     /// first when there is a combiner.
     #[inline(never)]
     fn cut(&mut self, to: usize) {
-        self.cut_with(to, Vec::new());
+        self.cut_with(to, Vec::new(), Vec::new());
     }
 
     /// As [`cut`](Self::cut), with `folded`: messages to `to` already combined, one per
-    /// slot, ascending (with a combiner; without one, `folded` is empty).
-    fn cut_with(&mut self, to: usize, folded: Vec<(u32, M)>) {
+    /// slot, ascending (with a combiner; without one, `folded` is empty), and `mirrors`,
+    /// broadcasts for `to` to expand.
+    fn cut_with(&mut self, to: usize, folded: Vec<(u32, M)>, mirrors: Vec<MirrorValues<M>>) {
         let routed = match &self.combiner {
             Some(combiner) => merge_folded(folded, self.blocked[to].drain(combiner), combiner),
             None => std::mem::take(&mut self.routed[to]),
@@ -288,14 +299,22 @@ impl<M: Data> Sender<M> {
         };
         let mut routed = routed.into_iter().peekable();
         let mut by_id = Some(by_id).filter(|b| !b.is_empty());
-        while routed.peek().is_some() || by_id.is_some() {
+        let mut mirrors = Some(mirrors).filter(|m| !m.is_empty());
+        while routed.peek().is_some() || by_id.is_some() || mirrors.is_some() {
             let chunk: Vec<(u32, M)> = routed.by_ref().take(BATCH_MESSAGES).collect();
-            self.emit(to, chunk, by_id.take().unwrap_or_default());
+            let by_id = by_id.take().unwrap_or_default();
+            self.emit(to, chunk, by_id, mirrors.take().unwrap_or_default());
         }
     }
 
     /// Sends one batch to `to` (or keeps it, for this partition itself).
-    fn emit(&mut self, to: usize, routed: Vec<(u32, M)>, by_id: Vec<(VertexId, M)>) {
+    fn emit(
+        &mut self,
+        to: usize,
+        routed: Vec<(u32, M)>,
+        by_id: Vec<(VertexId, M)>,
+        mirrors: Vec<MirrorValues<M>>,
+    ) {
         let sequence = self.sequence[to];
         self.sequence[to] += 1;
         let batch = Batch {
@@ -303,6 +322,7 @@ impl<M: Data> Sender<M> {
             sequence,
             routed,
             by_id,
+            mirrors,
         };
         self.delivered += batch.len() as u64;
         if to == self.from as usize {
@@ -312,7 +332,8 @@ impl<M: Data> Sender<M> {
         let mut bytes = Vec::with_capacity(8 + batch.len() * 12);
         bytes.extend_from_slice(&self.from.to_le_bytes());
         bytes.extend_from_slice(&sequence.to_le_bytes());
-        match bincode::serialize_into(&mut bytes, &(&batch.routed, &batch.by_id)) {
+        let body = (&batch.routed, &batch.by_id, &batch.mirrors);
+        match bincode::serialize_into(&mut bytes, &body) {
             Ok(()) => self.ready.push((to, bytes)),
             Err(e) => {
                 let e = TaskError::failed(format!("a Pregel message could not be encoded: {e}"));
@@ -321,17 +342,40 @@ impl<M: Data> Sender<M> {
         }
     }
 
-    /// Cuts every buffer that holds messages: the end of the superstep.
-    pub fn cut_all(&mut self) {
+    /// Cuts every buffer that holds messages: the end of the superstep. Broadcasts go
+    /// as mirror values where the receivers can expand them and they cover enough edges
+    /// (an eighth of the partition's), else along the push plan.
+    pub fn cut_all<E>(&mut self, topology: &Topology<E>) {
+        let mut dense = [false; 2];
+        for (which, dense) in dense.iter_mut().enumerate() {
+            if !self.broadcasts[which].any {
+                continue;
+            }
+            let edges = broadcast_edges(topology, which);
+            *dense = self.broadcast_edges[which] * 8 >= edges.ends.len() as u64
+                && expandable(topology, which);
+            if *dense && self.mirror_lists[which].is_none() {
+                self.mirror_lists[which] = Some(MirrorLists::build(edges, self.partitions));
+            }
+            if !*dense && self.plans[which].is_none() {
+                let vertices = edges.offsets.len() - 1;
+                self.plans[which] = Some(PushPlan::build(edges, vertices, self.partitions));
+            }
+        }
         for to in 0..self.partitions {
             let mut folded = Vec::new();
-            for which in 0..2 {
-                let (Some(plan), broadcasts) = (&self.plans[which], &self.broadcasts[which]) else {
-                    continue;
-                };
+            let mut mirrors = Vec::new();
+            for (which, &dense) in dense.iter().enumerate() {
+                let broadcasts = &self.broadcasts[which];
                 if !broadcasts.any {
                     continue;
                 }
+                if dense {
+                    let lists = self.mirror_lists[which].as_ref().expect("built above");
+                    mirrors.push(broadcasts.mirror_values(&lists.lists[to], which == 1));
+                    continue;
+                }
+                let plan = self.plans[which].as_ref().expect("built above");
                 match &self.combiner {
                     Some(combiner) => {
                         let more = broadcasts.fold(plan, to, combiner);
@@ -341,190 +385,48 @@ impl<M: Data> Sender<M> {
                         let mut batches = Vec::new();
                         broadcasts.expand(plan, to, BATCH_MESSAGES, |b| batches.push(b));
                         for batch in batches {
-                            self.emit(to, batch, Vec::new());
+                            self.emit(to, batch, Vec::new(), Vec::new());
                         }
                     }
                 }
             }
-            self.cut_with(to, folded);
+            self.cut_with(to, folded, mirrors);
         }
         for broadcasts in &mut self.broadcasts {
             if broadcasts.any {
                 broadcasts.clear();
             }
         }
+        self.broadcast_edges = [0, 0];
     }
 }
 
-/// The messages a partition received for one superstep, by local vertex.
-pub(crate) enum Inbox<M> {
-    /// At most one (combined) message per vertex.
-    Combined(Vec<Option<M>>),
-    /// `messages[offsets[i]..offsets[i + 1]]` are local vertex `i`'s.
-    Grouped { offsets: Vec<u32>, messages: Vec<M> },
-}
-
-impl<M: Data> Inbox<M> {
-    /// Applies `batches` in `(from, sequence)` order to the vertices of `topology`.
-    pub fn build<E>(
-        topology: &Topology<E>,
-        mut batches: Vec<Batch<M>>,
-        combiner: Option<&Combiner<M>>,
-    ) -> Result<Self, TaskError> {
-        batches.sort_by_key(|b| (b.from, b.sequence));
-        let n = topology.len();
-        // Every message by local index, in batch order: by-id messages are looked up.
-        let mut located: Vec<Vec<(u32, M)>> = Vec::with_capacity(batches.len());
-        for batch in batches {
-            let mut routed = batch.routed;
-            if let Some((slot, _)) = routed.iter().find(|(slot, _)| *slot as usize >= n) {
-                return Err(TaskError::failed(format!(
-                    "a message names local vertex {slot} of partition {}, which has {n}",
-                    topology.partition
-                )));
-            }
-            for (vertex, m) in batch.by_id {
-                let i = topology.local_index(vertex).ok_or_else(|| {
-                    TaskError::failed(format!(
-                        "a message was sent to vertex {vertex}, which is not in the graph"
-                    ))
-                })?;
-                routed.push((i as u32, m));
-            }
-            located.push(routed);
-        }
-        Ok(match combiner {
-            Some(combiner) => {
-                let mut slots: Vec<Option<M>> = (0..n).map(|_| None).collect();
-                for (i, m) in located.into_iter().flatten() {
-                    match &mut slots[i as usize] {
-                        Some(into) => combiner.combine(into, m),
-                        empty => *empty = Some(m),
-                    }
-                }
-                Inbox::Combined(slots)
-            }
-            None => group(n, located),
-        })
-    }
-
-    /// An inbox with no messages.
-    pub fn empty() -> Self {
-        Inbox::Grouped {
-            offsets: Vec::new(),
-            messages: Vec::new(),
-        }
-    }
-
-    /// Local vertex `i`'s messages.
-    #[inline]
-    pub fn messages(&self, i: usize) -> &[M] {
-        match self {
-            Inbox::Combined(slots) => slots[i].as_slice(),
-            Inbox::Grouped { offsets, messages } if !offsets.is_empty() => {
-                &messages[offsets[i] as usize..offsets[i + 1] as usize]
-            }
-            Inbox::Grouped { .. } => &[],
-        }
+/// The edges broadcasts go along: out-edges (`which` 0) or in-edges (1; an undirected
+/// graph's edges either way).
+fn broadcast_edges<E>(topology: &Topology<E>, which: usize) -> &Adjacency<E> {
+    match (which, &topology.in_edges) {
+        (1, Some(ins)) => ins,
+        _ => &topology.out_edges,
     }
 }
 
-/// The messages of `n` vertices grouped by vertex with a counting sort, each vertex's in
-/// the order of `located` (lists of `(local index, message)`, freed as they are placed).
-fn group<M: Data>(n: usize, located: Vec<Vec<(u32, M)>>) -> Inbox<M> {
-    let mut offsets = vec![0u32; n + 1];
-    for (i, _) in located.iter().flatten() {
-        offsets[*i as usize + 1] += 1;
+/// The edges a receiver expands broadcasts along: the opposite of `broadcast_edges`;
+/// `None` for broadcasts along the out-edges of a directed graph kept without in-edges.
+pub(crate) fn expanding_edges<E>(topology: &Topology<E>, which: usize) -> Option<&Adjacency<E>> {
+    match (which, topology.directed) {
+        (0, true) => topology.in_edges.as_ref(),
+        _ => Some(&topology.out_edges),
     }
-    for i in 0..n {
-        offsets[i + 1] += offsets[i];
-    }
-    let total = offsets[n] as usize;
-    let mut next: Vec<u32> = offsets[..n].to_vec();
-    let first = located.iter().flatten().next().map(|(_, m)| m.clone());
-    let messages = match first {
-        // Plain messages are placed into copies of the first, all overwritten.
-        Some(filler) if !std::mem::needs_drop::<M>() => {
-            let mut messages = vec![filler; total];
-            for (i, m) in located.into_iter().flatten() {
-                let at = &mut next[i as usize];
-                messages[*at as usize] = m;
-                *at += 1;
-            }
-            messages
-        }
-        _ => {
-            let mut placed: Vec<Option<M>> = (0..total).map(|_| None).collect();
-            for (i, m) in located.into_iter().flatten() {
-                let at = &mut next[i as usize];
-                placed[*at as usize] = Some(m);
-                *at += 1;
-            }
-            placed.into_iter().flatten().collect()
-        }
-    };
-    Inbox::Grouped { offsets, messages }
 }
 
-/// Splits raw pushed batches and this partition's own into decoded batches.
-pub(crate) fn decode_all<M: Data>(
-    received: Vec<Bytes>,
-    own: Vec<Batch<M>>,
-) -> Result<Vec<Batch<M>>, TaskError> {
-    let mut batches = own;
-    for bytes in received {
-        batches.push(decode_batch(&bytes)?);
-    }
-    Ok(batches)
+/// Whether receivers can expand broadcasts along `which` (their edges are routed).
+fn expandable<E>(topology: &Topology<E>, which: usize) -> bool {
+    expanding_edges(topology, which).is_some_and(|edges| edges.is_resolved())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn topology(vertices: Vec<u64>) -> Topology<()> {
-        Topology::build(0, 1, vertices, Vec::new(), None, true).unwrap()
-    }
-
-    #[test]
-    fn batches_round_trip_and_group_by_vertex_in_batch_order() {
-        let mut sender = Sender::new(0, 2, None);
-        for (v, m) in [(7u64, 1u32), (3, 2), (7, 3)] {
-            sender.send(v, m);
-        }
-        sender.cut_all();
-        let mut batches: Vec<Batch<u32>> = sender
-            .ready
-            .iter()
-            .map(|(_, b)| decode_batch(b).unwrap())
-            .collect();
-        batches.append(&mut sender.to_self);
-        assert_eq!(sender.sent, 3);
-        let all: usize = batches.iter().map(|b| b.len()).sum();
-        assert_eq!(all, 3);
-        let inbox = Inbox::build(&topology(vec![3, 7]), batches, None).unwrap();
-        assert_eq!(inbox.messages(0), &[2]);
-        assert_eq!(inbox.messages(1), &[1, 3]);
-    }
-
-    #[test]
-    fn a_combiner_folds_on_both_sides() {
-        let mut sender = Sender::new(0, 1, Some(Combiner::sum()));
-        for m in [1.0f64, 2.0, 4.0] {
-            sender.send_routed(5, 0, m);
-        }
-        sender.cut_all();
-        assert_eq!((sender.sent, sender.delivered), (3, 1));
-        let mut batches = std::mem::take(&mut sender.to_self);
-        batches.push(Batch {
-            from: 1,
-            sequence: 0,
-            routed: Vec::new(),
-            by_id: vec![(5, 0.5)],
-        });
-        let inbox = Inbox::build(&topology(vec![5]), batches, Some(&Combiner::sum())).unwrap();
-        assert_eq!(inbox.messages(0), &[7.5]);
-    }
 
     #[test]
     fn the_blocked_combine_folds_each_slot_once_in_ascending_order() {
@@ -548,30 +450,41 @@ mod tests {
     }
 
     #[test]
-    fn bad_batches_and_unknown_vertices_are_refused() {
+    fn malformed_batches_are_refused() {
         assert!(decode_batch::<u32>(&[1, 2, 3]).is_err());
         let mut bytes = vec![0u8; 8];
         bytes.extend_from_slice(&[0xff; 5]);
         assert!(decode_batch::<u32>(&bytes).is_err());
-        let batch = Batch {
-            from: 0,
-            sequence: 0,
-            routed: Vec::new(),
-            by_id: vec![(9u64, 1u32)],
-        };
-        let e = Inbox::build(&topology(vec![1]), vec![batch], None)
-            .err()
-            .unwrap();
-        assert!(e.to_string().contains("vertex 9"), "{e}");
-        let batch = Batch {
-            from: 0,
-            sequence: 0,
-            routed: vec![(1, 1u32)],
-            by_id: Vec::new(),
-        };
-        let e = Inbox::build(&topology(vec![1]), vec![batch], None)
-            .err()
-            .unwrap();
-        assert!(e.to_string().contains("local vertex 1"), "{e}");
+    }
+
+    #[test]
+    fn many_broadcasts_go_as_mirror_values_and_few_along_the_plan() {
+        // Vertices 0..40 in one partition, each with edges to the next three.
+        let vertices: Vec<u64> = (0..40).collect();
+        let edges: Vec<(u64, u64, ())> = (0..40u64)
+            .flat_map(|v| (1..4).map(move |k| (v, (v + k) % 40, ())))
+            .collect();
+        let ins = edges.iter().map(|&(s, d, ())| (d, s, ())).collect();
+        let mut t = Topology::build(0, 1, vertices, edges, Some(ins), true).unwrap();
+        t.out_edges.slots = t.out_edges.ends.iter().map(|&e| e as u32).collect();
+        let ins = t.in_edges.as_mut().unwrap();
+        ins.slots = ins.ends.iter().map(|&e| e as u32).collect();
+        let mut sender = Sender::new(0, 1, None);
+        for v in 0..40 {
+            assert!(sender.broadcast(&t.out_edges, false, v, &(v as u32)));
+        }
+        sender.cut_all(&t);
+        let batch = &sender.to_self[0];
+        assert!(batch.routed.is_empty());
+        assert_eq!(batch.mirrors[0].values, (0..40).collect::<Vec<u32>>());
+        assert_eq!(batch.mirrors[0].present, None);
+        assert_eq!((sender.sent, sender.delivered), (120, 40));
+        sender.to_self.clear();
+        sender.begin();
+        assert!(sender.broadcast(&t.out_edges, false, 7, &7));
+        sender.cut_all(&t);
+        let batch = &sender.to_self[0];
+        assert!(batch.mirrors.is_empty());
+        assert_eq!(batch.routed.len(), 3);
     }
 }

@@ -8,7 +8,8 @@
 //! * [`VertexProgram`] and its [`Context`] (`program`), with [`Combiner`]s (`combine`)
 //!   and [`Aggregate`]s (`aggregate`);
 //! * [`Graph::pregel`] (`pregel`, the driver's barrier; `partition`, a worker's
-//!   superstep; `messages`, the batches; `push_plan`, broadcasts along all edges) and
+//!   superstep; `messages`, the batches, and `inbox`, their receiving end; `push_plan`
+//!   and `mirrors`, broadcasts along all edges) and
 //!   its closure form [`Graph::pregel_fn`] (`closure`).
 //!
 //! ```
@@ -51,7 +52,9 @@ mod build;
 mod closure;
 mod combine;
 mod id_index;
+mod inbox;
 mod messages;
+mod mirrors;
 mod partition;
 mod pregel;
 mod program;

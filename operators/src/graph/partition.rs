@@ -15,7 +15,8 @@ use weir_engine::{TaskContext, TaskError};
 
 use crate::graph::build::GraphPart;
 use crate::graph::combine::Combiner;
-use crate::graph::messages::{decode_all, Batch, Inbox, Sender};
+use crate::graph::inbox::{decode_all, GatherPlans, Inbox};
+use crate::graph::messages::{Batch, Sender};
 use crate::graph::program::{Context, VertexProgram};
 use crate::graph::topology::Topology;
 
@@ -111,6 +112,7 @@ impl<P: VertexProgram> PregelTask<P> {
             values: part.values.as_ref().clone(),
             halted: vec![false; n],
             own_batches: Vec::new(),
+            gather_plans: [None, None],
             sender: Sender::new(
                 p,
                 part.topology.partitions as usize,
@@ -133,6 +135,8 @@ struct PregelPartition<P: VertexProgram> {
     own_batches: Vec<Batch<P::Message>>,
     /// The outgoing buffers, kept with their memory from superstep to superstep.
     sender: Sender<P::Message>,
+    /// How mirror values expand along this partition's edges, built on first use.
+    gather_plans: GatherPlans,
     output_node: NodeId,
 }
 
@@ -164,10 +168,11 @@ impl<P: VertexProgram> SessionPartition for PregelPartition<P> {
             TaskError::failed(format!("a Pregel control message is malformed: {e}"))
         })?;
         let batches = decode_all(inbox, std::mem::take(&mut self.own_batches))?;
-        let inbox = if batches.is_empty() {
+        let mut inbox = if batches.is_empty() {
             Inbox::empty()
         } else {
-            Inbox::build(&self.topology, batches, self.combiner.as_ref())?
+            let plans = &mut self.gather_plans;
+            Inbox::build(&self.topology, batches, self.combiner.as_ref(), plans)?
         };
         let sender = &mut self.sender;
         sender.begin();
@@ -198,7 +203,7 @@ impl<P: VertexProgram> SessionPartition for PregelPartition<P> {
                 Self::push_ready(sender, outbox)?;
             }
         }
-        sender.cut_all();
+        sender.cut_all(topology);
         Self::push_ready(sender, outbox)?;
         self.own_batches = std::mem::take(&mut sender.to_self);
         let report = Report {

@@ -75,6 +75,8 @@ pub struct PregelStats {
     /// Vertices and (out-)edges of the graph.
     pub vertices: u64,
     pub edges: u64,
+    /// Bytes the graph's structure takes in worker memory, all partitions together.
+    pub graph_bytes: u64,
     /// Seconds spent building the graph in memory (if it was not there yet).
     pub load_seconds: f64,
     /// Seconds of the supersteps, from open to close.
@@ -116,7 +118,7 @@ impl<V: Data, E: Data> Graph<V, E> {
     {
         let ctx = self.parts.context().clone();
         let load = Instant::now();
-        let (vertices, edges) = self.counts()?;
+        let (vertices, edges, graph_bytes) = self.sizes()?;
         let load_seconds = load.elapsed().as_secs_f64();
         let output = output_node::<V, E>(&ctx, self.num_partitions());
         let program = Arc::new(program);
@@ -154,6 +156,7 @@ impl<V: Data, E: Data> Graph<V, E> {
             delivered,
             vertices,
             edges,
+            graph_bytes,
             load_seconds,
             run_seconds: started.elapsed().as_secs_f64(),
             converged: barrier.converged,

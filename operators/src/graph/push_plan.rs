@@ -16,6 +16,7 @@
 //! run.
 
 use crate::graph::combine::Combiner;
+use crate::graph::mirrors::MirrorValues;
 use crate::graph::topology::{partition_of_vertex, Adjacency};
 
 /// One partition's edges (out or in) by destination partition and target slot.
@@ -161,6 +162,29 @@ impl<M: Clone + 'static> Broadcasts<M> {
         }
         if !out.is_empty() {
             emit(out);
+        }
+    }
+
+    /// The broadcasts of the vertices of a mirror list (see `mirrors`), in its order.
+    pub fn mirror_values(&self, list: &[u32], inward: bool) -> MirrorValues<M> {
+        let values: Vec<M> = list
+            .iter()
+            .map(|&s| self.values[s as usize].clone())
+            .collect();
+        let mut bits = vec![0u64; list.len().div_ceil(64)];
+        let mut all = true;
+        for (i, &s) in list.iter().enumerate() {
+            let s = s as usize;
+            if self.present[s >> 6] & (1 << (s & 63)) != 0 {
+                bits[i >> 6] |= 1 << (i & 63);
+            } else {
+                all = false;
+            }
+        }
+        MirrorValues {
+            inward,
+            values,
+            present: (!all).then_some(bits),
         }
     }
 
