@@ -145,10 +145,9 @@ pub(crate) struct Sender<M> {
     combiner: Option<Combiner<M>>,
     /// With a combiner: routed messages, to be folded by block.
     blocked: Vec<BlockedFold<M>>,
-    /// With plain messages: `send_to_out_neighbours` and `send_to_in_neighbours` record
-    /// each vertex's message once, and the plans of the out- and in-edges fold or group
-    /// them per target (see `push_plan`).
-    broadcast_allowed: bool,
+    /// `send_to_out_neighbours` and `send_to_in_neighbours` record each vertex's message
+    /// once; at the cut it goes as mirror values (see `mirrors`) or along the plans of
+    /// the out- and in-edges, folded or grouped per target (see `push_plan`).
     plans: [Option<PushPlan>; 2],
     broadcasts: [Broadcasts<M>; 2],
     /// Edges the broadcasts of this superstep go along, per direction: enough of them
@@ -178,7 +177,6 @@ impl<M: Data> Sender<M> {
             from: from as u32,
             partitions,
             blocked: (0..partitions).map(|_| BlockedFold::new()).collect(),
-            broadcast_allowed: !std::mem::needs_drop::<M>(),
             plans: [None, None],
             broadcasts: [Broadcasts::new(), Broadcasts::new()],
             broadcast_edges: [0, 0],
@@ -225,9 +223,9 @@ impl<M: Data> Sender<M> {
     }
 
     /// Sends `message` along every edge of local vertex `local` in `edges` (the
-    /// partition's out-edges, `inward` false, or in-edges) by the push plan, if this
-    /// sender can (plain messages, resolved routes); `false` if the caller must send
-    /// along the edges itself.
+    /// partition's out-edges, `inward` false, or in-edges) at the cut, if this sender
+    /// can (resolved routes, the vertex's first broadcast this superstep that way);
+    /// `false` if the caller must send along the edges itself.
     #[inline]
     pub fn broadcast<E>(
         &mut self,
@@ -236,7 +234,7 @@ impl<M: Data> Sender<M> {
         local: usize,
         message: &M,
     ) -> bool {
-        if !self.broadcast_allowed || !edges.is_resolved() {
+        if !edges.is_resolved() {
             return false;
         }
         let vertices = edges.offsets.len() - 1;

@@ -146,8 +146,9 @@ impl<'a, P: VertexProgram> Context<'a, P> {
         self.sender.send(vertex, message);
     }
 
-    /// Sends `message` along every out-edge. A plain message is recorded once and sent
-    /// along the push plan at the end of the superstep (see `push_plan`).
+    /// Sends `message` along every out-edge. The message is recorded once and sent at the
+    /// end of the superstep: once per destination partition, expanded there (see
+    /// `mirrors`), when many vertices broadcast, else along the push plan (`push_plan`).
     pub fn send_to_out_neighbours(&mut self, message: &P::Message) {
         let out = &self.topology.out_edges;
         if !self.sender.broadcast(out, false, self.local, message) {
