@@ -4,12 +4,12 @@
 //! d(d−1); 0 for fewer than two neighbours. On an undirected graph each edge counts both
 //! ways. Output: `vertex<TAB>coefficient`.
 //!
-//! The program enumerates triangles in (degree, id) order, as the fastest sequential
+//! The program enumerates triangles in (degree, vertex index) order, as the fastest sequential
 //! algorithms do, each triangle found once, at its first corner:
 //!
 //! * superstep 0: every vertex sends its degree (distinct neighbours) to its neighbours;
 //! * superstep 1: every vertex keeps its *forward* neighbours, those later in (degree,
-//!   id) order, with a tag for each edge direction, and sends that row to its
+//!   vertex index) order, with a tag for each edge direction, and sends that row to its
 //!   neighbours: once per partition, shared by the neighbours there (see the message
 //!   layer's mirrors). A hub's forward row is short, which bounds the work;
 //! * superstep 2: vertex `a` finds each forward neighbour `b`'s row among those received
@@ -74,20 +74,20 @@ const OUT: u8 = 1;
 /// The direction tag of `u -> v`.
 const IN: u8 = 2;
 
-/// A vertex's forward neighbours (later in (degree, id) order), ascending by id, each
-/// with its direction tag.
+/// A vertex's forward neighbours (later in (degree, index) order) by their vertex
+/// indexes (`Context::index`), ascending, each with its direction tag.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ForwardRow {
-    pub from: u64,
-    pub ids: Vec<u64>,
+    pub from: u32,
+    pub ids: Vec<u32>,
     pub tags: Vec<u8>,
 }
 
 /// What LCC vertices tell each other.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum LccMessage {
-    /// A vertex's id and its number of distinct neighbours.
-    Degree(u64, u32),
+    /// A vertex's index and its number of distinct neighbours.
+    Degree(u32, u32),
     /// A vertex's forward row, shared by every neighbour it reaches on a partition.
     Row(Arc<ForwardRow>),
     /// Edges between two neighbours of the receiving vertex, found by another corner
@@ -110,39 +110,56 @@ pub struct LccVertex {
 pub struct LccProgram;
 
 thread_local! {
-    /// A task thread's scratch space: neighbours with tags, degrees received, credits.
+    /// A task thread's scratch space.
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 #[derive(Default)]
 struct Scratch {
-    neighbours: Vec<(u64, u8)>,
-    degrees: Vec<(u64, u32)>,
+    /// Neighbours by index, with their tags.
+    neighbours: Vec<(u32, u8)>,
+    degrees: Vec<(u32, u32)>,
+    /// Per forward neighbour: links found for it, and whether its row was used.
     credits: Vec<u64>,
     seen: Vec<bool>,
+    /// By vertex index: 1 + the position in the forward row being closed, or 0 (the
+    /// sequential algorithm's mark array).
+    marks: Vec<u32>,
 }
 
-/// A vertex's distinct neighbours other than itself, ascending, with their direction
-/// tags, into `out`.
-fn neighbours(ctx: &Context<'_, LccProgram>, vertex: u64, out: &mut Vec<(u64, u8)>) {
+/// A vertex index as the program keeps it.
+fn narrow(index: u64) -> u32 {
+    u32::try_from(index).expect("lcc checks the index bound before it runs")
+}
+
+/// A vertex's distinct neighbours other than itself, ascending by index, with their
+/// direction tags, into `out`.
+fn neighbours(ctx: &Context<'_, LccProgram>, out: &mut Vec<(u32, u8)>) {
+    const ROUTED: &str = "a graph built from edges has its routes";
     out.clear();
     let (outward, inward) = if ctx.is_directed() {
         (OUT, IN)
     } else {
         (OUT | IN, OUT | IN)
     };
-    out.extend(ctx.out_edges().ends.iter().map(|&u| (u, outward)));
+    out.extend(
+        ctx.out_edge_indexes()
+            .expect(ROUTED)
+            .map(|u| (narrow(u), outward)),
+    );
     if ctx.is_directed() {
-        let ins = ctx
-            .in_edges()
-            .expect("a directed LCC graph keeps its in-edges");
-        out.extend(ins.ends.iter().map(|&u| (u, inward)));
+        out.extend(
+            ctx.in_edge_indexes()
+                .expect(ROUTED)
+                .map(|u| (narrow(u), inward)),
+        );
     }
     out.sort_unstable_by_key(|e| e.0);
+    let me = narrow(ctx.index());
     let mut write = 0;
     for read in 0..out.len() {
         let (u, tag) = out[read];
-        if u == vertex {
+        if u == me {
             continue;
         }
         if write > 0 && out[write - 1].0 == u {
@@ -172,7 +189,7 @@ impl VertexProgram for LccProgram {
     fn compute(
         &self,
         ctx: &mut Context<'_, Self>,
-        vertex: u64,
+        _: u64,
         state: &mut LccVertex,
         received: &[LccMessage],
     ) {
@@ -180,12 +197,13 @@ impl VertexProgram for LccProgram {
             let scratch = &mut *scratch.borrow_mut();
             match ctx.superstep() {
                 0 => {
-                    neighbours(ctx, vertex, &mut scratch.neighbours);
+                    neighbours(ctx, &mut scratch.neighbours);
                     state.degree = scratch.neighbours.len() as u32;
-                    broadcast(ctx, &LccMessage::Degree(vertex, state.degree));
+                    let me = narrow(ctx.index());
+                    broadcast(ctx, &LccMessage::Degree(me, state.degree));
                 }
                 1 => {
-                    let row = forward_row(ctx, vertex, state.degree, received, scratch);
+                    let row = forward_row(ctx, state.degree, received, scratch);
                     // A row with no one in it closes no triangle.
                     if !row.ids.is_empty() {
                         state.forward = Arc::new(row);
@@ -194,8 +212,18 @@ impl VertexProgram for LccProgram {
                 }
                 2 => {
                     let forward = std::mem::take(&mut state.forward);
+                    let bound = ctx.index_bound() as usize;
+                    if scratch.marks.len() < bound {
+                        scratch.marks.resize(bound, 0);
+                    }
+                    for (i, &u) in forward.ids.iter().enumerate() {
+                        scratch.marks[u as usize] = i as u32 + 1;
+                    }
                     state.links = close_triangles(&forward, received, scratch);
-                    send_links(ctx, &forward, &mut scratch.credits);
+                    send_links(ctx, scratch);
+                    for &u in &forward.ids {
+                        scratch.marks[u as usize] = 0;
+                    }
                 }
                 _ => {
                     let links = state.links
@@ -219,15 +247,14 @@ impl VertexProgram for LccProgram {
     }
 }
 
-/// The neighbours of `vertex` later in (degree, id) order, from the degrees received.
+/// The neighbours later in (degree, index) order, from the degrees received.
 fn forward_row(
     ctx: &Context<'_, LccProgram>,
-    vertex: u64,
     degree: u32,
     received: &[LccMessage],
     scratch: &mut Scratch,
 ) -> ForwardRow {
-    neighbours(ctx, vertex, &mut scratch.neighbours);
+    neighbours(ctx, &mut scratch.neighbours);
     scratch.degrees.clear();
     scratch
         .degrees
@@ -236,15 +263,16 @@ fn forward_row(
             _ => None,
         }));
     scratch.degrees.sort_unstable();
+    let me = narrow(ctx.index());
     let mut row = ForwardRow {
-        from: vertex,
+        from: me,
         ..ForwardRow::default()
     };
     let mut degrees = scratch.degrees.iter().peekable();
     for &(u, tag) in &scratch.neighbours {
         while degrees.next_if(|d| d.0 < u).is_some() {}
         let du = degrees.peek().filter(|d| d.0 == u).map_or(0, |d| d.1);
-        if (du, u) > (degree, vertex) {
+        if (du, u) > (degree, me) {
             row.ids.push(u);
             row.tags.push(tag);
         }
@@ -252,57 +280,68 @@ fn forward_row(
     row
 }
 
-/// Finds every triangle whose first corner (in (degree, id) order) is this vertex,
-/// from the rows of its forward neighbours: returns the edges between its neighbours
-/// found, and leaves in `scratch.credits` (one per forward neighbour) those found for
-/// the other two corners.
+/// Finds every triangle whose first corner (in (degree, index) order) is this vertex,
+/// from the rows of its forward neighbours (marked in `scratch.marks`): returns the
+/// edges between its neighbours found, and leaves in `scratch.credits` (one per forward
+/// neighbour) those found for the other two corners.
 fn close_triangles(forward: &ForwardRow, received: &[LccMessage], scratch: &mut Scratch) -> u64 {
     let n = forward.ids.len();
     scratch.credits.clear();
     scratch.credits.resize(n, 0);
     scratch.seen.clear();
     scratch.seen.resize(n, false);
+    let marks = &scratch.marks;
     let mut links = 0u64;
     for m in received {
         let LccMessage::Row(row) = m else { continue };
-        let Ok(b) = forward.ids.binary_search(&row.from) else {
-            continue;
+        let b = match marks[row.from as usize] {
+            0 => continue,
+            at => at as usize - 1,
         };
         // A row arrives once per edge between the two: use it once.
         if std::mem::replace(&mut scratch.seen[b], true) {
             continue;
         }
-        let ab = forward.tags[b].count_ones() as u64;
-        let mut from = 0;
+        let ab = u64::from(forward.tags[b].count_ones());
         for (&c, &bc) in row.ids.iter().zip(&row.tags) {
-            let Ok(at) = forward.ids[from..].binary_search(&c) else {
-                continue;
-            };
-            let ci = from + at;
-            from = ci + 1;
-            links += u64::from(bc.count_ones());
-            scratch.credits[b] += u64::from(forward.tags[ci].count_ones());
-            scratch.credits[ci] += ab;
+            let at = marks[c as usize];
+            if at != 0 {
+                let ci = at as usize - 1;
+                links += u64::from(bc.count_ones());
+                scratch.credits[b] += u64::from(forward.tags[ci].count_ones());
+                scratch.credits[ci] += ab;
+            }
         }
     }
     links
 }
 
-/// Sends each forward neighbour the links found for it, once, along the edges.
-fn send_links(ctx: &mut Context<'_, LccProgram>, forward: &ForwardRow, credits: &mut [u64]) {
+/// Sends each forward neighbour (marked) the links found for it, once, along an edge
+/// to it.
+fn send_links(ctx: &mut Context<'_, LccProgram>, scratch: &mut Scratch) {
+    let (marks, credits) = (&scratch.marks, &mut scratch.credits);
     let mut take = |u: u64| -> Option<LccMessage> {
-        let i = forward.ids.binary_search(&u).ok()?;
-        let n = std::mem::take(&mut credits[i]);
+        let at = marks[narrow(u) as usize];
+        let n = std::mem::take(credits.get_mut((at as usize).checked_sub(1)?)?);
         (n > 0).then_some(LccMessage::Links(n))
     };
-    ctx.send_along_out_edges(|u, _| take(u));
+    // The closures see the edges in order, as the indexes come.
+    let mut outs = ctx.out_edge_indexes().into_iter().flatten();
+    ctx.send_along_out_edges(|_, _| take(outs.next()?));
     if ctx.is_directed() {
-        ctx.send_along_in_edges(|u, _| take(u));
+        let mut ins = ctx.in_edge_indexes().into_iter().flatten();
+        ctx.send_along_in_edges(|_, _| take(ins.next()?));
     }
 }
 
 /// Every vertex's coefficient. A directed graph must have been built with its in-edges.
 pub fn lcc(graph: &Graph<(), ()>) -> Result<(Dataset<(u64, f64)>, PregelStats)> {
+    let bound = graph.sizes()?.index_bound(graph.num_partitions());
+    if bound > u64::from(u32::MAX) {
+        return Err(weir_engine::Error::job(format!(
+            "lcc numbers vertices in 32 bits; this graph needs {bound} numbers"
+        )));
+    }
     let graph = graph.map_vertices(|_, _, _| LccVertex::default());
     let options = PregelOptions::max_supersteps(4);
     let (out, stats) = graph.run_pregel(LccProgram, options)?;

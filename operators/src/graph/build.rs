@@ -20,6 +20,27 @@ use crate::graph::routes::resolve;
 use crate::graph::topology::{Adjacency, EdgeColumns, Topology, VertexId};
 use crate::shuffle::partition_by;
 
+/// How large a graph is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GraphSizes {
+    pub vertices: u64,
+    /// Out-edges (an undirected edge counts twice).
+    pub edges: u64,
+    /// Bytes the structure takes in worker memory, all partitions together
+    /// ([`Topology::heap_bytes`]).
+    pub bytes: u64,
+    /// Vertices of the largest partition.
+    pub largest_partition: u64,
+}
+
+impl GraphSizes {
+    /// The bound of vertex indexes (see [`Context::index`](super::Context::index)) in a
+    /// graph of `partitions` partitions.
+    pub fn index_bound(&self, partitions: usize) -> u64 {
+        self.largest_partition * partitions as u64
+    }
+}
+
 /// One partition of a graph: its structure and its vertices' values, indexed alike.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct GraphPart<V, E> {
@@ -154,23 +175,27 @@ impl<V: Data, E: Data> Graph<V, E> {
     /// Counts vertices and edges (out-edges: an undirected edge counts twice), building
     /// the graph in worker memory if it is not there yet.
     pub fn counts(&self) -> Result<(u64, u64)> {
-        let (vertices, edges, _) = self.sizes()?;
-        Ok((vertices, edges))
+        let sizes = self.sizes()?;
+        Ok((sizes.vertices, sizes.edges))
     }
 
-    /// As [`counts`](Self::counts), with the bytes the structure takes in memory, all
-    /// partitions together ([`Topology::heap_bytes`]).
-    pub fn sizes(&self) -> Result<(u64, u64, u64)> {
-        let sizes = self
+    /// The graph's sizes, building it in worker memory if it is not there yet.
+    pub fn sizes(&self) -> Result<GraphSizes> {
+        let parts = self
             .parts
             .map(|part| {
                 let t = &part.topology;
                 (t.len() as u64, t.edges() as u64, t.heap_bytes() as u64)
             })
             .collect()?;
-        Ok(sizes.iter().fold((0, 0, 0), |(v, e, b), (pv, pe, pb)| {
-            (v + pv, e + pe, b + pb)
-        }))
+        let mut sizes = GraphSizes::default();
+        for (v, e, b) in parts {
+            sizes.vertices += v;
+            sizes.edges += e;
+            sizes.bytes += b;
+            sizes.largest_partition = sizes.largest_partition.max(v);
+        }
+        Ok(sizes)
     }
 
     /// Whether `vertex` is in the graph.

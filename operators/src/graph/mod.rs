@@ -63,7 +63,7 @@ mod routes;
 pub mod topology;
 
 pub use aggregate::{Aggregate, Max, Min, Sum};
-pub use build::{Graph, GraphOptions, GraphPart};
+pub use build::{Graph, GraphOptions, GraphPart, GraphSizes};
 pub use combine::Combiner;
 pub use id_index::IdIndex;
 pub use messages::BATCH_MESSAGES;

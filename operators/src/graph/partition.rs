@@ -24,6 +24,7 @@ use crate::graph::topology::Topology;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Control<A> {
     pub num_vertices: u64,
+    pub index_bound: u64,
     pub aggregated: A,
 }
 
@@ -189,6 +190,7 @@ impl<P: VertexProgram> SessionPartition for PregelPartition<P> {
                 local,
                 superstep: step,
                 num_vertices: control.num_vertices,
+                index_bound: control.index_bound,
                 aggregated: &control.aggregated,
                 contribution: &mut contribution,
                 sender,

@@ -118,13 +118,16 @@ impl<V: Data, E: Data> Graph<V, E> {
     {
         let ctx = self.parts.context().clone();
         let load = Instant::now();
-        let (vertices, edges, graph_bytes) = self.sizes()?;
+        let sizes = self.sizes()?;
+        let (vertices, edges, graph_bytes) = (sizes.vertices, sizes.edges, sizes.bytes);
+        let index_bound = sizes.index_bound(self.num_partitions());
         let load_seconds = load.elapsed().as_secs_f64();
         let output = output_node::<V, E>(&ctx, self.num_partitions());
         let program = Arc::new(program);
         let control = |aggregated: P::Aggregates| {
             bincode::serialize(&Control {
                 num_vertices: vertices,
+                index_bound,
                 aggregated,
             })
             .map_err(|e| Error::job(format!("a Pregel control message: {e}")))

@@ -6,7 +6,7 @@ use crate::dataset::Data;
 use crate::graph::aggregate::Aggregate;
 use crate::graph::combine::Combiner;
 use crate::graph::messages::Sender;
-use crate::graph::topology::{Adjacency, Topology, VertexId};
+use crate::graph::topology::{partition_of_vertex, Adjacency, Topology, VertexId};
 
 /// What the master step decides after a superstep's barrier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,12 +91,31 @@ impl<'a, E> Edges<'a, E> {
     }
 }
 
+/// The indexes (see [`Context::index`]) of local vertex `local`'s edges' other ends.
+fn edge_indexes<E>(
+    adjacency: &Adjacency<E>,
+    local: usize,
+    partitions: u32,
+) -> Option<impl Iterator<Item = u64> + '_> {
+    if !adjacency.is_resolved() {
+        return None;
+    }
+    let range = adjacency.range(local);
+    let ends = adjacency.ends[range.clone()].iter();
+    let slots = adjacency.slots[range].iter();
+    Some(ends.zip(slots).map(move |(&end, &slot)| {
+        let partition = partition_of_vertex(end, partitions as usize) as u64;
+        u64::from(slot) * u64::from(partitions) + partition
+    }))
+}
+
 /// What a vertex's `compute` can read and do.
 pub struct Context<'a, P: VertexProgram> {
     pub(crate) topology: &'a Topology<P::Edge>,
     pub(crate) local: usize,
     pub(crate) superstep: u64,
     pub(crate) num_vertices: u64,
+    pub(crate) index_bound: u64,
     pub(crate) aggregated: &'a P::Aggregates,
     pub(crate) contribution: &'a mut P::Aggregates,
     pub(crate) sender: &'a mut Sender<P::Message>,
@@ -112,6 +131,42 @@ impl<'a, P: VertexProgram> Context<'a, P> {
     /// The number of vertices in the graph.
     pub fn num_vertices(&self) -> u64 {
         self.num_vertices
+    }
+
+    /// The vertex's index: a number below [`index_bound`](Self::index_bound), one per
+    /// vertex of the graph, for arrays over the whole graph (its local index times the
+    /// number of partitions, plus its partition).
+    pub fn index(&self) -> u64 {
+        self.local as u64 * u64::from(self.topology.partitions) + u64::from(self.topology.partition)
+    }
+
+    /// The bound of every vertex's [`index`](Self::index).
+    pub fn index_bound(&self) -> u64 {
+        self.index_bound
+    }
+
+    /// The [`index`](Self::index) of each out-edge's other end, in edge order; `None` if
+    /// the graph's routes are not resolved.
+    pub fn out_edge_indexes(&self) -> Option<impl Iterator<Item = u64> + 'a> {
+        edge_indexes(
+            &self.topology.out_edges,
+            self.local,
+            self.topology.partitions,
+        )
+    }
+
+    /// As [`out_edge_indexes`](Self::out_edge_indexes), for the in-edges (those of
+    /// [`in_edges`](Self::in_edges)).
+    pub fn in_edge_indexes(&self) -> Option<impl Iterator<Item = u64> + 'a> {
+        match (&self.topology.in_edges, self.topology.directed) {
+            (Some(ins), _) => edge_indexes(ins, self.local, self.topology.partitions),
+            (None, false) => edge_indexes(
+                &self.topology.out_edges,
+                self.local,
+                self.topology.partitions,
+            ),
+            (None, true) => None,
+        }
     }
 
     /// The vertex's out-edges (for an undirected graph, all its edges). They borrow the
