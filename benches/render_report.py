@@ -230,7 +230,7 @@ def main():
         "sssp", "SSSP as a vertex program (R-MAT 20 with weights, the first edge's source)"
     )
     page += compare_section("cdlp", "CDLP as a vertex program, 10 iterations (R-MAT 20)")
-    page += compare_section("lcc", "LCC as a vertex program (R-MAT 10, edge factor 8)")
+    page += compare_section("lcc", "LCC as a vertex program (R-MAT 20)")
     page += text_section(
         "pregel",
         "Pregel: superstep cost, checkpoint overhead, recovery",

@@ -90,8 +90,7 @@ run sssp bench compare sssp --edges "$WEIGHTED_GRAPH" --source "$BFS_SOURCE" --w
     --repeat "$REPEAT"
 run cdlp bench compare cdlp --edges "$PREGEL_GRAPH" --iterations 10 --workers 1,2 \
     --repeat "$REPEAT"
-# LCC sends every neighbour list to every neighbour: a small graph.
-run lcc bench compare lcc --edges "$ITERATION_GRAPH" --workers 2 --repeat "$REPEAT"
+run lcc bench compare lcc --edges "$PREGEL_GRAPH" --workers 2 --repeat "$REPEAT"
 run sort bench compare sort --input "$SORT" --workers 1,2 --repeat "$REPEAT"
 run speedup-wordcount bench speedup wordcount --input "$TEXT" --workers 1,2 \
     --repeat "$REPEAT"
