@@ -207,10 +207,11 @@ def main():
     resumed = os.path.join(OUT, "resumed-at")
     if os.path.exists(resumed):
         with open(resumed) as f:
-            section = f.read().strip()
+            first, _, last = f.read().strip().partition("..")
+        measured = f"from the `{first}` section to the `{last}` section (`FROM={first} UNTIL={last}`), with the Pregel script's figures" if last else f"from the `{first}` section on (`FROM={first}`)"
         page += [
-            f"This run was resumed at the `{section}` section (`FROM={section}`); the sections "
-            "before it come from the previous run of the script, into the same output folder.",
+            f"This run measured the sections {measured}; the others come from the previous "
+            "run of the script, into the same output folder.",
             "",
         ]
     page += compare_section("wordcount", "wordcount (Zipf text)")

@@ -10,6 +10,7 @@
 #   bash benches/report.sh                  # everything (about 30 minutes on 2 cores)
 #   REPEAT=3 SORT_SIZE=1GB bash benches/report.sh
 #   FROM=cdlp bash benches/report.sh        # resume at a section, keeping the earlier ones
+#   FROM=bfs UNTIL=lcc bash benches/report.sh # only those sections (and the Pregel script)
 #
 # Run it on a quiet machine: the figures are medians, but a busy neighbour still shows.
 set -euo pipefail
@@ -31,12 +32,15 @@ cargo build --release --locked -p weir
 WEIR=$ROOT/target/release/weir
 mkdir -p "$DATA" "$OUT"
 FROM=${FROM:-}
-if [ -n "$FROM" ]; then
-    echo "$FROM" >"$OUT/resumed-at"
+UNTIL=${UNTIL:-}
+if [ -n "$FROM$UNTIL" ]; then
+    # The page says which sections this run measured.
+    echo "${FROM:-wordcount}..${UNTIL}" >"$OUT/resumed-at"
 else
     rm -rf "${OUT:?}"/*
 fi
 skipping=${FROM:+yes}
+finished=
 
 gen() { # gen FILE KIND ARGS...
     local file=$1 kind=$2
@@ -64,7 +68,7 @@ gen "$SORT" sort --size "$SORT_SIZE" --seed 1
 run() { # run NAME COMMAND...: runs a bench command, keeping its printed report
     local name=$1
     shift
-    if [ -n "$skipping" ] && [ "$name" != "$FROM" ]; then
+    if [ -n "$finished" ] || { [ -n "$skipping" ] && [ "$name" != "$FROM" ]; }; then
         echo "== $name: kept from the last run" >&2
         return
     fi
@@ -72,6 +76,9 @@ run() { # run NAME COMMAND...: runs a bench command, keeping its printed report
     echo "== $name: weir $*" >&2
     "$WEIR" "$@" --output "$OUT/$name" | tee "$OUT/$name.txt"
     printf '%s\n' "weir $*" >"$OUT/$name.command"
+    if [ "$name" = "$UNTIL" ]; then
+        finished=yes
+    fi
 }
 
 run wordcount bench compare wordcount --input "$TEXT" --workers 1,2 --repeat "$REPEAT"
@@ -102,9 +109,12 @@ run iterations-memory bench iterations pagerank --edges "$MEMORY_GRAPH" --model 
 echo "== pregel: superstep cost, checkpoint overhead, recovery" >&2
 WEIR_BENCH_DIR=$DATA REPEAT=$REPEAT bash benches/pregel.sh | tee "$OUT/pregel.txt"
 
-echo "== criterion: shuffle over loopback against a raw TCP copy" >&2
-CARGO_TARGET_DIR=$ROOT/target cargo bench --locked -p weir-bench --bench shuffle | tee "$OUT/shuffle.txt"
-cp -r "$ROOT/target/criterion/shuffle_loopback" "$OUT/shuffle_loopback"
+if [ -z "$UNTIL" ]; then
+    echo "== criterion: shuffle over loopback against a raw TCP copy" >&2
+    CARGO_TARGET_DIR=$ROOT/target cargo bench --locked -p weir-bench --bench shuffle |
+        tee "$OUT/shuffle.txt"
+    cp -r "$ROOT/target/criterion/shuffle_loopback" "$OUT/shuffle_loopback"
+fi
 
 mkdir -p docs/figures
 for f in speedup efficiency breakdown; do

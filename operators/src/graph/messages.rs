@@ -369,8 +369,13 @@ impl<M: Data> Sender<M> {
                     continue;
                 }
                 if dense {
-                    let lists = self.mirror_lists[which].as_ref().expect("built above");
-                    mirrors.push(broadcasts.mirror_values(&lists.lists[to], which == 1));
+                    let list = &self.mirror_lists[which]
+                        .as_ref()
+                        .expect("built above")
+                        .lists[to];
+                    if !list.is_empty() {
+                        mirrors.push(broadcasts.mirror_values(list, which == 1));
+                    }
                     continue;
                 }
                 let plan = self.plans[which].as_ref().expect("built above");

@@ -149,16 +149,12 @@ impl<M: Clone> Gathered<M> {
         let mut shown_total = 0usize;
         for (from, mirror) in received {
             let from = from as usize;
-            if from + 1 >= plan.bases.len() || mirror.values.len() != plan.mirrors_of(from) {
+            let expected = (from + 1 < plan.bases.len()).then(|| plan.mirrors_of(from));
+            if expected != Some(mirror.values.len()) {
                 return Err(TaskError::failed(format!(
-                    "partition {from} sent {} mirror values, where this partition has {} of its \
-                     vertices' edges",
+                    "partition {from} sent {} mirror values, where this partition expects {}",
                     mirror.values.len(),
-                    if from + 1 < plan.bases.len() {
-                        plan.mirrors_of(from)
-                    } else {
-                        0
-                    }
+                    expected.map_or("none from it".to_string(), |n| n.to_string())
                 )));
             }
             let base = plan.bases[from];
