@@ -99,36 +99,26 @@ impl<E> Adjacency<E> {
         let edges = offsets[vertices] as usize;
         let mut next: Vec<u64> = offsets[..vertices].to_vec();
         let mut ends = vec![0 as VertexId; edges];
-        // Values without a default to fill with: placed through the permutation, unless
-        // they take no memory (unweighted graphs), when any one stands for all.
+        // Values are placed into copies of the first, all overwritten (and, when they
+        // take no memory, as for unweighted graphs, the copies are all there is).
         let zero_sized = std::mem::size_of::<E>() == 0;
-        let mut order = if zero_sized {
-            Vec::new()
-        } else {
-            vec![0usize; edges]
+        let filler = blocks.iter().find_map(|b| b.values.first().cloned());
+        let mut values: Vec<E> = match filler {
+            Some(v) => vec![v; edges],
+            None => Vec::new(),
         };
-        let mut all_values = Vec::new();
-        let mut sample = None;
         for block in blocks {
-            let base = all_values.len();
+            let mut block_values = block.values.into_iter();
             for (k, &i) in block.locals.iter().enumerate() {
                 let at = &mut next[i as usize];
                 ends[*at as usize] = block.ends.get(k);
-                if !zero_sized {
-                    order[*at as usize] = base + k;
+                match block_values.next() {
+                    Some(value) if !zero_sized => values[*at as usize] = value,
+                    _ => {}
                 }
                 *at += 1;
             }
-            if zero_sized {
-                sample = sample.or_else(|| block.values.first().cloned());
-            } else {
-                all_values.extend(block.values);
-            }
         }
-        let values = match sample {
-            Some(v) => vec![v; edges],
-            None => order.iter().map(|&k| all_values[k].clone()).collect(),
-        };
         Adjacency {
             offsets: Arc::new(offsets),
             ends: Arc::new(ends),
