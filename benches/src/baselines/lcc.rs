@@ -133,6 +133,27 @@ impl Neighbours {
     /// Merges each row's runs of one neighbour into one entry, OR-ing the tags, and
     /// compacts the rows in place.
     fn merge_duplicates(&mut self) {
+        self.compact_rows(|_, target, tag, last| match last {
+            Some((previous, into)) if previous == target => {
+                *into |= tag;
+                false
+            }
+            _ => true,
+        });
+    }
+
+    /// Keeps in each row only the neighbours later in (degree, index) order.
+    fn keep_forward(&mut self, degree: &[u32]) {
+        self.compact_rows(|v, u, _, _| (degree[u as usize], u) > (degree[v], v as u32));
+    }
+
+    /// Rewrites every row in place, entry by entry: `keep(row, target, tag, last)` sees
+    /// each entry with the last one kept in its row (target and a mutable tag, to fold
+    /// into) and says whether the entry stays as one of its own.
+    fn compact_rows(
+        &mut self,
+        mut keep: impl FnMut(usize, u32, u8, Option<(u32, &mut u8)>) -> bool,
+    ) {
         let n = self.offsets.len() - 1;
         let mut write = 0;
         let mut row_start = 0;
@@ -140,39 +161,13 @@ impl Neighbours {
             let (from, to) = (row_start, self.offsets[v + 1]);
             row_start = to;
             self.offsets[v] = write;
-            let mut read = from;
-            while read < to {
-                let target = self.targets[read];
-                let mut tag = 0;
-                while read < to && self.targets[read] == target {
-                    tag |= self.tags[read];
-                    read += 1;
-                }
-                self.targets[write] = target;
-                self.tags[write] = tag;
-                write += 1;
-            }
-        }
-        self.offsets[n] = write;
-        self.targets.truncate(write);
-        self.tags.truncate(write);
-    }
-
-    /// Keeps in each row only the neighbours later in (degree, index) order.
-    fn keep_forward(&mut self, degree: &[u32]) {
-        let n = degree.len();
-        let mut write = 0;
-        let mut row_start = 0;
-        for v in 0..n {
-            let (from, to) = (row_start, self.offsets[v + 1]);
-            row_start = to;
-            self.offsets[v] = write;
-            let rank = (degree[v], v as u32);
             for read in from..to {
-                let u = self.targets[read];
-                if (degree[u as usize], u) > rank {
-                    self.targets[write] = u;
-                    self.tags[write] = self.tags[read];
+                let (target, tag) = (self.targets[read], self.tags[read]);
+                let last = (write > self.offsets[v])
+                    .then(|| (self.targets[write - 1], &mut self.tags[write - 1]));
+                if keep(v, target, tag, last) {
+                    self.targets[write] = target;
+                    self.tags[write] = tag;
                     write += 1;
                 }
             }

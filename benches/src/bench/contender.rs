@@ -21,16 +21,16 @@ use anyhow::{anyhow, bail, Context};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use weir_jobs::bfs::{Bfs, UNREACHED};
+use weir_jobs::bfs::Bfs;
 use weir_jobs::cdlp::Cdlp;
 use weir_jobs::components::Components;
-use weir_jobs::graph_input::GraphArgs;
 use weir_jobs::lcc::Lcc;
 use weir_jobs::pagerank::PageRank;
 use weir_jobs::sort::Sort;
 use weir_jobs::sssp::Sssp;
 use weir_jobs::wordcount::WordCount;
 
+use super::graph_baselines::{distinct_values, graph_baseline, graph_paths, load_graph};
 use crate::{baselines, peers, Host};
 
 /// The jobs `weir bench compare` knows a baseline for, with their peer's framework.
@@ -177,7 +177,7 @@ fn run_weir(
 }
 
 /// Parses `job_args` with the job's own parser, for a clean error before a run starts.
-fn parse<T: Parser>(job: &str, job_args: &[String]) -> anyhow::Result<T> {
+pub(super) fn parse<T: Parser>(job: &str, job_args: &[String]) -> anyhow::Result<T> {
     T::try_parse_from(std::iter::once(job.to_string()).chain(job_args.iter().cloned()))
         .map_err(|e| anyhow!("{job}: {}", weir_jobs::clap_error_line(&e)))
 }
@@ -239,12 +239,10 @@ fn run_in_process(
                 let (vertices, edges) = load_graph(&g.edges, g.vertices.as_deref())?;
                 baselines::components::connected_components(&vertices, &edges)
             };
-            let mut distinct: Vec<u64> = labels.values().copied().collect();
-            distinct.sort_unstable();
-            distinct.dedup();
-            Ok(summary(
-                json!({ "vertices": labels.len(), "components": distinct.len() }),
-            ))
+            Ok(summary(json!({
+                "vertices": labels.len(),
+                "components": distinct_values(labels.values()),
+            })))
         }
         "sort" if !peer => {
             let a: Sort = parse(job, job_args)?;
@@ -253,71 +251,7 @@ fn run_in_process(
             let records = sorted.len() / weir_datasets::SORT_RECORD_BYTES;
             Ok(summary(json!({ "records": records })))
         }
-        "bfs" if !peer => {
-            let a: Bfs = parse(job, job_args)?;
-            let g = a.graph.files()?;
-            let source = a
-                .source
-                .or(g.properties.as_ref().and_then(|p| p.bfs_source))
-                .ok_or_else(|| anyhow!("bfs needs --source VERTEX"))?;
-            let (vertices, edges) = load_graph(&g.edges, g.vertices.as_deref())?;
-            require_vertex(&vertices, source)?;
-            let depths = baselines::bfs::bfs(&vertices, &edges, g.directed, source);
-            let reached = depths.values().filter(|&&d| d != UNREACHED);
-            Ok(summary(json!({
-                "vertices": depths.len(),
-                "reached": reached.clone().count(),
-                "max_depth": reached.max().copied().unwrap_or(0),
-            })))
-        }
-        "sssp" if !peer => {
-            let a: Sssp = parse(job, job_args)?;
-            let g = a.graph.files()?;
-            let source = a
-                .source
-                .or(g.properties.as_ref().and_then(|p| p.sssp_source))
-                .ok_or_else(|| anyhow!("sssp needs --source VERTEX"))?;
-            let (vertices, edges) = load_weighted_graph(&g.edges, g.vertices.as_deref())?;
-            require_vertex(&vertices, source)?;
-            let distances = baselines::sssp::sssp(&vertices, &edges, g.directed, source);
-            let reached = distances.values().filter(|d| d.is_finite());
-            Ok(summary(json!({
-                "vertices": distances.len(),
-                "reached": reached.clone().count(),
-                "max_distance": reached.copied().fold(0.0f64, f64::max),
-            })))
-        }
-        "cdlp" if !peer => {
-            let a: Cdlp = parse(job, job_args)?;
-            let g = a.graph.files()?;
-            let iterations = a
-                .iterations
-                .or(g.properties.as_ref().and_then(|p| p.cdlp_iterations))
-                .unwrap_or(10);
-            let (vertices, edges) = load_graph(&g.edges, g.vertices.as_deref())?;
-            let labels = baselines::cdlp::cdlp(&vertices, &edges, iterations);
-            let mut distinct: Vec<u64> = labels.values().copied().collect();
-            distinct.sort_unstable();
-            distinct.dedup();
-            Ok(summary(
-                json!({ "vertices": labels.len(), "labels": distinct.len() }),
-            ))
-        }
-        "lcc" if !peer => {
-            let a: Lcc = parse(job, job_args)?;
-            let g = a.graph.files()?;
-            let (vertices, edges) = load_graph(&g.edges, g.vertices.as_deref())?;
-            let coefficients = baselines::lcc::lcc(&vertices, &edges, g.directed);
-            let total: f64 = coefficients.values().sum();
-            let mean = if coefficients.is_empty() {
-                0.0
-            } else {
-                total / coefficients.len() as f64
-            };
-            Ok(summary(
-                json!({ "vertices": coefficients.len(), "mean_lcc": mean }),
-            ))
-        }
+        "bfs" | "sssp" | "cdlp" | "lcc" if !peer => graph_baseline(job, job_args),
         _ => bail!(
             "no {} for job '{job}' (compare knows: {})",
             system.name(),
@@ -348,63 +282,7 @@ pub fn input_bytes(job: &str, job_args: &[String]) -> anyhow::Result<u64> {
     Ok(total)
 }
 
-/// The edge file and the vertex file (if any) a graph job reads.
-fn graph_paths(graph: &GraphArgs) -> anyhow::Result<Vec<PathBuf>> {
-    let g = graph.files()?;
-    Ok(g.vertices.into_iter().chain([g.edges]).collect())
-}
-
-/// Loads a graph for a baseline, checking first that every edge names a known vertex.
-fn load_graph(
-    edges: &std::path::Path,
-    vertices: Option<&std::path::Path>,
-) -> anyhow::Result<baselines::EdgeList> {
-    let (endpoints, edge_list) = baselines::load_edge_list(edges)?;
-    Ok((graph_vertices(edges, endpoints, vertices)?, edge_list))
-}
-
-/// [`load_graph`] for a graph whose every edge has a weight, not negative.
-fn load_weighted_graph(
-    edges: &std::path::Path,
-    vertices: Option<&std::path::Path>,
-) -> anyhow::Result<baselines::WeightedEdgeList> {
-    let (endpoints, edge_list) = baselines::load_weighted_edge_list(edges)?;
-    Ok((graph_vertices(edges, endpoints, vertices)?, edge_list))
-}
-
-/// A graph's vertices, ascending: those `vertices` lists, which must include every
-/// endpoint (ascending) an edge of `edges` names; without a list, the endpoints.
-fn graph_vertices(
-    edges: &std::path::Path,
-    endpoints: Vec<u64>,
-    vertices: Option<&std::path::Path>,
-) -> anyhow::Result<Vec<u64>> {
-    let Some(path) = vertices else {
-        return Ok(endpoints);
-    };
-    let mut listed = baselines::load_vertex_list(path)?;
-    listed.sort_unstable();
-    listed.dedup();
-    if let Some(v) = endpoints.iter().find(|v| listed.binary_search(v).is_err()) {
-        bail!(
-            "{}: an edge names vertex {v}, which {} does not list",
-            edges.display(),
-            path.display()
-        );
-    }
-    Ok(listed)
-}
-
-/// Fails as the Weir job does when the `--source` vertex is not among `vertices`
-/// (ascending).
-fn require_vertex(vertices: &[u64], source: u64) -> anyhow::Result<()> {
-    if vertices.binary_search(&source).is_err() {
-        bail!("--source {source}: the vertex is not in the graph");
-    }
-    Ok(())
-}
-
-fn summary(value: Value) -> Map<String, Value> {
+pub(super) fn summary(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         _ => Map::new(),
@@ -464,6 +342,7 @@ pub fn spawn(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weir_jobs::bfs::UNREACHED;
 
     fn args(text: &str) -> Vec<String> {
         text.split_whitespace().map(str::to_string).collect()

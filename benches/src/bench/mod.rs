@@ -12,6 +12,7 @@
 mod args;
 pub mod compare;
 pub mod contender;
+mod graph_baselines;
 pub mod iterations;
 pub mod plot;
 pub mod stats;

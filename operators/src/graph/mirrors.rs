@@ -34,6 +34,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use weir_engine::TaskError;
 
+use crate::graph::bitmap;
 use crate::graph::topology::{partition_of_vertex, Adjacency};
 
 /// The sender's side: for each destination partition, the local vertices with an edge
@@ -145,7 +146,7 @@ impl<M: Clone> Gathered<M> {
         };
         let total = *plan.bases.last().expect("bases");
         let mut values = vec![filler; total];
-        let mut present = vec![0u64; total.div_ceil(64)];
+        let mut present = vec![0u64; bitmap::words(total)];
         let mut shown_total = 0usize;
         for (from, mirror) in received {
             let from = from as usize;
@@ -161,13 +162,13 @@ impl<M: Clone> Gathered<M> {
             for (i, value) in mirror.values.into_iter().enumerate() {
                 let shown = match &mirror.present {
                     None => true,
-                    Some(bits) => bits.get(i >> 6).is_some_and(|w| w & (1 << (i & 63)) != 0),
+                    Some(bits) => bitmap::is_set(bits, i),
                 };
                 if shown {
                     shown_total += 1;
                     let at = base + i;
                     values[at] = value;
-                    present[at >> 6] |= 1 << (at & 63);
+                    bitmap::set(&mut present, at);
                 }
             }
         }
@@ -190,7 +191,7 @@ impl<M: Clone> Gathered<M> {
         }
         for &s in sources {
             let s = s as usize;
-            if self.present[s >> 6] & (1 << (s & 63)) != 0 {
+            if bitmap::is_set(&self.present, s) {
                 out.push(self.values[s].clone());
             }
         }
@@ -281,10 +282,10 @@ mod tests {
             let lists = MirrorLists::build(&t.out_edges, partitions);
             for (q, list) in lists.lists.iter().enumerate() {
                 let values: Vec<u64> = list.iter().map(|&l| t.vertices[l as usize]).collect();
-                let mut bits = vec![0u64; values.len().div_ceil(64)];
+                let mut bits = vec![0u64; bitmap::words(values.len())];
                 for (i, v) in values.iter().enumerate() {
                     if v % 5 != 0 {
-                        bits[i >> 6] |= 1 << (i & 63);
+                        bitmap::set(&mut bits, i);
                     }
                 }
                 received[q].push((

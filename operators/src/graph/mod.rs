@@ -47,6 +47,7 @@
 //! ```
 
 mod aggregate;
+mod bitmap;
 mod blocks;
 mod build;
 mod closure;

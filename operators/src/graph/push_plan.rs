@@ -15,6 +15,7 @@
 //! floating-point sum), like the order a vertex sees its messages in, is the same every
 //! run.
 
+use crate::graph::bitmap;
 use crate::graph::combine::Combiner;
 use crate::graph::mirrors::MirrorValues;
 use crate::graph::topology::{partition_of_vertex, Adjacency};
@@ -101,14 +102,13 @@ impl<M: Clone + 'static> Broadcasts<M> {
         if self.values.len() < vertices {
             // Filler values are never read: only flagged slots are.
             self.values.resize(vertices, message.clone());
-            self.present.resize(vertices.div_ceil(64), 0);
+            self.present.resize(bitmap::words(vertices), 0);
         }
-        let (word, bit) = (local >> 6, 1u64 << (local & 63));
-        if self.present[word] & bit != 0 {
+        if bitmap::is_set(&self.present, local) {
             return false;
         }
         self.values[local] = message.clone();
-        self.present[word] |= bit;
+        bitmap::set(&mut self.present, local);
         self.any = true;
         true
     }
@@ -122,7 +122,7 @@ impl<M: Clone + 'static> Broadcasts<M> {
             let mut folded: Option<M> = None;
             for &source in &dest.sources[range[0] as usize..range[1] as usize] {
                 let s = source as usize;
-                if self.present[s >> 6] & (1 << (s & 63)) == 0 {
+                if !bitmap::is_set(&self.present, s) {
                     continue;
                 }
                 let m = self.values[s].clone();
@@ -152,7 +152,7 @@ impl<M: Clone + 'static> Broadcasts<M> {
         for (slot, range) in dest.starts.windows(2).enumerate() {
             for &source in &dest.sources[range[0] as usize..range[1] as usize] {
                 let s = source as usize;
-                if self.present[s >> 6] & (1 << (s & 63)) != 0 {
+                if bitmap::is_set(&self.present, s) {
                     out.push((slot as u32, self.values[s].clone()));
                     if out.len() == batch {
                         emit(std::mem::replace(&mut out, Vec::with_capacity(batch)));
@@ -171,12 +171,12 @@ impl<M: Clone + 'static> Broadcasts<M> {
             .iter()
             .map(|&s| self.values[s as usize].clone())
             .collect();
-        let mut bits = vec![0u64; list.len().div_ceil(64)];
+        let mut bits = vec![0u64; bitmap::words(list.len())];
         let mut all = true;
         for (i, &s) in list.iter().enumerate() {
             let s = s as usize;
-            if self.present[s >> 6] & (1 << (s & 63)) != 0 {
-                bits[i >> 6] |= 1 << (i & 63);
+            if bitmap::is_set(&self.present, s) {
+                bitmap::set(&mut bits, i);
             } else {
                 all = false;
             }
@@ -191,6 +191,11 @@ impl<M: Clone + 'static> Broadcasts<M> {
     /// Forgets this superstep's broadcasts (keeping the memory).
     pub fn clear(&mut self) {
         self.present.iter_mut().for_each(|w| *w = 0);
+        // Messages that own memory (shared rows, say) are not kept alive past their
+        // superstep; plain ones keep the array for the next.
+        if std::mem::needs_drop::<M>() {
+            self.values.clear();
+        }
         self.any = false;
     }
 }
