@@ -407,8 +407,8 @@ impl<M: Data> Sender<M> {
 /// The edges broadcasts go along: out-edges (`which` 0) or in-edges (1; an undirected
 /// graph's edges either way).
 fn broadcast_edges<E>(topology: &Topology<E>, which: usize) -> &Adjacency<E> {
-    match (which, &topology.in_edges) {
-        (1, Some(ins)) => ins,
+    match which {
+        1 => topology.in_view().unwrap_or(&topology.out_edges),
         _ => &topology.out_edges,
     }
 }

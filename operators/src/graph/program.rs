@@ -158,15 +158,8 @@ impl<'a, P: VertexProgram> Context<'a, P> {
     /// As [`out_edge_indexes`](Self::out_edge_indexes), for the in-edges (those of
     /// [`in_edges`](Self::in_edges)).
     pub fn in_edge_indexes(&self) -> Option<impl Iterator<Item = u64> + 'a> {
-        match (&self.topology.in_edges, self.topology.directed) {
-            (Some(ins), _) => edge_indexes(ins, self.local, self.topology.partitions),
-            (None, false) => edge_indexes(
-                &self.topology.out_edges,
-                self.local,
-                self.topology.partitions,
-            ),
-            (None, true) => None,
-        }
+        let ins = self.topology.in_view()?;
+        edge_indexes(ins, self.local, self.topology.partitions)
     }
 
     /// The vertex's out-edges (for an undirected graph, all its edges). They borrow the
@@ -183,11 +176,8 @@ impl<'a, P: VertexProgram> Context<'a, P> {
     /// The vertex's in-edges: for a directed graph built with in-edges, those; for an
     /// undirected graph, all its edges; otherwise `None`.
     pub fn in_edges(&self) -> Option<Edges<'a, P::Edge>> {
-        match (&self.topology.in_edges, self.topology.directed) {
-            (Some(ins), _) => Some(Edges::of(ins, self.local)),
-            (None, false) => Some(self.out_edges()),
-            (None, true) => None,
-        }
+        let ins = self.topology.in_view()?;
+        Some(Edges::of(ins, self.local))
     }
 
     /// Whether the graph is directed.
@@ -214,16 +204,12 @@ impl<'a, P: VertexProgram> Context<'a, P> {
     /// Sends `message` along every in-edge (every edge, undirected); nothing for a
     /// directed graph built without in-edges.
     pub fn send_to_in_neighbours(&mut self, message: &P::Message) {
-        let topology = self.topology;
-        let broadcast = match (&topology.in_edges, topology.directed) {
-            (Some(ins), _) => self.sender.broadcast(ins, true, self.local, message),
-            // Its own plan of the same edges: a vertex may send both ways.
-            (None, false) => self
-                .sender
-                .broadcast(&topology.out_edges, true, self.local, message),
-            (None, true) => true,
+        let Some(ins) = self.topology.in_view() else {
+            return;
         };
-        if !broadcast {
+        // Its own record even where the in-edges are the out-edges (undirected): a
+        // vertex may send both ways.
+        if !self.sender.broadcast(ins, true, self.local, message) {
             self.send_along_in_edges(|_, _| Some(message.clone()));
         }
     }
@@ -241,11 +227,8 @@ impl<'a, P: VertexProgram> Context<'a, P> {
 
     /// As [`send_along_out_edges`](Self::send_along_out_edges), along the in-edges.
     pub fn send_along_in_edges(&mut self, f: impl FnMut(VertexId, &P::Edge) -> Option<P::Message>) {
-        let topology = self.topology;
-        match (&topology.in_edges, topology.directed) {
-            (Some(ins), _) => self.send_along(ins, f),
-            (None, false) => self.send_along(&topology.out_edges, f),
-            (None, true) => {}
+        if let Some(ins) = self.topology.in_view() {
+            self.send_along(ins, f);
         }
     }
 

@@ -248,6 +248,16 @@ impl<E> Topology<E> {
         }
     }
 
+    /// The edges into each vertex: the in-edges when the graph keeps them, an undirected
+    /// graph's edges (each is both ways), `None` for a directed graph without in-edges.
+    pub fn in_view(&self) -> Option<&Adjacency<E>> {
+        match (&self.in_edges, self.directed) {
+            (Some(ins), _) => Some(ins),
+            (None, false) => Some(&self.out_edges),
+            (None, true) => None,
+        }
+    }
+
     /// The number of vertices.
     pub fn len(&self) -> usize {
         self.vertices.len()
