@@ -9,6 +9,7 @@
 //! crate behind the default `bench` feature; a user's binary that depends on `weir` with
 //! `default-features = false` builds none of them.
 
+mod allocator;
 pub mod cli;
 mod demo;
 mod generate;
@@ -27,5 +28,6 @@ pub use weir_operators::prelude;
 
 /// Runs the `weir` command line with `registry`'s jobs; returns the process exit code.
 pub fn main_with(registry: Registry) -> std::process::ExitCode {
+    allocator::return_large_buffers_to_the_os();
     cli::main_with(registry)
 }

@@ -15,7 +15,8 @@
 //! * superstep 2: vertex `a` finds each forward neighbour `b`'s row among those received
 //!   and every `c` in both rows closes a triangle: `a` counts the edges between `b` and
 //!   `c`, and sends `b` (the edges between `a` and `c`) and `c` (between `a` and `b`)
-//!   their counts, summed per neighbour, along its edges;
+//!   their counts, summed per neighbour, along its edges (a combiner adds up those
+//!   bound for the same vertex before they leave the partition);
 //! * superstep 3: every vertex adds up its counts.
 
 use std::cell::RefCell;
@@ -24,7 +25,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use weir_engine::{JobContext, Result};
-use weir_operators::graph::{Context, Graph, PregelOptions, PregelStats, VertexProgram};
+use weir_operators::graph::{Combiner, Context, Graph, PregelOptions, PregelStats, VertexProgram};
 use weir_operators::prelude::*;
 
 use crate::bfs::report_pregel;
@@ -74,13 +75,18 @@ const OUT: u8 = 1;
 /// The direction tag of `u -> v`.
 const IN: u8 = 2;
 
-/// A vertex's forward neighbours (later in (degree, index) order) by their vertex
-/// indexes (`Context::index`), ascending, each with its direction tag.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ForwardRow {
-    pub from: u32,
-    pub ids: Vec<u32>,
-    pub tags: Vec<u8>,
+/// A vertex's forward row, in one allocation: its vertex index (`Context::index`), then
+/// each forward neighbour's (later in (degree, index) order), ascending, shifted left by
+/// two with the edges' direction tags in the low bits.
+pub type ForwardRow = Arc<[u32]>;
+
+/// The bits of a row entry that hold its direction tags.
+const TAG_BITS: u32 = 2;
+
+/// A row entry's neighbour index and direction tags.
+#[inline]
+fn unpack(entry: u32) -> (u32, u8) {
+    (entry >> TAG_BITS, (entry & ((1 << TAG_BITS) - 1)) as u8)
 }
 
 /// What LCC vertices tell each other.
@@ -89,7 +95,7 @@ pub enum LccMessage {
     /// A vertex's index and its number of distinct neighbours.
     Degree(u32, u32),
     /// A vertex's forward row, shared by every neighbour it reaches on a partition.
-    Row(Arc<ForwardRow>),
+    Row(ForwardRow),
     /// Edges between two neighbours of the receiving vertex, found by another corner
     /// of their triangles.
     Links(u64),
@@ -103,7 +109,7 @@ pub struct LccVertex {
     pub links: u64,
     pub coefficient: f64,
     /// The forward row, kept from superstep 1 to 2.
-    pub forward: Arc<ForwardRow>,
+    pub forward: Option<ForwardRow>,
 }
 
 /// The vertex program.
@@ -119,6 +125,8 @@ struct Scratch {
     /// Neighbours by index, with their tags.
     neighbours: Vec<(u32, u8)>,
     degrees: Vec<(u32, u32)>,
+    /// The row being built.
+    row: Vec<u32>,
     /// Per forward neighbour: links found for it, and whether its row was used.
     credits: Vec<u64>,
     seen: Vec<bool>,
@@ -203,26 +211,29 @@ impl VertexProgram for LccProgram {
                     broadcast(ctx, &LccMessage::Degree(me, state.degree));
                 }
                 1 => {
-                    let row = forward_row(ctx, state.degree, received, scratch);
+                    forward_row(ctx, state.degree, received, scratch);
                     // A row with no one in it closes no triangle.
-                    if !row.ids.is_empty() {
-                        state.forward = Arc::new(row);
-                        broadcast(ctx, &LccMessage::Row(state.forward.clone()));
+                    if scratch.row.len() > 1 {
+                        let row = ForwardRow::from(&scratch.row[..]);
+                        broadcast(ctx, &LccMessage::Row(row.clone()));
+                        state.forward = Some(row);
                     }
                 }
                 2 => {
-                    let forward = std::mem::take(&mut state.forward);
+                    let Some(forward) = state.forward.take() else {
+                        return;
+                    };
                     let bound = ctx.index_bound() as usize;
                     if scratch.marks.len() < bound {
                         scratch.marks.resize(bound, 0);
                     }
-                    for (i, &u) in forward.ids.iter().enumerate() {
-                        scratch.marks[u as usize] = i as u32 + 1;
+                    for (i, &entry) in forward[1..].iter().enumerate() {
+                        scratch.marks[unpack(entry).0 as usize] = i as u32 + 1;
                     }
                     state.links = close_triangles(&forward, received, scratch);
                     send_links(ctx, scratch);
-                    for &u in &forward.ids {
-                        scratch.marks[u as usize] = 0;
+                    for &entry in &forward[1..] {
+                        scratch.marks[unpack(entry).0 as usize] = 0;
                     }
                 }
                 _ => {
@@ -245,15 +256,27 @@ impl VertexProgram for LccProgram {
             }
         })
     }
+
+    /// Superstep 2 sends only link counts, which add up on the way.
+    fn combiner_at(&self, superstep: u64) -> Option<Combiner<LccMessage>> {
+        (superstep == 2).then(|| {
+            Combiner::new(|into: &mut LccMessage, m| {
+                if let (LccMessage::Links(total), LccMessage::Links(n)) = (into, m) {
+                    *total += n;
+                }
+            })
+        })
+    }
 }
 
-/// The neighbours later in (degree, index) order, from the degrees received.
+/// The neighbours later in (degree, index) order, from the degrees received, into
+/// `scratch.row` (laid out as a [`ForwardRow`]).
 fn forward_row(
     ctx: &Context<'_, LccProgram>,
     degree: u32,
     received: &[LccMessage],
     scratch: &mut Scratch,
-) -> ForwardRow {
+) {
     neighbours(ctx, &mut scratch.neighbours);
     scratch.degrees.clear();
     scratch
@@ -264,28 +287,27 @@ fn forward_row(
         }));
     scratch.degrees.sort_unstable();
     let me = narrow(ctx.index());
-    let mut row = ForwardRow {
-        from: me,
-        ..ForwardRow::default()
-    };
+    let row = &mut scratch.row;
+    row.clear();
+    row.push(me);
     let mut degrees = scratch.degrees.iter().peekable();
     for &(u, tag) in &scratch.neighbours {
         while degrees.next_if(|d| d.0 < u).is_some() {}
         let du = degrees.peek().filter(|d| d.0 == u).map_or(0, |d| d.1);
         if (du, u) > (degree, me) {
-            row.ids.push(u);
-            row.tags.push(tag);
+            row.push(u << TAG_BITS | u32::from(tag));
         }
     }
-    row
 }
 
 /// Finds every triangle whose first corner (in (degree, index) order) is this vertex,
 /// from the rows of its forward neighbours (marked in `scratch.marks`): returns the
 /// edges between its neighbours found, and leaves in `scratch.credits` (one per forward
 /// neighbour) those found for the other two corners.
-fn close_triangles(forward: &ForwardRow, received: &[LccMessage], scratch: &mut Scratch) -> u64 {
-    let n = forward.ids.len();
+fn close_triangles(forward: &[u32], received: &[LccMessage], scratch: &mut Scratch) -> u64 {
+    let tags = |entry: u32| u64::from(unpack(entry).1.count_ones());
+    let forward = &forward[1..];
+    let n = forward.len();
     scratch.credits.clear();
     scratch.credits.resize(n, 0);
     scratch.seen.clear();
@@ -294,7 +316,7 @@ fn close_triangles(forward: &ForwardRow, received: &[LccMessage], scratch: &mut 
     let mut links = 0u64;
     for m in received {
         let LccMessage::Row(row) = m else { continue };
-        let b = match marks[row.from as usize] {
+        let b = match marks[row[0] as usize] {
             0 => continue,
             at => at as usize - 1,
         };
@@ -302,13 +324,13 @@ fn close_triangles(forward: &ForwardRow, received: &[LccMessage], scratch: &mut 
         if std::mem::replace(&mut scratch.seen[b], true) {
             continue;
         }
-        let ab = u64::from(forward.tags[b].count_ones());
-        for (&c, &bc) in row.ids.iter().zip(&row.tags) {
-            let at = marks[c as usize];
+        let ab = tags(forward[b]);
+        for &entry in &row[1..] {
+            let at = marks[unpack(entry).0 as usize];
             if at != 0 {
                 let ci = at as usize - 1;
-                links += u64::from(bc.count_ones());
-                scratch.credits[b] += u64::from(forward.tags[ci].count_ones());
+                links += tags(entry);
+                scratch.credits[b] += tags(forward[ci]);
                 scratch.credits[ci] += ab;
             }
         }
@@ -337,9 +359,10 @@ fn send_links(ctx: &mut Context<'_, LccProgram>, scratch: &mut Scratch) {
 /// Every vertex's coefficient. A directed graph must have been built with its in-edges.
 pub fn lcc(graph: &Graph<(), ()>) -> Result<(Dataset<(u64, f64)>, PregelStats)> {
     let bound = graph.sizes()?.index_bound(graph.num_partitions());
-    if bound > u64::from(u32::MAX) {
+    if bound > u64::from(u32::MAX >> TAG_BITS) {
         return Err(weir_engine::Error::job(format!(
-            "lcc numbers vertices in 32 bits; this graph needs {bound} numbers"
+            "lcc numbers vertices in {} bits; this graph needs {bound} numbers",
+            32 - TAG_BITS
         )));
     }
     let graph = graph.map_vertices(|_, _, _| LccVertex::default());

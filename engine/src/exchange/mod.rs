@@ -53,6 +53,8 @@ pub const HEADER_BYTES: usize = 25;
 /// Frames queued per peer link before a sender waits.
 pub const LINK_QUEUE_FRAMES: usize = 64;
 
+/// The largest write buffer a link keeps between flushes.
+const KEPT_WRITE_BUFFER: usize = 4 << 20;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -396,6 +398,10 @@ async fn open_link(address: String, secret: Arc<Secret>) -> Result<Link, String>
             }
             if conn.flush().await.is_err() {
                 break;
+            }
+            // One large frame must not leave its size allocated for the link's life.
+            if conn.write_buffer().capacity() > KEPT_WRITE_BUFFER {
+                *conn.write_buffer_mut() = bytes::BytesMut::new();
             }
         }
         let _ = conn.close().await;

@@ -240,11 +240,12 @@ mod tests {
 
     #[test]
     fn batches_round_trip_and_group_by_vertex_in_batch_order() {
-        let mut sender = Sender::new(0, 2, None);
+        let mut sender = Sender::new(0, 2);
         for (v, m) in [(7u64, 1u32), (3, 2), (7, 3)] {
             sender.send(v, m);
         }
-        sender.cut_all(&topology(vec![3, 7]));
+        let t = topology(vec![3, 7]);
+        sender.cut_all(&t, |_| Ok(())).unwrap();
         let mut batches: Vec<Batch<u32>> = sender
             .ready
             .iter()
@@ -254,19 +255,20 @@ mod tests {
         assert_eq!(sender.sent, 3);
         let all: usize = batches.iter().map(|b| b.routed.len() + b.by_id.len()).sum();
         assert_eq!(all, 3);
-        let mut inbox = build(&topology(vec![3, 7]), batches).unwrap();
+        let mut inbox = build(&t, batches).unwrap();
         assert_eq!(inbox.messages(0), &[2]);
         assert_eq!(inbox.messages(1), &[1, 3]);
     }
 
     #[test]
     fn a_combiner_folds_on_both_sides() {
-        let mut sender = Sender::new(0, 1, Some(Combiner::sum()));
+        let mut sender = Sender::new(0, 1);
+        sender.begin(Some(Combiner::sum()));
         for m in [1.0f64, 2.0, 4.0] {
             sender.send_routed(5, 0, m);
         }
         let t = topology(vec![5]);
-        sender.cut_all(&t);
+        sender.cut_all(&t, |_| Ok(())).unwrap();
         assert_eq!((sender.sent, sender.delivered), (3, 1));
         let mut batches = std::mem::take(&mut sender.to_self);
         batches.push(Batch {
@@ -306,6 +308,8 @@ mod tests {
         assert!(e.to_string().contains("local vertex 1"), "{e}");
         let mirror = MirrorValues {
             inward: false,
+            start: 0,
+            len: 1,
             values: vec![1u32],
             present: None,
         };

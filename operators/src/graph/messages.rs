@@ -26,6 +26,9 @@ use crate::shuffle::FxHashMap;
 /// Messages a destination's buffer holds before it is cut into a batch.
 pub const BATCH_MESSAGES: usize = 1 << 15;
 
+/// Mirror values per batch.
+const MIRROR_VALUES: usize = 1 << 14;
+
 /// One batch, decoded.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Batch<M> {
@@ -71,9 +74,14 @@ pub(crate) fn decode_batch<M: Data>(bytes: &[u8]) -> Result<Batch<M>, TaskError>
     })
 }
 
-/// Routed messages a destination's buffer holds before they are combined and cut into
-/// batches.
-pub const COMBINE_MESSAGES: usize = 1 << 20;
+/// Bytes of routed messages a destination's buffer holds before they are combined and
+/// cut into batches.
+const COMBINE_BUFFER_BYTES: usize = 1 << 20;
+
+/// Routed messages of type `M` a destination's buffer holds before they are combined.
+fn combine_messages<M>() -> usize {
+    (COMBINE_BUFFER_BYTES / std::mem::size_of::<(u32, M)>()).max(1 << 10)
+}
 
 /// Slots per block of the blocked combine: a block's fold stays in the L1/L2 cache.
 const COMBINE_BLOCK_BITS: u32 = 12;
@@ -172,7 +180,7 @@ pub(crate) struct Sender<M> {
 
 impl<M: Data> Sender<M> {
     /// A sender for partition `from` of `partitions`.
-    pub fn new(from: usize, partitions: usize, combiner: Option<Combiner<M>>) -> Self {
+    pub fn new(from: usize, partitions: usize) -> Self {
         Sender {
             from: from as u32,
             partitions,
@@ -181,7 +189,7 @@ impl<M: Data> Sender<M> {
             broadcasts: [Broadcasts::new(), Broadcasts::new()],
             broadcast_edges: [0, 0],
             mirror_lists: [None, None],
-            combiner,
+            combiner: None,
             routed: (0..partitions).map(|_| Vec::new()).collect(),
             by_id: (0..partitions).map(|_| Vec::new()).collect(),
             by_id_combined: (0..partitions).map(|_| FxHashMap::default()).collect(),
@@ -194,9 +202,11 @@ impl<M: Data> Sender<M> {
         }
     }
 
-    /// Starts a superstep: counters and batch sequences from zero, the buffers (empty
-    /// after the last `cut_all`) kept with their memory.
-    pub fn begin(&mut self) {
+    /// Starts a superstep whose messages fold with `combiner`: counters and batch
+    /// sequences from zero, the buffers (empty after the last `cut_all`) kept with their
+    /// memory.
+    pub fn begin(&mut self, combiner: Option<Combiner<M>>) {
+        self.combiner = combiner;
         self.sequence.iter_mut().for_each(|s| *s = 0);
         self.sent = 0;
         self.delivered = 0;
@@ -211,7 +221,7 @@ impl<M: Data> Sender<M> {
         if self.combiner.is_some() {
             let blocked = &mut self.blocked[to];
             blocked.push(slot, message);
-            if blocked.buffered >= COMBINE_MESSAGES {
+            if blocked.buffered >= combine_messages::<M>() {
                 self.cut(to);
             }
         } else {
@@ -279,13 +289,12 @@ impl<M: Data> Sender<M> {
     /// first when there is a combiner.
     #[inline(never)]
     fn cut(&mut self, to: usize) {
-        self.cut_with(to, Vec::new(), Vec::new());
+        self.cut_with(to, Vec::new());
     }
 
     /// As [`cut`](Self::cut), with `folded`: messages to `to` already combined, one per
-    /// slot, ascending (with a combiner; without one, `folded` is empty), and `mirrors`,
-    /// broadcasts for `to` to expand.
-    fn cut_with(&mut self, to: usize, folded: Vec<(u32, M)>, mirrors: Vec<MirrorValues<M>>) {
+    /// slot, ascending (with a combiner; without one, `folded` is empty).
+    fn cut_with(&mut self, to: usize, folded: Vec<(u32, M)>) {
         let routed = match &self.combiner {
             Some(combiner) => merge_folded(folded, self.blocked[to].drain(combiner), combiner),
             None => std::mem::take(&mut self.routed[to]),
@@ -297,11 +306,10 @@ impl<M: Data> Sender<M> {
         };
         let mut routed = routed.into_iter().peekable();
         let mut by_id = Some(by_id).filter(|b| !b.is_empty());
-        let mut mirrors = Some(mirrors).filter(|m| !m.is_empty());
-        while routed.peek().is_some() || by_id.is_some() || mirrors.is_some() {
+        while routed.peek().is_some() || by_id.is_some() {
             let chunk: Vec<(u32, M)> = routed.by_ref().take(BATCH_MESSAGES).collect();
             let by_id = by_id.take().unwrap_or_default();
-            self.emit(to, chunk, by_id, mirrors.take().unwrap_or_default());
+            self.emit(to, chunk, by_id, Vec::new());
         }
     }
 
@@ -342,8 +350,13 @@ impl<M: Data> Sender<M> {
 
     /// Cuts every buffer that holds messages: the end of the superstep. Broadcasts go
     /// as mirror values where the receivers can expand them and they cover enough edges
-    /// (an eighth of the partition's), else along the push plan.
-    pub fn cut_all<E>(&mut self, topology: &Topology<E>) {
+    /// (an eighth of the partition's), else along the push plan. `drain` takes the
+    /// batches ready so far, as they come, so they need not all be held at once.
+    pub fn cut_all<E>(
+        &mut self,
+        topology: &Topology<E>,
+        mut drain: impl FnMut(&mut Self) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
         let mut dense = [false; 2];
         for (which, dense) in dense.iter_mut().enumerate() {
             if !self.broadcasts[which].any {
@@ -362,22 +375,15 @@ impl<M: Data> Sender<M> {
         }
         for to in 0..self.partitions {
             let mut folded = Vec::new();
-            let mut mirrors = Vec::new();
             for (which, &dense) in dense.iter().enumerate() {
-                let broadcasts = &self.broadcasts[which];
-                if !broadcasts.any {
+                if !self.broadcasts[which].any {
                     continue;
                 }
                 if dense {
-                    let list = &self.mirror_lists[which]
-                        .as_ref()
-                        .expect("built above")
-                        .lists[to];
-                    if !list.is_empty() {
-                        mirrors.push(broadcasts.mirror_values(list, which == 1));
-                    }
+                    self.send_mirror_values(to, which, &mut drain)?;
                     continue;
                 }
+                let broadcasts = &self.broadcasts[which];
                 let plan = self.plans[which].as_ref().expect("built above");
                 match &self.combiner {
                     Some(combiner) => {
@@ -393,7 +399,8 @@ impl<M: Data> Sender<M> {
                     }
                 }
             }
-            self.cut_with(to, folded, mirrors);
+            self.cut_with(to, folded);
+            drain(self)?;
         }
         for broadcasts in &mut self.broadcasts {
             if broadcasts.any {
@@ -401,6 +408,28 @@ impl<M: Data> Sender<M> {
             }
         }
         self.broadcast_edges = [0, 0];
+        Ok(())
+    }
+
+    /// Sends destination `to` the broadcasts of direction `which` as mirror values, in
+    /// slices, so no batch (nor the frame and buffers it passes through on either side)
+    /// grows with the partition.
+    fn send_mirror_values(
+        &mut self,
+        to: usize,
+        which: usize,
+        drain: &mut impl FnMut(&mut Self) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        let lists = self.mirror_lists[which].as_ref().expect("built by cut_all");
+        let total = lists.lists[to].len();
+        for start in (0..total).step_by(MIRROR_VALUES) {
+            let list = &self.mirror_lists[which].as_ref().expect("built").lists[to];
+            let slice = &list[start..(start + MIRROR_VALUES).min(total)];
+            let values = self.broadcasts[which].mirror_values(slice, start, which == 1);
+            self.emit(to, Vec::new(), Vec::new(), vec![values]);
+            drain(self)?;
+        }
+        Ok(())
     }
 }
 
@@ -472,20 +501,20 @@ mod tests {
         t.out_edges.slots = t.out_edges.ends.iter().map(|&e| e as u32).collect();
         let ins = t.in_edges.as_mut().unwrap();
         ins.slots = ins.ends.iter().map(|&e| e as u32).collect();
-        let mut sender = Sender::new(0, 1, None);
+        let mut sender = Sender::new(0, 1);
         for v in 0..40 {
             assert!(sender.broadcast(&t.out_edges, false, v, &(v as u32)));
         }
-        sender.cut_all(&t);
+        sender.cut_all(&t, |_| Ok(())).unwrap();
         let batch = &sender.to_self[0];
         assert!(batch.routed.is_empty());
         assert_eq!(batch.mirrors[0].values, (0..40).collect::<Vec<u32>>());
         assert_eq!(batch.mirrors[0].present, None);
         assert_eq!((sender.sent, sender.delivered), (120, 40));
         sender.to_self.clear();
-        sender.begin();
+        sender.begin(None);
         assert!(sender.broadcast(&t.out_edges, false, 7, &7));
-        sender.cut_all(&t);
+        sender.cut_all(&t, |_| Ok(())).unwrap();
         let batch = &sender.to_self[0];
         assert!(batch.mirrors.is_empty());
         assert_eq!(batch.routed.len(), 3);

@@ -14,7 +14,6 @@ use weir_engine::session::Outbox;
 use weir_engine::{TaskContext, TaskError};
 
 use crate::graph::build::GraphPart;
-use crate::graph::combine::Combiner;
 use crate::graph::inbox::{decode_all, GatherPlans, Inbox};
 use crate::graph::messages::{Batch, Sender};
 use crate::graph::program::{Context, VertexProgram};
@@ -106,7 +105,6 @@ impl<P: VertexProgram> PregelTask<P> {
             .ok_or_else(|| TaskError::failed(format!("graph partition {p} is empty")))?;
         let n = part.topology.len();
         Ok(PregelPartition {
-            combiner: self.program.combiner(),
             program: self.program.clone(),
             partition: p,
             topology: part.topology.clone(),
@@ -114,11 +112,7 @@ impl<P: VertexProgram> PregelTask<P> {
             halted: vec![false; n],
             own_batches: Vec::new(),
             gather_plans: [None, None],
-            sender: Sender::new(
-                p,
-                part.topology.partitions as usize,
-                self.program.combiner(),
-            ),
+            sender: Sender::new(p, part.topology.partitions as usize),
             output_node: self.output_node,
         })
     }
@@ -127,7 +121,6 @@ impl<P: VertexProgram> PregelTask<P> {
 /// A partition's state between supersteps.
 struct PregelPartition<P: VertexProgram> {
     program: Arc<P>,
-    combiner: Option<Combiner<P::Message>>,
     partition: usize,
     topology: Arc<Topology<P::Edge>>,
     values: Vec<P::Value>,
@@ -172,11 +165,15 @@ impl<P: VertexProgram> SessionPartition for PregelPartition<P> {
         let mut inbox = if batches.is_empty() {
             Inbox::empty()
         } else {
+            // The messages were sent, and folded, with the last superstep's combiner.
+            let combiner = step
+                .checked_sub(1)
+                .and_then(|s| self.program.combiner_at(s));
             let plans = &mut self.gather_plans;
-            Inbox::build(&self.topology, batches, self.combiner.as_ref(), plans)?
+            Inbox::build(&self.topology, batches, combiner.as_ref(), plans)?
         };
         let sender = &mut self.sender;
-        sender.begin();
+        sender.begin(self.program.combiner_at(step));
         let mut contribution = P::Aggregates::default();
         let mut active = 0u64;
         let topology: &Topology<P::Edge> = &self.topology;
@@ -205,8 +202,7 @@ impl<P: VertexProgram> SessionPartition for PregelPartition<P> {
                 Self::push_ready(sender, outbox)?;
             }
         }
-        sender.cut_all(topology);
-        Self::push_ready(sender, outbox)?;
+        sender.cut_all(topology, |sender| Self::push_ready(sender, outbox))?;
         self.own_batches = std::mem::take(&mut sender.to_self);
         let report = Report {
             active,

@@ -50,6 +50,15 @@ pub trait VertexProgram: Send + Sync + 'static {
         None
     }
 
+    /// The combiner of the messages sent in superstep `superstep`: by default
+    /// [`combiner`](Self::combiner) for every superstep. A program whose supersteps send
+    /// different kinds of message folds those that fold and no others (as Giraph's
+    /// master sets a combiner per superstep).
+    fn combiner_at(&self, superstep: u64) -> Option<Combiner<Self::Message>> {
+        let _ = superstep;
+        self.combiner()
+    }
+
     /// Runs on the driver after superstep `superstep`'s barrier with the reduced
     /// aggregates (Giraph's `MasterCompute`); what it leaves in `aggregates` is what
     /// vertices read in the next superstep.

@@ -165,24 +165,23 @@ impl<M: Clone + 'static> Broadcasts<M> {
         }
     }
 
-    /// The broadcasts of the vertices of a mirror list (see `mirrors`), in its order.
-    pub fn mirror_values(&self, list: &[u32], inward: bool) -> MirrorValues<M> {
-        let values: Vec<M> = list
-            .iter()
-            .map(|&s| self.values[s as usize].clone())
-            .collect();
+    /// The broadcasts of the vertices `list` (positions `start..` of a mirror list, see
+    /// `mirrors`), in its order: a value for each vertex that broadcast.
+    pub fn mirror_values(&self, list: &[u32], start: usize, inward: bool) -> MirrorValues<M> {
+        let mut values = Vec::with_capacity(list.len());
         let mut bits = vec![0u64; bitmap::words(list.len())];
-        let mut all = true;
         for (i, &s) in list.iter().enumerate() {
             let s = s as usize;
             if bitmap::is_set(&self.present, s) {
+                values.push(self.values[s].clone());
                 bitmap::set(&mut bits, i);
-            } else {
-                all = false;
             }
         }
+        let all = values.len() == list.len();
         MirrorValues {
             inward,
+            start: start as u32,
+            len: list.len() as u32,
             values,
             present: (!all).then_some(bits),
         }
@@ -194,7 +193,7 @@ impl<M: Clone + 'static> Broadcasts<M> {
         // Messages that own memory (shared rows, say) are not kept alive past their
         // superstep; plain ones keep the array for the next.
         if std::mem::needs_drop::<M>() {
-            self.values.clear();
+            self.values = Vec::new();
         }
         self.any = false;
     }

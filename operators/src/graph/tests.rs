@@ -456,3 +456,54 @@ fn a_vertex_may_send_to_its_neighbours_more_than_once_a_superstep() {
         }
     }
 }
+
+/// Superstep 0 sends each out-neighbour its id, unfolded; superstep 1 checks them
+/// against the in-edges and sends each out-neighbour a 1, folded by sum: superstep 2
+/// receives at most one message, its in-degree.
+struct FoldsOnlyOnce;
+impl VertexProgram for FoldsOnlyOnce {
+    type Value = u64;
+    type Edge = f64;
+    type Message = u64;
+    type Aggregates = ();
+    fn compute(&self, ctx: &mut Context<'_, Self>, v: u64, value: &mut u64, messages: &[u64]) {
+        let mut ins: Vec<u64> = ctx.in_edges().expect("in-edges").ends.to_vec();
+        match ctx.superstep() {
+            0 => ctx.send_to_out_neighbours(&v),
+            1 => {
+                let mut got = messages.to_vec();
+                got.sort_unstable();
+                ins.sort_unstable();
+                assert_eq!(
+                    got, ins,
+                    "vertex {v}: superstep 0's messages are not folded"
+                );
+                ctx.send_to_out_neighbours(&1);
+            }
+            _ => {
+                assert!(messages.len() <= 1, "vertex {v}: {messages:?}");
+                *value = messages.iter().sum();
+                ctx.vote_to_halt();
+            }
+        }
+    }
+    fn combiner_at(&self, superstep: u64) -> Option<Combiner<u64>> {
+        (superstep == 1).then(Combiner::sum)
+    }
+}
+
+#[test]
+fn a_combiner_can_fold_the_messages_of_one_superstep_only() {
+    let edges = random_edges(80, 400, 9);
+    let mut want: BTreeMap<u64, u64> = adjacency(&edges, true).keys().map(|&v| (v, 0)).collect();
+    for &(_, d, _) in &edges {
+        *want.get_mut(&d).unwrap() += 1;
+    }
+    let got = local_with(3, |ctx| {
+        graph_of(ctx, &edges, true, true, 0)?
+            .pregel(FoldsOnlyOnce, PregelOptions::default())?
+            .collect()
+    });
+    let got: BTreeMap<u64, u64> = got.into_iter().collect();
+    assert_eq!(got, want);
+}
