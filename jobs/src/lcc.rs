@@ -212,10 +212,19 @@ impl VertexProgram for LccProgram {
                 }
                 1 => {
                     forward_row(ctx, state.degree, received, scratch);
-                    // A row with no one in it closes no triangle.
-                    if scratch.row.len() > 1 {
-                        let row = ForwardRow::from(&scratch.row[..]);
+                    let forward = scratch.row.len() - 1;
+                    // The row closes triangles for the neighbours before this vertex
+                    // (none if all come after it), and this vertex closes its own as
+                    // their first corner if two or more come after it.
+                    let wanted = forward >= 1 && forward < state.degree as usize;
+                    if !wanted && forward < 2 {
+                        return;
+                    }
+                    let row = ForwardRow::from(&scratch.row[..]);
+                    if wanted {
                         broadcast(ctx, &LccMessage::Row(row.clone()));
+                    }
+                    if forward >= 2 {
                         state.forward = Some(row);
                     }
                 }
