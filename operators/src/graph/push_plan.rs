@@ -28,16 +28,29 @@ pub(crate) struct PushPlan {
 }
 
 struct DestPlan {
-    starts: Vec<u64>,
+    starts: Vec<u32>,
     sources: Vec<u32>,
 }
+
+/// Target slots per bucket of the plan's build: a bucket's counters and the part of
+/// the plan it fills stay in cache while it is placed.
+const BUILD_BUCKET_BITS: u32 = 12;
+
+/// Edges bucketed at a time while the plan is built (eight bytes each).
+const BUILD_CHUNK_EDGES: usize = 1 << 20;
 
 impl PushPlan {
     /// The plan of the edges of `vertices` local vertices in `out` (out- or in-edges,
     /// routes resolved) over `partitions` partitions.
+    ///
+    /// Placing each edge straight at its target's next free place would write all over
+    /// the plan, a cache miss an edge; instead the edges of a chunk of sources are first
+    /// appended to buckets of nearby targets (a few sequential streams), then each bucket
+    /// is placed within its own small part of the plan. Sources are taken in ascending
+    /// order, so every target's sources end up ascending.
     pub fn build<E>(out: &Adjacency<E>, vertices: usize, partitions: usize) -> PushPlan {
         debug_assert!(out.is_resolved());
-        let mut counts: Vec<Vec<u64>> = (0..partitions).map(|_| Vec::new()).collect();
+        let mut counts: Vec<Vec<u32>> = (0..partitions).map(|_| Vec::new()).collect();
         for (end, &slot) in out.ends.iter().zip(&out.slots) {
             let count = &mut counts[partition_of_vertex(*end, partitions)];
             if slot as usize >= count.len() {
@@ -45,10 +58,18 @@ impl PushPlan {
             }
             count[slot as usize] += 1;
         }
+        // Bucket `first_bucket[p] + (slot >> BUILD_BUCKET_BITS)` holds the edges to
+        // slots of destination `p` in that range.
+        let mut first_bucket = Vec::with_capacity(partitions + 1);
+        let mut buckets_total = 0usize;
+        for count in &counts {
+            first_bucket.push(buckets_total);
+            buckets_total += count.len().div_ceil(1 << BUILD_BUCKET_BITS);
+        }
         let mut dests: Vec<DestPlan> = counts
             .into_iter()
             .map(|mut count| {
-                let mut total = 0u64;
+                let mut total = 0u32;
                 for c in count.iter_mut() {
                     let here = *c;
                     *c = total;
@@ -61,15 +82,36 @@ impl PushPlan {
                 }
             })
             .collect();
-        let mut next: Vec<Vec<u64>> = dests.iter().map(|d| d.starts.clone()).collect();
-        for source in 0..vertices {
-            let range = out.range(source);
-            for (end, &slot) in out.ends[range.clone()].iter().zip(&out.slots[range]) {
-                let to = partition_of_vertex(*end, partitions);
-                let at = &mut next[to][slot as usize];
-                dests[to].sources[*at as usize] = source as u32;
-                *at += 1;
+        let mut next: Vec<Vec<u32>> = dests.iter().map(|d| d.starts.clone()).collect();
+        let mut buckets: Vec<Vec<(u32, u32)>> = vec![Vec::new(); buckets_total];
+        let mut source = 0usize;
+        while source < vertices {
+            // One chunk of sources: about BUILD_CHUNK_EDGES edges.
+            let first = out.offsets[source];
+            let mut end = source;
+            while end < vertices && out.offsets[end] - first < BUILD_CHUNK_EDGES as u64 {
+                end += 1;
             }
+            let end = end.max(source + 1);
+            for s in source..end {
+                let range = out.range(s);
+                for (target, &slot) in out.ends[range.clone()].iter().zip(&out.slots[range]) {
+                    let to = partition_of_vertex(*target, partitions);
+                    let b = first_bucket[to] + (slot >> BUILD_BUCKET_BITS) as usize;
+                    buckets[b].push((slot, s as u32));
+                }
+            }
+            for (to, dest) in dests.iter_mut().enumerate() {
+                let last = first_bucket.get(to + 1).copied().unwrap_or(buckets_total);
+                for bucket in &mut buckets[first_bucket[to]..last] {
+                    for (slot, s) in bucket.drain(..) {
+                        let at = &mut next[to][slot as usize];
+                        dest.sources[*at as usize] = s;
+                        *at += 1;
+                    }
+                }
+            }
+            source = end;
         }
         PushPlan { dests }
     }
@@ -119,19 +161,8 @@ impl<M: Clone + 'static> Broadcasts<M> {
         let dest = &plan.dests[to];
         let mut out = Vec::new();
         for (slot, range) in dest.starts.windows(2).enumerate() {
-            let mut folded: Option<M> = None;
-            for &source in &dest.sources[range[0] as usize..range[1] as usize] {
-                let s = source as usize;
-                if !bitmap::is_set(&self.present, s) {
-                    continue;
-                }
-                let m = self.values[s].clone();
-                match &mut folded {
-                    Some(into) => combiner.combine(into, m),
-                    None => folded = Some(m),
-                }
-            }
-            if let Some(m) = folded {
+            let sources = &dest.sources[range[0] as usize..range[1] as usize];
+            if let Some(m) = combiner.fold_present(&self.values, &self.present, sources) {
                 out.push((slot as u32, m));
             }
         }
