@@ -1,7 +1,7 @@
-//! Pregel runs that lose worker processes (SIGKILL) mid-job: the run goes back to its
-//! last complete checkpoint, replicated on another worker, or starts again from
-//! superstep 0 when a partition lost its checkpoint too, and ends with the output of an
-//! undisturbed run. `WEIR_INJECT_TASK_DELAY_MS` slows every partition's superstep so the
+//! Pregel runs that lose worker processes (SIGKILL, or SIGSTOP and missed heartbeats)
+//! mid-job: the run goes back to its last complete checkpoint, replicated on another
+//! worker, or starts again from superstep 0 when a partition lost its checkpoint too,
+//! and ends with the output of an undisturbed run. `WEIR_INJECT_TASK_DELAY_MS` slows every partition's superstep so the
 //! job is still running when the test strikes.
 
 use std::path::{Path, PathBuf};
@@ -35,6 +35,17 @@ fn undisturbed(dir: &Path, job: &[String]) -> Vec<String> {
 /// Kills `victims` of `workers` workers mid-run and checks the output equals an
 /// undisturbed run's; returns the driver's stderr.
 fn survives(job: &[String], workers: usize, victims: usize, extra: &[&str]) -> String {
+    survives_signal(job, workers, victims, extra, libc::SIGKILL)
+}
+
+/// As [`survives`], striking with `signal`.
+fn survives_signal(
+    job: &[String],
+    workers: usize,
+    victims: usize,
+    extra: &[&str],
+    signal: libc::c_int,
+) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let mut job = job.to_vec();
     let edges = chain_graph(tmp.path());
@@ -48,7 +59,7 @@ fn survives(job: &[String], workers: usize, victims: usize, extra: &[&str]) -> S
         5,
         Duration::from_millis(1500),
         victims,
-        libc::SIGKILL,
+        signal,
     );
     let out = run.driver.wait(TIMEOUT);
     out.assert_ok();
@@ -103,6 +114,23 @@ fn bfs_rolls_back_to_a_checkpoint_after_a_killed_worker() {
 #[test]
 fn sssp_rolls_back_to_a_checkpoint_after_a_killed_worker() {
     let stderr = survives(&job(&["sssp", "--source", "0"]), 3, 1, &[]);
+    assert!(
+        stderr.contains("rolling back to the checkpoint of superstep"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_frozen_worker_is_lost_after_the_heartbeat_timeout_and_the_run_rolls_back() {
+    // SIGSTOP keeps the worker's connections open but silent: only its missed heartbeats
+    // tell the driver, and no push to it may hang the survivors.
+    let stderr = survives_signal(
+        &job(&["sssp", "--source", "0"]),
+        3,
+        1,
+        &["--heartbeat-timeout", "2"],
+        libc::SIGSTOP,
+    );
     assert!(
         stderr.contains("rolling back to the checkpoint of superstep"),
         "{stderr}"
