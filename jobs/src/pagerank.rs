@@ -2,10 +2,11 @@
 //! pregel`, the default: see `pagerank_program`) or as a dataflow over graph blocks
 //! (`--model dataflow`, below).
 //!
-//! The graph is hash-partitioned and built once into persisted
-//! [`GraphBlock`](crate::graph_blocks::GraphBlock)s (each
-//! partition's vertices and its out-edges grouped by target); the ranks are one array per
-//! partition, co-partitioned with the blocks. Every iteration zips each block with its
+//! The graph is loaded into worker memory as for the vertex program
+//! (`weir_operators::graph`) and each partition turned once into a persisted
+//! [`GraphBlock`](crate::graph_blocks::GraphBlock) (its vertices and its out-edges
+//! grouped by target); the ranks are one array per partition, co-partitioned with the
+//! blocks. Every iteration zips each block with its
 //! ranks and sends, per distinct target, the sum of the shares of its in-neighbours in
 //! that partition (pre-aggregated along the grouped edges), shuffles those sums to the
 //! targets' partitions, and adds them into the new rank arrays there. Dangling
@@ -18,11 +19,12 @@ use std::sync::Arc;
 
 use weir_datasets::GraphalyticsDataset;
 use weir_engine::{JobContext, Result};
+use weir_operators::graph::Graph as VertexGraph;
 use weir_operators::prelude::*;
 
 use crate::bfs::report_pregel;
 use crate::graph_blocks::graph_blocks;
-use crate::graph_input::{Graph, GraphArgs};
+use crate::graph_input::GraphArgs;
 use crate::output::{report_top, save_or_show};
 use crate::pagerank_program::pagerank_pregel;
 use crate::registry::Job;
@@ -49,23 +51,15 @@ impl Job for PageRank {
     const ABOUT: &'static str = "PageRank with Graphalytics semantics (vertex<TAB>rank)";
 
     fn run(self, ctx: &JobContext) -> Result<()> {
-        let (ranks, iterations, damping) = match self.model {
+        let loaded = self.graph.load_vertex_graph(ctx, false)?;
+        let (iterations, damping) = self.parameters(loaded.properties.as_ref());
+        let ranks = match self.model {
             Model::Pregel => {
-                let loaded = self.graph.load_vertex_graph(ctx, false)?;
-                let (iterations, damping) = self.parameters(loaded.properties.as_ref());
                 let (ranks, stats) = pagerank_pregel(&loaded.graph, iterations, damping)?;
                 report_pregel(ctx, &stats);
-                (ranks, iterations, damping)
+                ranks
             }
-            Model::Dataflow => {
-                let graph = self.graph.load(ctx)?;
-                let (iterations, damping) = self.parameters(graph.properties.as_ref());
-                (
-                    pagerank(ctx, &graph, iterations, damping)?,
-                    iterations,
-                    damping,
-                )
-            }
+            Model::Dataflow => pagerank(&loaded.graph, iterations, damping)?,
         };
         let summary = save_or_show(ctx, &ranks, |a: &(u64, f64), b: &(u64, f64)| {
             b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
@@ -97,14 +91,14 @@ impl PageRank {
     }
 }
 
-/// The distributed PageRank: `(vertex, rank)` for every vertex.
-pub fn pagerank(
-    ctx: &JobContext,
-    graph: &Graph,
+/// The distributed PageRank as a loop of dataflow stages: `(vertex, rank)` for every
+/// vertex.
+pub fn pagerank<V: Data, E: Data>(
+    graph: &VertexGraph<V, E>,
     iterations: u32,
     damping: f64,
 ) -> Result<Dataset<(u64, f64)>> {
-    let blocks = graph_blocks(graph, ctx.parallelism())?;
+    let blocks = graph_blocks(graph)?;
     let n = blocks
         .map(|b| b.len() as u64)
         .collect()?
@@ -193,6 +187,7 @@ pub fn reference(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weir_operators::graph::{Graph, GraphOptions};
     use weir_operators::testing::local_with;
 
     /// The job's ranks; without `listed`, the vertices are left for the job to find
@@ -207,19 +202,15 @@ mod tests {
     ) -> BTreeMap<u64, f64> {
         let (vertices, edges) = (vertices.to_vec(), edges.to_vec());
         local_with(threads, move |ctx| {
-            let e = ctx.parallelize(edges, 3)?;
-            let graph = Graph {
-                vertices: ctx.parallelize(vertices, 2)?,
-                vertices_listed: listed,
-                edges: if directed {
-                    e
-                } else {
-                    e.flat_map(|(s, d)| [(s, d), (d, s)])
-                },
+            let e = ctx.parallelize(edges.iter().map(|&(s, d)| (s, d, ())).collect(), 3)?;
+            let v = ctx.parallelize(vertices.iter().map(|&v| (v, ())).collect(), 2)?;
+            let options = GraphOptions {
+                partitions: 4,
                 directed,
-                properties: None,
+                in_edges: false,
             };
-            let ranks = pagerank(ctx, &graph, iterations, 0.85)?.collect()?;
+            let graph = Graph::from_edges(&e, listed.then_some(&v), (), options)?;
+            let ranks = pagerank(&graph, iterations, 0.85)?.collect()?;
             let n = ranks.len();
             let ranks: BTreeMap<u64, f64> = ranks.into_iter().collect();
             assert_eq!(ranks.len(), n, "a vertex ranked twice");

@@ -84,6 +84,9 @@ impl Default for GraphOptions {
 /// A graph with vertex values `V` and edge values `E`, partitioned in worker memory.
 pub struct Graph<V, E> {
     pub(crate) parts: Dataset<GraphPart<V, E>>,
+    /// The persisted partitions `parts` were made from without copying their edges (the
+    /// graph before its routes), if any.
+    pub(crate) unrouted: Option<Dataset<GraphPart<V, E>>>,
     pub(crate) directed: bool,
 }
 
@@ -91,6 +94,7 @@ impl<V, E> Clone for Graph<V, E> {
     fn clone(&self) -> Self {
         Graph {
             parts: self.parts.clone(),
+            unrouted: self.unrouted.clone(),
             directed: self.directed,
         }
     }
@@ -141,8 +145,13 @@ impl<V: Data, E: Data> Graph<V, E> {
                 }
             },
         );
-        let parts = resolve(&parts.persist())?.persist();
-        Ok(Graph { parts, directed })
+        let unrouted = parts.persist();
+        let parts = resolve(&unrouted)?.persist();
+        Ok(Graph {
+            parts,
+            unrouted: Some(unrouted),
+            directed,
+        })
     }
 }
 
@@ -225,7 +234,17 @@ impl<V: Data, E: Data> Graph<V, E> {
         });
         Graph {
             parts: parts.persist(),
+            unrouted: None,
             directed: self.directed,
+        }
+    }
+
+    /// Drops the graph's partitions from worker memory, once what was made of them is
+    /// persisted (a later use rebuilds them from lineage).
+    pub fn unpersist(&self) {
+        self.parts.unpersist();
+        if let Some(unrouted) = &self.unrouted {
+            unrouted.unpersist();
         }
     }
 }

@@ -169,6 +169,7 @@ impl<V: Data, E: Data> Graph<V, E> {
         let stats = ctx.driver_value(move || Ok(stats))?;
         let graph = Graph {
             parts: output,
+            unrouted: None,
             directed: self.directed,
         };
         Ok((graph, stats))
