@@ -160,17 +160,21 @@ impl GraphBlock {
     }
 }
 
-/// The graph as one persisted [`GraphBlock`] per partition of `graph`, built now; the
-/// graph's own partitions are then dropped from memory (the blocks hold what the
-/// dataflow needs, and lineage rebuilds a lost block from the edge files).
-pub fn graph_blocks<V: Data, E: Data>(graph: &Graph<V, E>) -> Result<Dataset<Arc<GraphBlock>>> {
+/// The graph as one persisted [`GraphBlock`] per partition of `graph`, built now, and
+/// its number of vertices; the graph's own partitions are then dropped from memory (the
+/// blocks hold what the dataflow needs, and lineage rebuilds a lost block from the edge
+/// files).
+pub fn graph_blocks<V: Data, E: Data>(
+    graph: &Graph<V, E>,
+) -> Result<(Dataset<Arc<GraphBlock>>, u64)> {
     let blocks = graph
         .parts()
         .map(|part| Arc::new(GraphBlock::from_topology(&part.topology)))
         .persist();
-    blocks.map(|b| b.len()).collect()?;
+    // Counting the vertices builds the blocks.
+    let vertices = blocks.map(|b| b.len() as u64).collect()?.iter().sum();
     graph.unpersist();
-    Ok(blocks)
+    Ok((blocks, vertices))
 }
 
 #[cfg(test)]

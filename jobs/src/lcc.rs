@@ -269,6 +269,7 @@ impl VertexProgram for LccProgram {
     /// Superstep 2 sends only link counts, which add up on the way.
     fn combiner_at(&self, superstep: u64) -> Option<Combiner<LccMessage>> {
         (superstep == 2).then(|| {
+            // Superstep 2 sends nothing but `Links`, so no other pair meets here.
             Combiner::new(|into: &mut LccMessage, m| {
                 if let (LccMessage::Links(total), LccMessage::Links(n)) = (into, m) {
                     *total += n;

@@ -98,12 +98,8 @@ pub fn pagerank<V: Data, E: Data>(
     iterations: u32,
     damping: f64,
 ) -> Result<Dataset<(u64, f64)>> {
-    let blocks = graph_blocks(graph)?;
-    let n = blocks
-        .map(|b| b.len() as u64)
-        .collect()?
-        .iter()
-        .sum::<u64>() as f64;
+    let (blocks, vertices) = graph_blocks(graph)?;
+    let n = vertices as f64;
     let mut ranks: Dataset<Arc<Vec<f64>>> = blocks
         .map(move |b| Arc::new(vec![1.0 / n; b.len()]))
         .persist();
