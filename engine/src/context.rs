@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::plan::{NodeId, Plan, ResultTask, SessionTask};
 use crate::protocol::JobOptions;
-use crate::scheduler::{Scheduler, SessionOutcome, SessionRun};
+use crate::scheduler::{Scheduler, SessionOutcome, SessionResults, SessionRun};
 use crate::shuffle::block::{decode_value, encode_value};
 use crate::task::add_to_current_task_counter;
 
@@ -252,7 +252,7 @@ impl JobContext {
 
     /// Runs session `task` (long-lived partitions stepped by the driver's barrier) from
     /// `control`, the first step's control bytes, until `master` ends it; returns each
-    /// partition's result. A lost worker fails it (see [`run_session_attempt`] for runs
+    /// partition's and service shard's result. A lost worker fails it (see [`run_session_attempt`] for runs
     /// that recover).
     ///
     /// [`run_session_attempt`]: JobContext::run_session_attempt
@@ -262,7 +262,7 @@ impl JobContext {
         task: Arc<dyn SessionTask>,
         control: Vec<u8>,
         master: F,
-    ) -> Result<Vec<Vec<u8>>>
+    ) -> Result<SessionResults>
     where
         F: FnMut(u64, &[Vec<u8>]) -> Result<Option<Vec<u8>>>,
     {

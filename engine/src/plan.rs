@@ -141,6 +141,22 @@ pub trait SessionTask: Send + Sync + 'static {
             "this session cannot be restored from a checkpoint",
         ))
     }
+
+    /// How many service shards run beside the partitions (see `session::service`): none
+    /// unless the session says so.
+    fn services(&self) -> u32 {
+        0
+    }
+
+    /// Opens service shard `shard` of [`services`](Self::services).
+    fn open_service(
+        &self,
+        shard: u32,
+    ) -> Result<Box<dyn crate::session::service::SessionService>, TaskError> {
+        Err(TaskError::failed(format!(
+            "this session has no service shard {shard}"
+        )))
+    }
 }
 
 /// A registered session.

@@ -106,6 +106,8 @@ pub enum SessionCommand {
         checkpoints: u64,
         /// Start from a checkpoint instead of the input.
         restore: Option<SessionRestore>,
+        /// The worker of each service shard (see `session::service`).
+        services: Vec<WorkerId>,
     },
     /// Run step `step` of every local partition with the barrier's `control` bytes;
     /// with `checkpoint`, first snapshot each partition and its inbox, keep the snapshot
@@ -146,6 +148,8 @@ pub enum SessionReply {
     Closed {
         results: Vec<(u32, Vec<u8>)>,
         cached: Vec<(NodeId, usize)>,
+        /// The results of its service shards.
+        services: Vec<(u32, Vec<u8>)>,
     },
     /// Its partitions of the session are dropped.
     Aborted,

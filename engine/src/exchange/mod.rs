@@ -25,6 +25,10 @@
 //!  wait_flushed(s) … take(s, p)              wait_flushed(s) … take(s, p)
 //! ```
 //!
+//! A target that answers requests (a parameter-server shard) or waits for answers (a
+//! trainer) subscribes instead ([`Mailbox::subscribe`]): its batches go to a queue as they
+//! arrive, in arrival order, rather than waiting for a tag's flush.
+//!
 //! Wire layout of a `Message` frame body: a fixed [`HEADER_BYTES`]-byte little-endian
 //! header (`channel u64, tag u64, from u32, to u32, kind u8`) and the batch's bytes. A
 //! frame that does not parse closes its connection with a logged error.
@@ -118,9 +122,17 @@ impl BatchHeader {
     }
 }
 
+/// A batch handed to a subscribed target.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub header: BatchHeader,
+    pub payload: Bytes,
+}
+
 #[derive(Default)]
 struct MailState {
     batches: HashMap<(ChannelId, u64, u32), Vec<Bytes>>,
+    subscribers: HashMap<(ChannelId, u32), crossbeam_channel::Sender<Delivery>>,
     flushed: HashMap<(ChannelId, u64), BTreeSet<WorkerId>>,
     aborted: HashMap<ChannelId, String>,
     closed: Option<String>,
@@ -143,6 +155,15 @@ impl Mailbox {
     /// Stores a pushed batch or a sender's flush marker.
     pub fn deliver(&self, header: BatchHeader, payload: Bytes) {
         let mut s = self.state.lock();
+        let key = (header.channel, header.to);
+        if header.kind == BatchKind::Batch {
+            if let Some(subscriber) = s.subscribers.get(&key) {
+                if subscriber.send(Delivery { header, payload }).is_err() {
+                    s.subscribers.remove(&key);
+                }
+                return;
+            }
+        }
         match header.kind {
             BatchKind::Batch => s
                 .batches
@@ -157,6 +178,20 @@ impl Mailbox {
             }
         }
         self.arrived.notify_all();
+    }
+
+    /// Sends every later batch for target `to` on `channel` to the returned queue, in
+    /// arrival order, instead of keeping it for [`take`](Self::take). The queue ends
+    /// (disconnects) when the target is unsubscribed or its channel dropped.
+    pub fn subscribe(&self, channel: ChannelId, to: u32) -> crossbeam_channel::Receiver<Delivery> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        self.state.lock().subscribers.insert((channel, to), tx);
+        rx
+    }
+
+    /// Ends the subscription of `to` on `channel`: its queue disconnects once drained.
+    pub fn unsubscribe(&self, channel: ChannelId, to: u32) {
+        self.state.lock().subscribers.remove(&(channel, to));
     }
 
     /// Waits until every one of `senders` has flushed `tag` on `channel`.
@@ -232,10 +267,12 @@ impl Mailbox {
         self.state.lock().flushed.remove(&(channel, tag));
     }
 
-    /// Drops everything of `channel`: its run is over or rolled back.
+    /// Drops everything of `channel`, its subscriptions too: its run is over or rolled
+    /// back.
     pub fn drop_channel(&self, channel: ChannelId) {
         let mut s = self.state.lock();
         s.batches.retain(|k, _| k.0 != channel);
+        s.subscribers.retain(|k, _| k.0 != channel);
         s.flushed.retain(|k, _| k.0 != channel);
     }
 
@@ -245,6 +282,7 @@ impl Mailbox {
         if s.closed.is_none() {
             s.closed = Some(reason.to_string());
         }
+        s.subscribers.clear();
         self.arrived.notify_all();
     }
 

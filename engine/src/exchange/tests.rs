@@ -47,6 +47,40 @@ fn flush(from: WorkerId, tag: u64) -> BatchHeader {
 }
 
 #[test]
+fn a_subscribed_target_gets_its_batches_in_arrival_order_until_unsubscribed() {
+    let mailbox = Mailbox::new();
+    let queue = mailbox.subscribe(1, 5);
+    mailbox.deliver(batch(0, 9, 5), Bytes::from_static(b"first"));
+    mailbox.deliver(batch(1, 2, 5), Bytes::from_static(b"second"));
+    mailbox.deliver(batch(1, 2, 6), Bytes::from_static(b"kept"));
+    let got: Vec<_> = queue
+        .try_iter()
+        .map(|d| (d.header.tag, d.payload))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (9, Bytes::from_static(b"first")),
+            (2, Bytes::from_static(b"second"))
+        ]
+    );
+    assert_eq!(mailbox.take(1, 2, 6), vec![Bytes::from_static(b"kept")]);
+    mailbox.unsubscribe(1, 5);
+    assert!(
+        queue.recv().is_err(),
+        "the queue ends with its subscription"
+    );
+    mailbox.deliver(batch(0, 3, 5), Bytes::from_static(b"later"));
+    assert_eq!(mailbox.take(1, 3, 5).len(), 1);
+    let again = mailbox.subscribe(1, 5);
+    mailbox.drop_channel(1);
+    assert!(
+        again.recv().is_err(),
+        "dropping the channel ends its queues"
+    );
+}
+
+#[test]
 fn a_tag_is_complete_when_every_sender_flushed_it() {
     let mailbox = Mailbox::new();
     mailbox.deliver(batch(1, 5, 0), Bytes::from_static(b"a"));

@@ -34,7 +34,7 @@ mod release;
 mod sessions;
 mod stages;
 
-pub use sessions::{Checkpoint, Master, SessionOutcome, SessionRun};
+pub use sessions::{Checkpoint, Master, SessionOutcome, SessionResults, SessionRun};
 
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};

@@ -50,11 +50,18 @@ pub struct Checkpoint {
     pub channel: u64,
 }
 
+/// What a closed session gave: each partition's result and each service shard's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SessionResults {
+    pub partitions: Vec<Vec<u8>>,
+    pub services: Vec<Vec<u8>>,
+}
+
 /// How an attempt of a session ended.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum SessionOutcome {
-    /// It closed: each partition's result.
-    Closed(Vec<Vec<u8>>),
+    /// It closed.
+    Closed(SessionResults),
     /// Workers were lost at step `step`; `checkpoint` is the last complete checkpoint
     /// when every partition still has a live holder of its snapshot.
     Lost {
@@ -73,6 +80,8 @@ enum Replies {
 /// An attempt whose partitions are open.
 struct Opened {
     placement: Vec<WorkerId>,
+    /// The worker of each service shard.
+    services: Vec<WorkerId>,
     workers: Vec<WorkerId>,
     channel: u64,
     first_step: u64,
@@ -126,11 +135,50 @@ impl Scheduler {
                 self.register_session_output(session, *worker, &opened.placement, cached)?;
             }
         }
-        Ok(SessionOutcome::Closed(self.by_partition(
-            session,
-            &opened.placement,
-            replies,
-        )?))
+        let services = self.service_results(session, &opened.services, &replies)?;
+        Ok(SessionOutcome::Closed(SessionResults {
+            partitions: self.by_partition(session, &opened.placement, replies)?,
+            services,
+        }))
+    }
+
+    /// Each service shard's result from the workers' `Closed` replies; a worker naming a
+    /// shard it does not hold is evicted.
+    fn service_results(
+        &mut self,
+        session: SessionId,
+        services: &[WorkerId],
+        replies: &[(WorkerId, SessionReply)],
+    ) -> Result<Vec<Vec<u8>>> {
+        let mut out: Vec<Option<Vec<u8>>> = vec![None; services.len()];
+        for (worker, reply) in replies {
+            let SessionReply::Closed { services: got, .. } = reply else {
+                continue;
+            };
+            for (shard, bytes) in got {
+                let s = *shard as usize;
+                if services.get(s) != Some(worker) || out[s].is_some() {
+                    let reason = format!(
+                        "sent service shard {s} of session {session}, which it does not hold"
+                    );
+                    self.evict_worker(*worker, reason)?;
+                    return Err(Error::job(format!(
+                        "session {session} lost worker {worker}"
+                    )));
+                }
+                out[s] = Some(bytes.clone());
+            }
+        }
+        out.into_iter()
+            .enumerate()
+            .map(|(s, b)| {
+                b.ok_or_else(|| {
+                    Error::job(format!(
+                        "no result for service shard {s} of session {session}"
+                    ))
+                })
+            })
+            .collect()
     }
 
     /// Places the session's partitions and opens them (from a checkpoint when `run`
@@ -168,6 +216,10 @@ impl Scheduler {
             Some(c) => Some(self.restore_sources(c, &placement)?),
             None => None,
         };
+        // Service shard s goes to the (s mod W)-th worker of the session.
+        let services: Vec<WorkerId> = (0..entry.task.services() as usize)
+            .map(|s| workers[s % workers.len()])
+            .collect();
         let open = SessionCommand::Open {
             fingerprint: entry.fingerprint,
             placement: placement.clone(),
@@ -177,6 +229,7 @@ impl Scheduler {
                 .collect(),
             checkpoints: channel,
             restore,
+            services: services.clone(),
         };
         self.broadcast_session(session, &workers, &open);
         let first_step = run.restore.as_ref().map_or(0, |c| c.step);
@@ -189,6 +242,7 @@ impl Scheduler {
         }
         Ok(Ok(Opened {
             placement,
+            services,
             workers,
             channel,
             first_step,
@@ -211,6 +265,7 @@ impl Scheduler {
             workers,
             channel,
             first_step,
+            ..
         } = opened;
         let mut step = *first_step;
         loop {

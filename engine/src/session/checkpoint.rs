@@ -168,16 +168,17 @@ pub(super) fn gather(
 ) -> Result<HashMap<u32, Bytes>, TaskError> {
     let (channel, step) = (local.checkpoints, restore.step);
     env.mailbox.forget_tags(channel, |t| t > step);
-    if restore.sources.len() != local.placement.len() {
+    if restore.sources.len() != local.route.placement.len() {
         return Err(TaskError::failed(format!(
             "a restore names {} sources for {} partitions",
             restore.sources.len(),
-            local.placement.len()
+            local.route.placement.len()
         )));
     }
     let workers = local.workers();
-    let address = |w: WorkerId| local.addresses.get(&w).cloned().unwrap_or_default();
-    for (p, (&source, &owner)) in restore.sources.iter().zip(&local.placement).enumerate() {
+    let address = |w: WorkerId| local.route.addresses.get(&w).cloned().unwrap_or_default();
+    let placement = &local.route.placement;
+    for (p, (&source, &owner)) in restore.sources.iter().zip(placement.iter()).enumerate() {
         if source != env.worker_id || owner == env.worker_id {
             continue;
         }
@@ -192,8 +193,7 @@ pub(super) fn gather(
         .wait_flushed(channel, step, &workers, STEP_INPUT_WAIT)?;
     env.mailbox.finish_tag(channel, step);
     let mut mine = HashMap::new();
-    for (p, _) in local
-        .placement
+    for (p, _) in placement
         .iter()
         .enumerate()
         .filter(|(_, w)| **w == env.worker_id)

@@ -22,31 +22,34 @@
 //! worker's task pool, never on the I/O runtime; a worker's partitions step in parallel on
 //! its task threads.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use parking_lot::Mutex;
 use rayon::prelude::*;
 
 use crate::error::TaskError;
-use crate::exchange::{ChannelId, Pusher};
+use crate::exchange::{ChannelId, Delivery, Pusher};
 use crate::executor::{panic_message, WorkerEnv, PLAN_WAIT};
-use crate::plan::{SessionId, SessionPartition};
+use crate::plan::{SessionId, SessionPartition, SessionTask};
 use crate::protocol::{SessionCommand, SessionReply, SessionRestore};
 use crate::task::{ShuffleLocations, TaskContext, WorkerId};
+use service::{Route, RunningService};
 
 /// How long a step waits for the other workers' batches of the step before.
 pub const STEP_INPUT_WAIT: Duration = Duration::from_secs(120);
 
 /// Where a partition's step pushes its batches: to any partition of the session, on
-/// whichever worker holds it.
+/// whichever worker holds it, or to the session's service shards; and, in a session with
+/// services, where the partition's answers arrive.
 pub struct Outbox<'a> {
     pusher: &'a Pusher,
     session: SessionId,
     step: u64,
-    placement: &'a [WorkerId],
-    addresses: &'a BTreeMap<WorkerId, String>,
+    route: &'a Route,
+    answers: Option<&'a Receiver<Delivery>>,
     batches: u64,
     bytes: u64,
 }
@@ -54,30 +57,56 @@ pub struct Outbox<'a> {
 impl Outbox<'_> {
     /// How many partitions the session has.
     pub fn partitions(&self) -> usize {
-        self.placement.len()
+        self.route.placement.len()
+    }
+
+    /// How many service shards the session has.
+    pub fn services(&self) -> usize {
+        self.route.services.len()
     }
 
     /// Pushes `payload` to partition `to`, for its next step.
     pub fn send(&mut self, to: usize, payload: &[u8]) -> Result<(), TaskError> {
-        let worker = *self
-            .placement
-            .get(to)
-            .ok_or_else(|| TaskError::failed(format!("partition {to} is not in the session")))?;
-        let address = self
-            .addresses
-            .get(&worker)
-            .map(String::as_str)
-            .unwrap_or("");
+        if to >= self.partitions() {
+            return Err(TaskError::failed(format!(
+                "partition {to} is not in the session"
+            )));
+        }
+        self.push(self.step, to as u32, payload)
+    }
+
+    /// Pushes `payload` under `tag` to service shard `shard`.
+    pub fn send_to_service(
+        &mut self,
+        shard: u32,
+        tag: u64,
+        payload: &[u8],
+    ) -> Result<(), TaskError> {
+        self.push(tag, service::service_target(shard), payload)
+    }
+
+    /// The next batch pushed to this partition (a service's answer), waiting at most
+    /// `timeout`; only in a session with services.
+    pub fn receive(&self, timeout: Duration) -> Result<Delivery, TaskError> {
+        let answers = self.answers.ok_or_else(|| {
+            TaskError::failed("this session's partitions get no answers (it has no services)")
+        })?;
+        answers.recv_timeout(timeout).map_err(|e| match e {
+            RecvTimeoutError::Timeout => TaskError::failed(format!(
+                "no answer from the session's services within {}s",
+                timeout.as_secs()
+            )),
+            RecvTimeoutError::Disconnected => {
+                TaskError::Cancelled("the session was closed or given up".into())
+            }
+        })
+    }
+
+    fn push(&mut self, tag: u64, to: u32, payload: &[u8]) -> Result<(), TaskError> {
         self.batches += 1;
         self.bytes += payload.len() as u64;
-        self.pusher.send(
-            worker,
-            address,
-            self.session as u64,
-            self.step,
-            to as u32,
-            payload,
-        )
+        self.route
+            .push(self.pusher, self.session as u64, tag, to, payload)
     }
 
     /// Batches and bytes pushed so far in this step.
@@ -88,9 +117,12 @@ impl Outbox<'_> {
 
 /// One session's partitions on this worker.
 struct LocalSession {
-    placement: Vec<WorkerId>,
-    addresses: BTreeMap<WorkerId, String>,
+    route: Route,
     partitions: Vec<(u32, Box<dyn SessionPartition>)>,
+    /// Each partition's queue of answers, in a session with services.
+    answers: HashMap<u32, Receiver<Delivery>>,
+    /// The service shards running here.
+    services: Vec<RunningService>,
     /// The channel its checkpoints live on.
     checkpoints: ChannelId,
     /// The first step of this attempt (0, or the restored checkpoint's step).
@@ -102,7 +134,7 @@ struct LocalSession {
 impl LocalSession {
     /// The session's workers, ascending.
     fn workers(&self) -> Vec<WorkerId> {
-        let mut workers = self.placement.clone();
+        let mut workers = self.route.placement.to_vec();
         workers.sort_unstable();
         workers.dedup();
         workers
@@ -124,11 +156,15 @@ pub fn handle(env: &Arc<WorkerEnv>, session: SessionId, command: SessionCommand)
             addresses,
             checkpoints,
             restore,
+            services,
         } => {
             let opening = Opening {
                 fingerprint,
-                placement,
-                addresses,
+                route: Route {
+                    placement: placement.into(),
+                    services: services.into(),
+                    addresses: Arc::new(addresses),
+                },
                 checkpoints,
             };
             open(env, session, opening, restore)
@@ -162,8 +198,7 @@ pub fn handle(env: &Arc<WorkerEnv>, session: SessionId, command: SessionCommand)
 /// What an `Open` command says.
 struct Opening {
     fingerprint: u64,
-    placement: Vec<WorkerId>,
-    addresses: BTreeMap<WorkerId, String>,
+    route: Route,
     checkpoints: ChannelId,
 }
 
@@ -182,9 +217,10 @@ fn open(
         });
     }
     let mut local = LocalSession {
-        placement: opening.placement,
-        addresses: opening.addresses,
+        route: opening.route,
         partitions: Vec::new(),
+        answers: HashMap::new(),
+        services: Vec::new(),
         checkpoints: opening.checkpoints,
         first_step: restore.as_ref().map_or(0, |r| r.step),
         restored_inboxes: HashMap::new(),
@@ -193,12 +229,15 @@ fn open(
         Some(r) => checkpoint::gather(env, &local, r)?,
         None => HashMap::new(),
     };
-    for (p, _) in local
+    let mine: Vec<usize> = local
+        .route
         .placement
         .iter()
         .enumerate()
         .filter(|(_, w)| **w == env.worker_id)
-    {
+        .map(|(p, _)| p)
+        .collect();
+    for p in mine {
         let tc = TaskContext::new(env.clone(), p, 0, ShuffleLocations::default());
         let _current = tc.enter();
         let partition = match snapshots.get(&(p as u32)) {
@@ -212,11 +251,55 @@ fn open(
         local.partitions.push((p as u32, partition));
         tc.check()?;
     }
+    start_services(env, session, entry.task.as_ref(), &mut local)?;
     env.sessions
         .sessions
         .lock()
         .insert(session, Arc::new(Mutex::new(local)));
     Ok(SessionReply::Opened)
+}
+
+/// Starts the service shards placed here and subscribes every local partition to its
+/// answers, in a session with services.
+fn start_services(
+    env: &Arc<WorkerEnv>,
+    session: SessionId,
+    task: &dyn SessionTask,
+    local: &mut LocalSession,
+) -> Result<(), TaskError> {
+    let channel = session as u64;
+    let shards = task.services() as usize;
+    if local.route.services.len() != shards {
+        return Err(TaskError::failed(format!(
+            "the driver placed {} service shards of session {session}, its task has {shards}",
+            local.route.services.len()
+        )));
+    }
+    if shards == 0 {
+        return Ok(());
+    }
+    for (p, _) in &local.partitions {
+        local.answers.insert(*p, env.mailbox.subscribe(channel, *p));
+    }
+    for (shard, worker) in local.route.services.iter().enumerate() {
+        if *worker != env.worker_id {
+            continue;
+        }
+        let shard = shard as u32;
+        let service = task.open_service(shard)?;
+        let queue = env
+            .mailbox
+            .subscribe(channel, service::service_target(shard));
+        local.services.push(RunningService::start(
+            env.clone(),
+            channel,
+            shard,
+            local.route.clone(),
+            service,
+            queue,
+        )?);
+    }
+    Ok(())
 }
 
 fn local_session(
@@ -245,12 +328,14 @@ fn run_step(
     let checkpoints = local.checkpoints;
     let mut restored = std::mem::take(&mut local.restored_inboxes);
     let LocalSession {
-        placement,
-        addresses,
+        route,
         partitions,
+        answers,
+        services,
         ..
     } = &mut *local;
-    let (placement, addresses): (&[WorkerId], &BTreeMap<WorkerId, String>) = (placement, addresses);
+    let (route, answers): (&Route, &HashMap<u32, Receiver<Delivery>>) = (route, answers);
+    let addresses = &route.addresses;
     let channel = session as u64;
     if step > first_step {
         env.mailbox
@@ -287,14 +372,17 @@ fn run_step(
                 pusher: &env.pusher,
                 session,
                 step,
-                placement,
-                addresses,
+                route,
+                answers: answers.get(p),
                 batches: 0,
                 bytes: 0,
             };
             Ok((*p, partition.step(step, control, inbox, &mut outbox)?))
         })
         .collect::<Result<Vec<_>, TaskError>>()?;
+    if let Some(refused) = services.iter().find_map(RunningService::take_refusal) {
+        return Err(refused);
+    }
     if step > first_step {
         env.mailbox.finish_tag(channel, step - 1);
     }
@@ -318,6 +406,18 @@ fn close(env: &Arc<WorkerEnv>, session: SessionId) -> Result<SessionReply, TaskE
     env.mailbox.drop_channel(session as u64);
     let mut local = local.lock();
     env.mailbox.drop_channel(local.checkpoints);
+    // Dropping the channel ended the services' queues: each thread ends once its queue
+    // is drained.
+    let mut services = Vec::new();
+    for running in std::mem::take(&mut local.services) {
+        let shard = running.shard;
+        let refused = running.take_refusal();
+        let mut service = running.join()?;
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        services.push((shard, service.finish()?));
+    }
     let mut results = Vec::with_capacity(local.partitions.len());
     let mut cached = Vec::new();
     for (p, partition) in local.partitions.iter_mut() {
@@ -327,9 +427,14 @@ fn close(env: &Arc<WorkerEnv>, session: SessionId) -> Result<SessionReply, TaskE
         tc.check()?;
         cached.extend(tc.metrics().cached);
     }
-    Ok(SessionReply::Closed { results, cached })
+    Ok(SessionReply::Closed {
+        results,
+        cached,
+        services,
+    })
 }
 
 pub mod checkpoint;
+pub mod service;
 #[cfg(test)]
 mod tests;
