@@ -16,6 +16,7 @@
 mod action;
 pub mod dataset;
 pub mod graph;
+pub mod ps;
 pub mod shuffle;
 pub mod sources;
 pub mod testing;

@@ -357,29 +357,77 @@ fn run_step(
         next: checkpoint::replica_of(env.worker_id, &workers),
         addresses,
     };
-    // The partitions of this worker step in parallel on its task threads.
-    let reports = partitions
-        .par_iter_mut()
-        .zip(inboxes)
-        .map(|((p, partition), inbox)| {
-            if take_checkpoint {
-                replica.keep(*p, partition.as_ref(), &inbox)?;
+    let run_one = |p: u32, partition: &mut Box<dyn SessionPartition>, inbox: Vec<bytes::Bytes>| {
+        if take_checkpoint {
+            replica.keep(p, partition.as_ref(), &inbox)?;
+        }
+        if let Some(delay) = crate::executor::injected_delay() {
+            std::thread::sleep(delay);
+        }
+        let mut outbox = Outbox {
+            pusher: &env.pusher,
+            session,
+            step,
+            route,
+            answers: answers.get(&p),
+            batches: 0,
+            bytes: 0,
+        };
+        Ok((p, partition.step(step, control, inbox, &mut outbox)?))
+    };
+    let reports = if answers.is_empty() {
+        // The partitions of this worker step in parallel on its task threads.
+        partitions
+            .par_iter_mut()
+            .zip(inboxes)
+            .map(|((p, partition), inbox)| run_one(*p, partition, inbox))
+            .collect::<Result<Vec<_>, TaskError>>()?
+    } else {
+        // Partitions that wait on services' answers wait on each other too (a BSP clock
+        // needs every trainer): each gets a thread, however many task threads there are.
+        // One that fails ends the others' waits.
+        std::thread::scope(|scope| {
+            let running: Vec<_> = partitions
+                .iter_mut()
+                .zip(inboxes)
+                .map(|((p, partition), inbox)| {
+                    let run_one = &run_one;
+                    let p = *p;
+                    scope.spawn(move || {
+                        let result = run_one(p, partition, inbox);
+                        if result.is_err() {
+                            for q in answers.keys() {
+                                env.mailbox.unsubscribe(channel, *q);
+                            }
+                        }
+                        result
+                    })
+                })
+                .collect();
+            let mut reports = Vec::with_capacity(running.len());
+            let mut failure: Option<TaskError> = None;
+            for thread in running {
+                let result = thread.join().unwrap_or_else(|panic| {
+                    Err(TaskError::failed(format!(
+                        "a partition of session {session} panicked: {}",
+                        panic_message(&*panic)
+                    )))
+                });
+                match result {
+                    Ok(report) => reports.push(report),
+                    // The first real failure, not the cancellations it caused.
+                    Err(e) => match &failure {
+                        Some(TaskError::Cancelled(_)) | None => failure = Some(e),
+                        Some(_) => {}
+                    },
+                }
             }
-            if let Some(delay) = crate::executor::injected_delay() {
-                std::thread::sleep(delay);
+            match failure {
+                Some(e) => Err(e),
+                None => Ok(reports),
             }
-            let mut outbox = Outbox {
-                pusher: &env.pusher,
-                session,
-                step,
-                route,
-                answers: answers.get(p),
-                batches: 0,
-                bytes: 0,
-            };
-            Ok((*p, partition.step(step, control, inbox, &mut outbox)?))
-        })
-        .collect::<Result<Vec<_>, TaskError>>()?;
+        })?
+    };
     if let Some(refused) = services.iter().find_map(RunningService::take_refusal) {
         return Err(refused);
     }

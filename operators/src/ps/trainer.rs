@@ -1,0 +1,230 @@
+//! The trainers and the session that holds them: one trainer per cached data partition,
+//! the parameter shards as the session's services (see `server`).
+//!
+//! A step of the session is an epoch. The trainer first evaluates the model as the
+//! epoch finds it (an exact pull: every update of the epochs before is in), then runs the
+//! epoch's clocks: for each minibatch it pulls the keys the minibatch reads, computes the
+//! gradient, and pushes its mean. The pull of clock `c` is answered when the consistency
+//! model allows, which is where BSP waits for the slowest trainer and SSP lets a trainer
+//! run ahead. Its report holds the evaluation, the minibatches' losses and the traffic.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use weir_engine::plan::{NodeId, SessionPartition, SessionTask};
+use weir_engine::session::service::SessionService;
+use weir_engine::session::Outbox;
+use weir_engine::{TaskContext, TaskError};
+
+use crate::ps::client::{PsClient, Traffic};
+use crate::ps::consistency::Consistency;
+use crate::ps::keys::KeyLayout;
+use crate::ps::learner::{Evaluation, Learner};
+use crate::ps::schedule::{epoch_order, minibatch};
+use crate::ps::server::ServerShard;
+use crate::ps::update::UpdateRule;
+
+/// What the driver tells the trainers at an epoch's barrier.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct Control {
+    pub epoch: u64,
+    pub clocks_per_epoch: u64,
+    /// Train the epoch after evaluating (the last step only evaluates).
+    pub train: bool,
+}
+
+/// What a trainer reports after an epoch.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Report {
+    /// The model as the epoch found it.
+    pub evaluation: Evaluation,
+    /// The minibatches' losses, summed, and their examples.
+    pub minibatch_loss: f64,
+    pub minibatch_examples: u64,
+    /// What the minibatches' pulls and pushes moved (the evaluation's pull apart).
+    pub traffic: Traffic,
+    /// Bytes the evaluation's pull moved.
+    pub evaluation_bytes: u64,
+    /// Seconds computing gradients.
+    pub compute_seconds: f64,
+}
+
+/// A slowed worker: its trainers take `factor` times as long per minibatch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Straggler {
+    pub worker: u32,
+    pub factor: f64,
+}
+
+/// How a parameter-server session opens its trainers and shards.
+pub(crate) struct PsTask<L: Learner> {
+    pub learner: Arc<L>,
+    pub data: NodeId,
+    pub layout: KeyLayout,
+    pub rule: Arc<dyn UpdateRule>,
+    pub consistency: Consistency,
+    pub trainers: usize,
+    pub seed: u64,
+    pub straggler: Option<Straggler>,
+}
+
+impl<L: Learner> SessionTask for PsTask<L> {
+    fn node(&self) -> NodeId {
+        self.data
+    }
+
+    fn open(&self, p: usize, tc: &TaskContext) -> Result<Box<dyn SessionPartition>, TaskError> {
+        let parts = tc.cached::<L::Part>(self.data, p).ok_or_else(|| {
+            TaskError::failed(format!(
+                "training partition {p} is not in this worker's memory"
+            ))
+        })?;
+        if parts.len() > 1 {
+            return Err(TaskError::failed(format!(
+                "training partition {p} holds {} records, not one",
+                parts.len()
+            )));
+        }
+        let slowdown = self
+            .straggler
+            .filter(|s| s.worker == tc.worker_id() && s.factor > 1.0)
+            .map(|s| s.factor - 1.0);
+        Ok(Box::new(Trainer {
+            learner: self.learner.clone(),
+            parts,
+            empty: L::Part::default(),
+            partition: p,
+            layout: self.layout,
+            seed: self.seed,
+            slowdown,
+            next_request: 0,
+        }))
+    }
+
+    fn services(&self) -> u32 {
+        self.layout.shards
+    }
+
+    fn open_service(&self, shard: u32) -> Result<Box<dyn SessionService>, TaskError> {
+        let learner = self.learner.clone();
+        Ok(Box::new(ServerShard::new(
+            &self.layout,
+            shard,
+            self.trainers,
+            self.rule.clone(),
+            self.consistency,
+            &move |key, values| learner.init(key, values),
+        )))
+    }
+}
+
+/// One trainer: its cached partition and where it is in the job.
+struct Trainer<L: Learner> {
+    learner: Arc<L>,
+    parts: Arc<Vec<L::Part>>,
+    empty: L::Part,
+    partition: usize,
+    layout: KeyLayout,
+    seed: u64,
+    /// Extra time per minibatch, as a multiple of its compute time (a straggler).
+    slowdown: Option<f64>,
+    next_request: u64,
+}
+
+impl<L: Learner> Trainer<L> {
+    fn part(&self) -> &L::Part {
+        self.parts.first().unwrap_or(&self.empty)
+    }
+
+    /// Evaluates the model with every update before `clock` in.
+    fn evaluate(&self, client: &mut PsClient<'_, '_>, clock: u64) -> Result<Evaluation, TaskError> {
+        let (mut keys, mut values) = (Vec::new(), Vec::new());
+        self.learner.evaluation_keys(self.part(), &mut keys);
+        let handle = client.pull(&keys, clock, true)?;
+        client.wait(handle, &mut values)?;
+        Ok(self.learner.evaluate(self.part(), &keys, &values))
+    }
+
+    /// Runs the clocks of epoch `control.epoch`.
+    fn train(
+        &self,
+        client: &mut PsClient<'_, '_>,
+        control: &Control,
+        report: &mut Report,
+    ) -> Result<(), TaskError> {
+        let learner = &self.learner;
+        let part = self.part();
+        let order = epoch_order(
+            learner.examples(part),
+            self.partition,
+            control.epoch,
+            self.seed,
+        );
+        let (mut keys, mut values, mut grads) = (Vec::new(), Vec::new(), Vec::new());
+        let first_clock = control.epoch * control.clocks_per_epoch;
+        for batch in 0..control.clocks_per_epoch {
+            let clock = first_clock + batch;
+            let rows = minibatch(&order, batch, control.clocks_per_epoch);
+            if rows.is_empty() {
+                client.push(&[], &[], clock)?;
+                continue;
+            }
+            learner.keys(part, rows, &mut keys);
+            let handle = client.pull(&keys, clock, false)?;
+            client.wait(handle, &mut values)?;
+            let started = Instant::now();
+            grads.clear();
+            grads.resize(values.len(), 0.0f32);
+            let loss = learner.gradient(part, rows, &keys, &values, &mut grads);
+            let scale = 1.0 / rows.len() as f32;
+            grads.iter_mut().for_each(|g| *g *= scale);
+            let computed = started.elapsed();
+            if let Some(extra) = self.slowdown {
+                std::thread::sleep(Duration::from_secs_f64(computed.as_secs_f64() * extra));
+            }
+            report.compute_seconds += computed.as_secs_f64();
+            report.minibatch_loss += loss;
+            report.minibatch_examples += rows.len() as u64;
+            client.push(&keys, &grads, clock)?;
+        }
+        Ok(())
+    }
+}
+
+impl<L: Learner> SessionPartition for Trainer<L> {
+    fn step(
+        &mut self,
+        _step: u64,
+        control: &[u8],
+        _inbox: Vec<bytes::Bytes>,
+        outbox: &mut Outbox<'_>,
+    ) -> Result<Vec<u8>, TaskError> {
+        let control: Control = bincode::deserialize(control)
+            .map_err(|e| TaskError::failed(format!("a malformed epoch control: {e}")))?;
+        let mut next_request = self.next_request;
+        let mut client = PsClient::new(
+            outbox,
+            self.layout,
+            self.partition as u32,
+            &mut next_request,
+        );
+        let mut report = Report {
+            evaluation: self.evaluate(&mut client, control.epoch * control.clocks_per_epoch)?,
+            evaluation_bytes: client.traffic.pulled_bytes,
+            ..Report::default()
+        };
+        client.traffic = Traffic::default();
+        if control.train {
+            self.train(&mut client, &control, &mut report)?;
+        }
+        report.traffic = client.traffic;
+        self.next_request = next_request;
+        bincode::serialize(&report)
+            .map_err(|e| TaskError::failed(format!("encoding a trainer's report: {e}")))
+    }
+
+    fn finish(&mut self, _tc: &TaskContext) -> Result<Vec<u8>, TaskError> {
+        Ok(Vec::new())
+    }
+}
