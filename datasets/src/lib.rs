@@ -14,6 +14,7 @@
 pub mod csv;
 pub mod edges;
 pub mod error;
+pub mod examples;
 pub mod generate;
 pub mod graphalytics;
 pub mod libsvm;
@@ -27,14 +28,16 @@ use std::path::PathBuf;
 
 pub use crate::csv::{infer_csv_schema, parse_csv_line, ColumnType, CsvSchema, CsvValue};
 pub use crate::edges::{parse_edge_line, Edge};
+pub use crate::examples::{CsvColumns, ExampleBlock, ExampleRow, LabelRule};
 pub use crate::error::{DatasetError, Result};
 pub use crate::generate::{
-    parse_size, rmat_edges, rmat_weight, sort_record, write_graph_file, write_graph_file_with,
+    parse_size, rmat_edges, rmat_weight, sort_record, write_classification_file, write_graph_file,
+    write_graph_file_with, ClassificationSpec,
     write_sort_file, write_text_file, TextGenerator, SORT_KEY_BYTES, SORT_RECORD_BYTES,
     TEXT_CHUNK_BYTES,
 };
 pub use crate::graphalytics::{load_properties, parse_vertex_line, GraphalyticsDataset};
-pub use crate::libsvm::{parse_libsvm_line, LibsvmRow};
+pub use crate::libsvm::{parse_libsvm_into, parse_libsvm_line, LibsvmRow};
 pub use crate::output::{check_output_dir, part_file_name, OutputStaging};
 pub use crate::parquet_io::{
     plan_parquet_splits, read_parquet_rows, read_parquet_split, write_parquet_rows, ParquetSplit,

@@ -14,10 +14,25 @@ pub struct LibsvmRow {
 }
 
 /// Parses one LIBSVM line; `None` for a blank or `#` comment line. Text after a `#`
-/// is a comment and `qid:` tokens (ranking groups) are skipped. Indices need not be
-/// ascending. A bad label or token is a [`DatasetError::Malformed`] error naming
-/// `path` and `line_no`.
+/// is a comment and `qid:` tokens (ranking groups) are skipped. Indices must ascend
+/// strictly and values be finite numbers. A bad label or token is a
+/// [`DatasetError::Malformed`] error naming `path` and `line_no`.
 pub fn parse_libsvm_line(line: &str, path: &Path, line_no: u64) -> Result<Option<LibsvmRow>> {
+    let mut features = Vec::new();
+    let label = parse_libsvm_into(line, path, line_no, |i, v| features.push((i, v)))?;
+    Ok(label.map(|label| LibsvmRow { label, features }))
+}
+
+/// Parses one LIBSVM line like [`parse_libsvm_line`], handing each feature to `feature`
+/// (so a reader can append rows to a block without a vector per row); returns the label,
+/// `None` for a blank or comment line. On an error some features may have been handed
+/// over: the caller drops the row.
+pub fn parse_libsvm_into(
+    line: &str,
+    path: &Path,
+    line_no: u64,
+    mut feature: impl FnMut(u32, f32),
+) -> Result<Option<f64>> {
     let content = match line.find('#') {
         Some(i) => &line[..i],
         None => line,
@@ -29,8 +44,10 @@ pub fn parse_libsvm_line(line: &str, path: &Path, line_no: u64) -> Result<Option
     let bad = |message: String| DatasetError::malformed(path, line_no, message);
     let label: f64 = label_text
         .parse()
-        .map_err(|_| bad(format!("label {label_text:?} is not a number")))?;
-    let mut features = Vec::new();
+        .ok()
+        .filter(|l: &f64| l.is_finite())
+        .ok_or_else(|| bad(format!("label {label_text:?} is not a number")))?;
+    let mut previous: Option<u32> = None;
     for token in tokens {
         let Some((index, value)) = token.split_once(':') else {
             return Err(bad(format!("token {token:?} is not index:value")));
@@ -41,12 +58,21 @@ pub fn parse_libsvm_line(line: &str, path: &Path, line_no: u64) -> Result<Option
         let index: u32 = index
             .parse()
             .map_err(|_| bad(format!("feature index in {token:?} is not an integer")))?;
+        if previous.is_some_and(|p| index <= p) {
+            return Err(bad(format!(
+                "feature index {index} does not come after {}",
+                previous.unwrap_or(0)
+            )));
+        }
         let value: f32 = value
             .parse()
-            .map_err(|_| bad(format!("feature value in {token:?} is not a number")))?;
-        features.push((index, value));
+            .ok()
+            .filter(|v: &f32| v.is_finite())
+            .ok_or_else(|| bad(format!("feature value in {token:?} is not a finite number")))?;
+        feature(index, value);
+        previous = Some(index);
     }
-    Ok(Some(LibsvmRow { label, features }))
+    Ok(Some(label))
 }
 
 #[cfg(test)]
@@ -56,11 +82,11 @@ mod tests {
     #[test]
     fn parses_rows_comments_and_blanks() {
         let p = Path::new("a.libsvm");
-        let row = parse_libsvm_line("+1 3:1 10:0.5 2:-2e1 # note", p, 1)
+        let row = parse_libsvm_line("+1 2:-2e1 3:1 10:0.5 # note", p, 1)
             .unwrap()
             .unwrap();
         assert_eq!(row.label, 1.0);
-        assert_eq!(row.features, vec![(3, 1.0), (10, 0.5), (2, -20.0)]);
+        assert_eq!(row.features, vec![(2, -20.0), (3, 1.0), (10, 0.5)]);
         let row = parse_libsvm_line("0 qid:3 1:1", p, 2).unwrap().unwrap();
         assert_eq!(row.features, vec![(1, 1.0)]);
         assert_eq!(parse_libsvm_line("-1", p, 3).unwrap().unwrap().label, -1.0);
@@ -71,7 +97,10 @@ mod tests {
     #[test]
     fn bad_tokens_are_malformed() {
         let p = Path::new("a.libsvm");
-        for bad in ["x 1:1", "1 1", "1 a:1", "1 1:b", "1 -3:1", "1 1:2:3"] {
+        for bad in [
+            "x 1:1", "1 1", "1 a:1", "1 1:b", "1 -3:1", "1 1:2:3", "1 3:1 2:1", "1 2:1 2:1",
+            "1 2:nan", "nan 1:1", "1 1:inf",
+        ] {
             let err = parse_libsvm_line(bad, p, 7).unwrap_err();
             assert!(err.to_string().starts_with("a.libsvm:7: "), "{bad}: {err}");
         }

@@ -5,11 +5,13 @@
 //! index range can be produced on its own, by rayon threads writing a file or by
 //! the tasks of a job, and always gives the same bytes for the same seed.
 
+mod classification;
 mod graph;
 mod sort;
 mod text;
 mod writer;
 
+pub use classification::{write_classification_file, ClassificationSpec};
 pub use graph::{
     rmat_edges, rmat_weight, write_graph_file, write_graph_file_with, RMAT_A, RMAT_B, RMAT_C,
     RMAT_D,
