@@ -76,10 +76,15 @@ pub struct CsvColumns {
 impl CsvColumns {
     /// Reads a header line: comma-separated names, one of them `label`.
     pub fn from_header(header: &str, path: &Path) -> Result<Self> {
-        let names: Vec<&str> = header.trim_end_matches('\r').split(',').map(str::trim).collect();
-        let label = names.iter().position(|n| *n == "label").ok_or_else(|| {
-            DatasetError::malformed(path, 1, "the header has no `label` column")
-        })?;
+        let names: Vec<&str> = header
+            .trim_end_matches('\r')
+            .split(',')
+            .map(str::trim)
+            .collect();
+        let label = names
+            .iter()
+            .position(|n| *n == "label")
+            .ok_or_else(|| DatasetError::malformed(path, 1, "the header has no `label` column"))?;
         if names.len() < 2 {
             return Err(DatasetError::malformed(
                 path,
@@ -187,9 +192,7 @@ impl ExampleBlock {
             self.indices.push(i);
             self.values.push(v);
         });
-        let refused = |message: String| {
-            Err(DatasetError::malformed(path, line_no, message))
-        };
+        let refused = |message: String| Err(DatasetError::malformed(path, line_no, message));
         let outcome = match parsed {
             Ok(None) => Ok(false),
             Ok(Some(raw)) => match (rule.check(raw), too_far) {
@@ -236,7 +239,10 @@ impl ExampleBlock {
             count += 1;
             let field = field.trim();
             let Some(value) = field.parse::<f64>().ok().filter(|v| v.is_finite()) else {
-                return refuse(self, format!("column {} ({field:?}) is not a finite number", c + 1));
+                return refuse(
+                    self,
+                    format!("column {} ({field:?}) is not a finite number", c + 1),
+                );
             };
             if c == columns.label {
                 label = Some(value);
@@ -268,9 +274,15 @@ mod tests {
     fn libsvm_rows_append_to_csr_arrays_and_bad_rows_leave_nothing() {
         let p = Path::new("t.libsvm");
         let mut b = ExampleBlock::sparse();
-        assert!(b.push_libsvm("1 2:0.5 7:1", p, 1, LabelRule::Binary, None).unwrap());
-        assert!(!b.push_libsvm("# comment", p, 2, LabelRule::Binary, None).unwrap());
-        assert!(b.push_libsvm("-1 3:2", p, 3, LabelRule::Binary, Some(8)).unwrap());
+        assert!(b
+            .push_libsvm("1 2:0.5 7:1", p, 1, LabelRule::Binary, None)
+            .unwrap());
+        assert!(!b
+            .push_libsvm("# comment", p, 2, LabelRule::Binary, None)
+            .unwrap());
+        assert!(b
+            .push_libsvm("-1 3:2", p, 3, LabelRule::Binary, Some(8))
+            .unwrap());
         let before = b.clone();
         for (line, why) in [
             ("2 1:1", "not 0/1"),
@@ -278,14 +290,19 @@ mod tests {
             ("1 5:1 4:1", "does not come after"),
             ("1 5:nan", "finite"),
         ] {
-            let err = b.push_libsvm(line, p, 9, LabelRule::Binary, Some(8)).unwrap_err();
+            let err = b
+                .push_libsvm(line, p, 9, LabelRule::Binary, Some(8))
+                .unwrap_err();
             assert!(err.to_string().starts_with("t.libsvm:9: "), "{err}");
             assert!(err.to_string().contains(why), "{err}");
             assert_eq!(b, before, "{line} left part of itself");
         }
         assert_eq!(b.len(), 2);
         let r = b.row(1);
-        assert_eq!((r.label, r.indices, r.values), (0.0, Some(&[3u32][..]), &[2.0f32][..]));
+        assert_eq!(
+            (r.label, r.indices, r.values),
+            (0.0, Some(&[3u32][..]), &[2.0f32][..])
+        );
         assert_eq!(b.feature_bound(), 8);
     }
 
@@ -295,8 +312,12 @@ mod tests {
         let cols = CsvColumns::from_header("f0,label,f1", p).unwrap();
         assert_eq!(cols.features(), 2);
         let mut b = ExampleBlock::dense(2);
-        assert!(b.push_csv("0.5,1,2", p, 2, &cols, LabelRule::Binary).unwrap());
-        assert!(b.push_csv("1,3,-2\r", p, 3, &cols, LabelRule::Classes(4)).unwrap());
+        assert!(b
+            .push_csv("0.5,1,2", p, 2, &cols, LabelRule::Binary)
+            .unwrap());
+        assert!(b
+            .push_csv("1,3,-2\r", p, 3, &cols, LabelRule::Classes(4))
+            .unwrap());
         for bad in ["1,1", "1,1,2,3", "x,1,2", "1,NaN,2", "1,0.5,2"] {
             let err = b.push_csv(bad, p, 4, &cols, LabelRule::Binary).unwrap_err();
             assert!(err.to_string().starts_with("t.csv:4: "), "{bad}: {err}");
@@ -312,7 +333,8 @@ mod tests {
         let p = Path::new("t");
         let (mut a, mut b) = (ExampleBlock::sparse(), ExampleBlock::sparse());
         a.push_libsvm("1 1:1", p, 1, LabelRule::Any, None).unwrap();
-        b.push_libsvm("0 2:1 3:1", p, 1, LabelRule::Any, None).unwrap();
+        b.push_libsvm("0 2:1 3:1", p, 1, LabelRule::Any, None)
+            .unwrap();
         a.extend(&b);
         assert_eq!(a.row(1).indices, Some(&[2u32, 3][..]));
         assert_eq!(a.offsets, vec![0, 1, 3]);

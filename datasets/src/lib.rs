@@ -28,13 +28,12 @@ use std::path::PathBuf;
 
 pub use crate::csv::{infer_csv_schema, parse_csv_line, ColumnType, CsvSchema, CsvValue};
 pub use crate::edges::{parse_edge_line, Edge};
-pub use crate::examples::{CsvColumns, ExampleBlock, ExampleRow, LabelRule};
 pub use crate::error::{DatasetError, Result};
+pub use crate::examples::{CsvColumns, ExampleBlock, ExampleRow, LabelRule};
 pub use crate::generate::{
     parse_size, rmat_edges, rmat_weight, sort_record, write_classification_file, write_graph_file,
-    write_graph_file_with, ClassificationSpec,
-    write_sort_file, write_text_file, TextGenerator, SORT_KEY_BYTES, SORT_RECORD_BYTES,
-    TEXT_CHUNK_BYTES,
+    write_graph_file_with, write_sort_file, write_text_file, ClassificationSpec, TextGenerator,
+    SORT_KEY_BYTES, SORT_RECORD_BYTES, TEXT_CHUNK_BYTES,
 };
 pub use crate::graphalytics::{load_properties, parse_vertex_line, GraphalyticsDataset};
 pub use crate::libsvm::{parse_libsvm_into, parse_libsvm_line, LibsvmRow};

@@ -98,8 +98,17 @@ mod tests {
     fn bad_tokens_are_malformed() {
         let p = Path::new("a.libsvm");
         for bad in [
-            "x 1:1", "1 1", "1 a:1", "1 1:b", "1 -3:1", "1 1:2:3", "1 3:1 2:1", "1 2:1 2:1",
-            "1 2:nan", "nan 1:1", "1 1:inf",
+            "x 1:1",
+            "1 1",
+            "1 a:1",
+            "1 1:b",
+            "1 -3:1",
+            "1 1:2:3",
+            "1 3:1 2:1",
+            "1 2:1 2:1",
+            "1 2:nan",
+            "nan 1:1",
+            "1 1:inf",
         ] {
             let err = parse_libsvm_line(bad, p, 7).unwrap_err();
             assert!(err.to_string().starts_with("a.libsvm:7: "), "{bad}: {err}");

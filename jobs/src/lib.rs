@@ -12,6 +12,8 @@ pub mod graphalytics;
 pub mod grep;
 pub mod invertedindex;
 pub mod lcc;
+pub mod logreg;
+pub mod ml_input;
 pub mod output;
 pub mod pagerank;
 pub mod pagerank_program;
@@ -39,4 +41,5 @@ pub fn register_builtin(registry: &mut Registry) {
     registry.register::<sssp::Sssp>();
     registry.register::<cdlp::Cdlp>();
     registry.register::<lcc::Lcc>();
+    registry.register::<logreg::LogReg>();
 }

@@ -89,8 +89,9 @@ impl<T> Clone for Dataset<T> {
     }
 }
 
-/// Builds a node and adds it to the plan.
-pub(crate) struct NodeBuilder {
+/// Builds a node and adds it to the plan: how operators, and a job's own sources (a
+/// reader of splits planned with `Sources::plan_text_splits`), make datasets.
+pub struct NodeBuilder {
     pub name: String,
     pub partitions: usize,
     pub dependencies: Vec<Dependency>,
@@ -98,6 +99,7 @@ pub(crate) struct NodeBuilder {
 }
 
 impl NodeBuilder {
+    /// A node named `name` of `partitions` partitions reading `dependencies`.
     pub fn new(name: impl Into<String>, partitions: usize, dependencies: Vec<Dependency>) -> Self {
         NodeBuilder {
             name: name.into(),

@@ -13,8 +13,8 @@ use std::path::Path;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::writer::{write_chunks, Take};
 use super::stream_seed;
+use super::writer::{write_chunks, Take};
 use crate::error::{DatasetError, Result};
 
 const MODEL_TAG: u64 = 0x6d6f_6465_6c00;
@@ -69,8 +69,9 @@ impl ClassificationSpec {
                 (0..self.features as u64)
                     .map(|j| {
                         let index = u64::from(c) * u64::from(self.features) + j;
-                        let mut rng =
-                            Xoshiro256PlusPlus::seed_from_u64(stream_seed(self.seed, MODEL_TAG, index));
+                        let mut rng = Xoshiro256PlusPlus::seed_from_u64(stream_seed(
+                            self.seed, MODEL_TAG, index,
+                        ));
                         normal(&mut rng)
                     })
                     .collect()
@@ -94,7 +95,12 @@ impl ClassificationSpec {
                 picked.into_iter().map(|j| (j, 1.0)).collect()
             }
         };
-        let score = |w: &[f64]| features.iter().map(|(j, v)| w[*j as usize] * v).sum::<f64>();
+        let score = |w: &[f64]| {
+            features
+                .iter()
+                .map(|(j, v)| w[*j as usize] * v)
+                .sum::<f64>()
+        };
         let mut label = if self.classes == 2 {
             u32::from(score(&model[0]) > 0.0)
         } else {
@@ -230,7 +236,10 @@ mod tests {
         let path = dir.path().join("c.libsvm");
         write_classification_file(&path, &s, 3, 1).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        let want: Vec<String> = features.iter().map(|(j, _)| format!("{}:1", j + 1)).collect();
+        let want: Vec<String> = features
+            .iter()
+            .map(|(j, _)| format!("{}:1", j + 1))
+            .collect();
         assert_eq!(text, format!("{label} {}\n", want.join(" ")));
     }
 
@@ -238,7 +247,14 @@ mod tests {
     fn impossible_specs_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x");
-        for bad in [spec(Some(21), 2), spec(None, 1), ClassificationSpec { noise: 2.0, ..spec(None, 2) }] {
+        for bad in [
+            spec(Some(21), 2),
+            spec(None, 1),
+            ClassificationSpec {
+                noise: 2.0,
+                ..spec(None, 2)
+            },
+        ] {
             assert!(write_classification_file(&path, &bad, 0, 1).is_err());
         }
         assert!(!path.exists());

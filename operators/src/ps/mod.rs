@@ -11,6 +11,7 @@
 //! - `server`: a shard: values, optimiser state, vector clock, parked pulls;
 //! - `client`: a trainer's asynchronous, batched pull and push;
 //! - `learner`: what a model tells the parameter server;
+//! - `reference`: the sequential reference a BSP run must match exactly;
 //! - `schedule`: which examples each minibatch holds;
 //! - `trainer`: the trainers and the session that holds them;
 //! - `train`: the driver's side, an epoch per barrier.
@@ -22,6 +23,7 @@ mod client;
 mod consistency;
 mod keys;
 mod learner;
+mod reference;
 pub mod schedule;
 mod server;
 mod train;
@@ -33,6 +35,7 @@ pub use client::{PsClient, PullHandle, Traffic};
 pub use consistency::Consistency;
 pub use keys::KeyLayout;
 pub use learner::{Evaluation, Learner};
+pub use reference::train_sequential;
 pub use server::ServerShard;
 pub use train::{train, EpochStats, TrainOptions, TrainStats, Trained};
 pub use trainer::Straggler;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use super::*;
 use crate::prelude::*;
-use crate::ps::schedule::{clocks_per_epoch, epoch_order, minibatch};
 use crate::testing::local;
 
 /// Sparse rows `(features, target)`.
@@ -112,51 +111,11 @@ fn train_parts(options: TrainOptions) -> Trained {
     })
 }
 
-/// BSP done by one thread: each clock, every trainer's gradient at the same values, then
-/// the pushes applied in trainer order.
-fn sequential_bsp(parts: &[Rows], options: &TrainOptions) -> Vec<f32> {
-    let mut w = vec![0.0f32; FEATURES as usize];
-    let largest = parts.iter().map(Vec::len).max().unwrap();
-    let clocks = clocks_per_epoch(largest, options.batch);
-    for epoch in 0..options.epochs {
-        let orders: Vec<Vec<u32>> = parts
-            .iter()
-            .enumerate()
-            .map(|(p, part)| epoch_order(part.len(), p, epoch, options.seed))
-            .collect();
-        for batch in 0..clocks {
-            let mut pushes = Vec::new();
-            for (p, part) in parts.iter().enumerate() {
-                let rows = minibatch(&orders[p], batch, clocks);
-                if rows.is_empty() {
-                    continue;
-                }
-                let mut keys = Vec::new();
-                LeastSquares.keys(part, rows, &mut keys);
-                let values: Vec<f32> = keys.iter().map(|k| w[*k as usize]).collect();
-                let mut grads = vec![0.0; keys.len()];
-                LeastSquares.gradient(part, rows, &keys, &values, &mut grads);
-                let scale = 1.0 / rows.len() as f32;
-                grads.iter_mut().for_each(|g| *g *= scale);
-                pushes.push((keys, grads));
-            }
-            for (keys, grads) in pushes {
-                for (k, g) in keys.iter().zip(grads) {
-                    options
-                        .rule
-                        .apply(&mut w[*k as usize..*k as usize + 1], &mut [], &[g]);
-                }
-            }
-        }
-    }
-    w
-}
-
 #[test]
 fn bsp_gives_the_sequential_reference_model_exactly() {
     let options = options(Consistency::Bsp, 4);
     let trained = train_parts(options.clone());
-    let reference = sequential_bsp(&parts(), &options);
+    let reference = train_sequential(&LeastSquares, &parts(), u64::from(FEATURES), 1, &options);
     assert_eq!(trained.weights, reference);
     let stats = &trained.stats;
     assert_eq!(stats.epochs.len(), 5, "the start and after each epoch");

@@ -1,0 +1,201 @@
+//! ML inputs shared by the ML jobs: a training file (and a held-out one) read into one
+//! compact [`ExampleBlock`] per partition, one partition per trainer.
+//!
+//! A file whose name ends in `.csv` is dense CSV: a header naming a `label` column and
+//! numeric feature columns. Any other file is LIBSVM (`label index:value …`, indices
+//! ascending). A malformed line fails the job naming file and line before anything is
+//! written (or is skipped and counted under `--skip-bad-records`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use weir_datasets::{
+    expand_inputs, plan_text_splits, CsvColumns, DatasetError, ExampleBlock, LabelRule, SplitLines,
+    TextSplit,
+};
+use weir_engine::{Error, JobContext, Result, TaskError};
+use weir_operators::dataset::NodeBuilder;
+use weir_operators::prelude::*;
+use weir_operators::sources::bad_record;
+
+/// Smallest byte range worth a split of its own.
+const MIN_SPLIT_BYTES: u64 = 64 << 10;
+
+/// A trainer's data: its share of the training examples and of the held-out ones.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MlPart {
+    pub train: ExampleBlock,
+    pub test: ExampleBlock,
+}
+
+/// How a file's lines are read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ExampleFormat {
+    Libsvm,
+    Csv(CsvColumns),
+}
+
+/// A file set planned on the driver: its format and its splits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Planned {
+    format: ExampleFormat,
+    splits: Vec<TextSplit>,
+}
+
+/// One trainer per task slot of the cluster, unless the job asks for a number.
+pub fn trainer_partitions(ctx: &JobContext, asked: Option<usize>) -> usize {
+    asked
+        .unwrap_or(ctx.options().workers * ctx.options().threads)
+        .max(1)
+}
+
+fn plan(input: &str, partitions: usize) -> Result<Planned> {
+    let files = expand_inputs(&[input.to_string()])?;
+    let csv = files
+        .iter()
+        .any(|f| f.extension().is_some_and(|e| e == "csv"));
+    let format = if csv {
+        let mut columns: Option<CsvColumns> = None;
+        for file in &files {
+            let found = read_csv_header(file)?;
+            match &columns {
+                Some(c) if *c != found => {
+                    return Err(Error::Config(format!(
+                        "{}: its header differs from the first file's",
+                        file.display()
+                    )))
+                }
+                _ => columns = Some(found),
+            }
+        }
+        ExampleFormat::Csv(columns.ok_or_else(|| Error::Config(format!("{input}: no files")))?)
+    } else {
+        ExampleFormat::Libsvm
+    };
+    let splits = plan_text_splits(&files, partitions, MIN_SPLIT_BYTES, true)?;
+    Ok(Planned { format, splits })
+}
+
+fn read_csv_header(path: &Path) -> Result<CsvColumns> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| DatasetError::io(path, e))?;
+    let mut header = String::new();
+    std::io::BufReader::new(file)
+        .read_line(&mut header)
+        .map_err(|e| DatasetError::io(path, e))?;
+    Ok(CsvColumns::from_header(
+        header.trim_end_matches('\n'),
+        path,
+    )?)
+}
+
+/// The examples of `input` in `partitions` partitions of one block each, labels checked
+/// by `rule`; with `features`, a feature index at or past it is refused. Returns the
+/// dataset and the format (a CSV file's feature count is known from its header).
+pub fn read_examples(
+    ctx: &JobContext,
+    input: &str,
+    partitions: usize,
+    rule: LabelRule,
+    features: Option<u32>,
+) -> Result<(Dataset<ExampleBlock>, ExampleFormat)> {
+    let input_owned = input.to_string();
+    let planned: Planned = ctx.driver_value(move || plan(&input_owned, partitions))?;
+    if let (ExampleFormat::Csv(c), Some(f)) = (&planned.format, features) {
+        if c.features() > f {
+            return Err(Error::Config(format!(
+                "{input}: {} feature columns, the model has {f}",
+                c.features()
+            )));
+        }
+    }
+    let format = planned.format.clone();
+    let planned = Arc::new(planned);
+    let dataset = NodeBuilder::new("examples", partitions, Vec::new()).build_with_id(
+        ctx,
+        move |id, p, tc| {
+            let splits = &planned.splits;
+            let (from, to) = (
+                p * splits.len() / partitions,
+                (p + 1) * splits.len() / partitions,
+            );
+            let mut block = match &planned.format {
+                ExampleFormat::Libsvm => ExampleBlock::sparse(),
+                ExampleFormat::Csv(c) => ExampleBlock::dense(c.features()),
+            };
+            for split in &splits[from..to] {
+                if !read_split(
+                    &mut block,
+                    split,
+                    &planned.format,
+                    rule,
+                    features,
+                    (tc, id, p),
+                )? {
+                    break;
+                }
+            }
+            Ok(Box::new(std::iter::once(block)) as Records<ExampleBlock>)
+        },
+    );
+    Ok((dataset, format))
+}
+
+/// Appends a split's rows to `block`; false once a malformed line failed the task.
+fn read_split(
+    block: &mut ExampleBlock,
+    split: &TextSplit,
+    format: &ExampleFormat,
+    rule: LabelRule,
+    features: Option<u32>,
+    (tc, id, p): (&weir_engine::TaskContext, weir_engine::plan::NodeId, usize),
+) -> std::result::Result<bool, TaskError> {
+    let path: &PathBuf = &split.path;
+    let mut lines = SplitLines::open(split)?;
+    let mut count = 0u64;
+    while let Some((line, no)) = lines.next_line()? {
+        count += 1;
+        let parsed = match format {
+            ExampleFormat::Libsvm => block.push_libsvm(line, path, no, rule, features),
+            ExampleFormat::Csv(_) if no == 1 => Ok(false),
+            ExampleFormat::Csv(c) => block.push_csv(line, path, no, c, rule),
+        };
+        if let Err(e) = parsed {
+            if !bad_record(tc, id, p, e) {
+                return Ok(false);
+            }
+        }
+    }
+    tc.with_metrics(|m| {
+        m.records_in += count;
+        m.bytes_in += split.len();
+    });
+    Ok(true)
+}
+
+/// Zips training and held-out blocks, partition by partition, into trainers' parts.
+pub fn ml_parts(
+    train: &Dataset<ExampleBlock>,
+    test: Option<&Dataset<ExampleBlock>>,
+) -> Result<Dataset<MlPart>> {
+    match test {
+        None => Ok(train.map(|train| MlPart {
+            train,
+            test: ExampleBlock::default(),
+        })),
+        Some(test) => train.zip_partitions(test, false, |_, mut a, mut b| {
+            let part = MlPart {
+                train: a.next().unwrap_or_default(),
+                test: b.next().unwrap_or_default(),
+            };
+            std::iter::once(part)
+        }),
+    }
+}
+
+/// One past the largest feature index of the training data.
+pub fn feature_bound(train: &Dataset<ExampleBlock>) -> Result<u32> {
+    let bounds = train.map(|b| b.feature_bound()).collect()?;
+    Ok(bounds.into_iter().max().unwrap_or(0))
+}
