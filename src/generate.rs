@@ -5,7 +5,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Subcommand;
-use weir_datasets::{parse_size, write_graph_file_with, write_sort_file, write_text_file};
+use weir_datasets::{
+    parse_size, write_classification_file, write_graph_file_with, write_sort_file,
+    write_text_file, ClassificationSpec,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum DatasetsCommand {
@@ -44,6 +47,32 @@ pub enum GenKind {
         #[arg(long)]
         output: PathBuf,
     },
+    /// Labelled examples with a known separating model: dense CSV (`label,f0,…`) or,
+    /// with `--nonzeros`, sparse LIBSVM rows of binary features.
+    Classification {
+        /// Training rows.
+        #[arg(long)]
+        rows: u64,
+        #[arg(long, default_value_t = 16)]
+        features: u32,
+        #[arg(long, default_value_t = 2)]
+        classes: u32,
+        /// Sparse rows with this many non-zero features each (LIBSVM).
+        #[arg(long)]
+        nonzeros: Option<u32>,
+        /// The chance a row's label is replaced by a random class.
+        #[arg(long, default_value_t = 0.0)]
+        noise: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        output: PathBuf,
+        /// Also write this many held-out rows of the same model to `--test-output`.
+        #[arg(long, requires = "test_output")]
+        test_rows: Option<u64>,
+        #[arg(long)]
+        test_output: Option<PathBuf>,
+    },
     /// 100-byte sort records with 10-byte keys (gensort's layout).
     Sort {
         /// Size, like 1GB.
@@ -74,6 +103,31 @@ pub fn datasets_command(command: DatasetsCommand) -> anyhow::Result<()> {
         } => {
             let edges = write_graph_file_with(&output, scale, edge_factor, seed, weighted)?;
             (format!("{edges} edges"), output)
+        }
+        GenKind::Classification {
+            rows,
+            features,
+            classes,
+            nonzeros,
+            noise,
+            seed,
+            output,
+            test_rows,
+            test_output,
+        } => {
+            let spec = ClassificationSpec {
+                features,
+                classes,
+                nonzeros,
+                noise,
+                seed,
+            };
+            write_classification_file(&output, &spec, 0, rows)?;
+            if let (Some(test_rows), Some(test_output)) = (test_rows, &test_output) {
+                write_classification_file(test_output, &spec, rows, test_rows)?;
+                eprintln!("wrote {test_rows} held-out rows to {}", test_output.display());
+            }
+            (format!("{rows} rows"), output)
         }
         GenKind::Sort { size, seed, output } => {
             let size = parse_size(&size).context("--size")?;
