@@ -6,8 +6,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Subcommand;
 use weir_datasets::{
-    parse_size, write_classification_file, write_graph_file_with, write_sort_file,
-    write_text_file, ClassificationSpec,
+    parse_size, write_classification_file, write_graph_file_with, write_sort_file, write_text_file,
+    ClassificationSpec,
 };
 
 #[derive(Debug, Subcommand)]
@@ -125,7 +125,10 @@ pub fn datasets_command(command: DatasetsCommand) -> anyhow::Result<()> {
             write_classification_file(&output, &spec, 0, rows)?;
             if let (Some(test_rows), Some(test_output)) = (test_rows, &test_output) {
                 write_classification_file(test_output, &spec, rows, test_rows)?;
-                eprintln!("wrote {test_rows} held-out rows to {}", test_output.display());
+                eprintln!(
+                    "wrote {test_rows} held-out rows to {}",
+                    test_output.display()
+                );
             }
             (format!("{rows} rows"), output)
         }

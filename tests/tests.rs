@@ -16,6 +16,7 @@ mod it {
     mod frames;
     mod graphalytics;
     mod metrics;
+    mod ml;
     mod multihost;
     mod pregel_faults;
     mod rogue;

@@ -11,11 +11,13 @@ use weir_datasets::{ExampleBlock, ExampleRow, LabelRule};
 use weir_engine::{Error, JobContext, Result};
 use weir_operators::prelude::*;
 use weir_operators::ps::{
-    rule_named, train, Consistency, EpochStats, Evaluation, Learner, Straggler, TrainOptions,
-    Trained,
+    rule_named, train, train_sequential, Consistency, EpochStats, Evaluation, Learner, Straggler,
+    TrainOptions, Trained,
 };
 
-use crate::ml_input::{feature_bound, ml_parts, read_examples, trainer_partitions, MlPart};
+use crate::ml_input::{
+    feature_bound, ml_parts, read_examples, trainer_partitions, ExampleFormat, MlPart,
+};
 use crate::output::save_or_show;
 use crate::registry::Job;
 
@@ -42,7 +44,7 @@ pub struct TrainArgs {
     pub servers: Option<u32>,
     /// Trainers, one per data partition (default: one per task slot).
     #[arg(long)]
-    pub partitions: Option<usize>,
+    pub trainers: Option<usize>,
     /// Seeds the minibatches' order.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -105,7 +107,7 @@ impl Job for LogReg {
 
     fn run(self, ctx: &JobContext) -> Result<()> {
         let options = self.train.options()?;
-        let partitions = trainer_partitions(ctx, self.train.partitions);
+        let partitions = trainer_partitions(ctx, self.train.trainers);
         let (parts, features) = load_parts(
             ctx,
             &self.input,
@@ -144,16 +146,25 @@ pub fn load_parts(
     partitions: usize,
     rule: LabelRule,
 ) -> Result<(Dataset<MlPart>, u32)> {
-    let (train_blocks, _) = read_examples(ctx, input, partitions, rule, None)?;
-    let train_blocks = train_blocks.persist();
-    let features = feature_bound(&train_blocks)?;
+    let (train_blocks, format) = read_examples(ctx, input, partitions, rule, None)?;
+    // A CSV header tells the features; LIBSVM rows are read once to find them.
+    let (train_blocks, features) = match format {
+        ExampleFormat::Csv(columns) => (train_blocks, columns.features()),
+        ExampleFormat::Libsvm => {
+            let persisted = train_blocks.persist();
+            let features = feature_bound(&persisted)?;
+            (persisted, features)
+        }
+    };
     let test_blocks = match test {
         Some(file) => Some(read_examples(ctx, file, partitions, rule, Some(features))?.0),
         None => None,
     };
     let parts = ml_parts(&train_blocks, test_blocks.as_ref())?.persist();
     parts.count()?;
-    train_blocks.unpersist();
+    if train_blocks.is_persisted() {
+        train_blocks.unpersist();
+    }
     Ok((parts, features))
 }
 
@@ -323,9 +334,12 @@ impl Learner for LogisticRegression {
     }
 
     fn evaluation_keys(&self, part: &MlPart, keys: &mut Vec<u64>) {
-        let mut both = part.train.clone();
-        both.extend(&part.test);
-        self.keys_of(&both, 0..both.len(), keys);
+        let mut test_keys = Vec::new();
+        self.keys_of(&part.train, 0..part.train.len(), keys);
+        self.keys_of(&part.test, 0..part.test.len(), &mut test_keys);
+        keys.extend(test_keys);
+        keys.sort_unstable();
+        keys.dedup();
     }
 
     fn evaluate(&self, part: &MlPart, keys: &[u64], values: &[f32]) -> Evaluation {
@@ -365,4 +379,116 @@ pub fn accuracy(weights: &[f32], block: &ExampleBlock) -> f64 {
         })
         .count();
     correct as f64 / block.len().max(1) as f64
+}
+
+/// Reads the parts a run of `args` with `partitions` trainers reads, in this process.
+pub fn read_parts_locally(
+    input: &str,
+    test: Option<&str>,
+    partitions: usize,
+    rule: LabelRule,
+) -> Result<(Vec<MlPart>, u32)> {
+    let options = weir_engine::JobOptions {
+        threads: 1,
+        parallelism: partitions,
+        silent: true,
+        ..weir_engine::JobOptions::default()
+    };
+    let mut out = None;
+    weir_engine::local::run_local("read-parts", &[], options, None, |ctx| {
+        let (parts, features) = load_parts(ctx, input, test, partitions, rule)?;
+        out = Some((parts.collect()?, features));
+        Ok(())
+    })?;
+    out.ok_or_else(|| Error::job("reading the parts gave nothing"))
+}
+
+/// The sequential reference of a BSP run of `args` with `partitions` trainers: the same
+/// parts, minibatches and update rule, trained by one thread. Returns the weights (the
+/// bias last).
+pub fn reference(args: &LogReg, partitions: usize) -> Result<Vec<f32>> {
+    let (parts, features) = read_parts_locally(
+        &args.input,
+        args.test.as_deref(),
+        partitions,
+        LabelRule::Binary,
+    )?;
+    let learner = LogisticRegression {
+        features,
+        l2: args.l2,
+    };
+    let options = args.train.options()?;
+    Ok(train_sequential(
+        &learner,
+        &parts,
+        u64::from(features) + 1,
+        1,
+        &options,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(lines: &[&str]) -> ExampleBlock {
+        let mut b = ExampleBlock::sparse();
+        for (i, l) in lines.iter().enumerate() {
+            b.push_libsvm(
+                l,
+                std::path::Path::new("t"),
+                i as u64 + 1,
+                LabelRule::Binary,
+                None,
+            )
+            .unwrap();
+        }
+        b
+    }
+
+    #[test]
+    fn the_gradient_is_the_derivative_of_the_loss() {
+        let part = MlPart {
+            train: block(&["1 0:0.5 3:-1", "0 1:2 3:0.25", "1 2:1"]),
+            test: ExampleBlock::default(),
+        };
+        let model = LogisticRegression {
+            features: 4,
+            l2: 0.1,
+        };
+        let rows = [0u32, 1, 2];
+        let mut keys = Vec::new();
+        model.keys(&part, &rows, &mut keys);
+        assert_eq!(keys, vec![0, 1, 2, 3, 4]);
+        let values = [0.3f32, -0.2, 0.1, 0.4, -0.05];
+        let loss_at = |v: &[f32]| {
+            let mut g = vec![0.0; v.len()];
+            let data = model.gradient(&part, &rows, &keys, v, &mut g);
+            let reg: f64 = v[..4]
+                .iter()
+                .map(|w| 0.5 * 0.1 * 3.0 * f64::from(w * w))
+                .sum();
+            data + reg
+        };
+        let mut grads = vec![0.0; values.len()];
+        model.gradient(&part, &rows, &keys, &values, &mut grads);
+        for k in 0..values.len() {
+            let h = 1e-3f32;
+            let (mut up, mut down) = (values, values);
+            up[k] += h;
+            down[k] -= h;
+            let numeric = (loss_at(&up) - loss_at(&down)) / (2.0 * f64::from(h));
+            assert!(
+                (numeric - f64::from(grads[k])).abs() < 1e-3,
+                "key {k}: numeric {numeric}, analytic {}",
+                grads[k]
+            );
+        }
+    }
+
+    #[test]
+    fn accuracy_counts_the_rows_on_the_right_side() {
+        let b = block(&["1 0:1", "0 0:-1", "1 0:-1"]);
+        assert!((accuracy(&[2.0, 0.0, 0.0, 0.0, 0.0], &b) - 2.0 / 3.0).abs() < 1e-12);
+    }
 }

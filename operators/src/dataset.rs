@@ -155,6 +155,11 @@ impl NodeBuilder {
 }
 
 impl<T: Data> Dataset<T> {
+    /// Whether the partitions are kept in worker memory once computed (`persist`).
+    pub fn is_persisted(&self) -> bool {
+        self.node.persisted
+    }
+
     /// The job context this dataset belongs to.
     pub fn context(&self) -> &JobContext {
         &self.ctx

@@ -110,7 +110,10 @@ pub fn train<L: Learner>(
         ));
     }
     let learner = Arc::new(learner);
-    let cached = data.persist();
+    // The trainers read the data from worker memory; a dataset the job persisted stays
+    // the job's to unpersist.
+    let owned = !data.is_persisted();
+    let cached = if owned { data.persist() } else { data.clone() };
     let counter = learner.clone();
     let sizes = cached
         .map_partitions(move |_, parts| {
@@ -198,7 +201,9 @@ pub fn train<L: Learner>(
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
         );
     }
-    cached.unpersist();
+    if owned {
+        cached.unpersist();
+    }
     Ok(Trained {
         layout,
         weights,

@@ -1,0 +1,237 @@
+//! Parameter-server jobs as real runs: logistic regression in three shapes against its
+//! sequential reference (BSP with a fixed seed gives the same weights to 1e-6), the
+//! agaricus accuracy, the SSP bound under a straggler, and malformed ML input.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use weir::jobs::logreg::{reference, LogReg};
+
+use super::util::*;
+
+/// Generates classification data with `extra` arguments; returns (train, test).
+fn generate(dir: &Path, name: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
+    let sparse = extra.contains(&"--nonzeros");
+    let ext = if sparse { "libsvm" } else { "csv" };
+    let train = dir.join(format!("{name}.{ext}"));
+    let test = dir.join(format!("{name}-test.{ext}"));
+    let mut args: Vec<String> = ["datasets", "gen", "classification", "--seed", "4"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend([
+        "--output".into(),
+        path_str(&train),
+        "--test-rows".into(),
+        "500".into(),
+        "--test-output".into(),
+        path_str(&test),
+    ]);
+    run_weir(&args).assert_ok();
+    (train, test)
+}
+
+/// `key<TAB>weight` lines as weights by key.
+fn weights(lines: &[String]) -> Vec<f32> {
+    let mut pairs: Vec<(u64, f64)> = lines
+        .iter()
+        .map(|l| {
+            let (k, w) = l.split_once('\t').expect("key<TAB>weight");
+            (k.parse().unwrap(), w.parse().unwrap())
+        })
+        .collect();
+    pairs.sort_by_key(|p| p.0);
+    pairs.iter().map(|p| p.1 as f32).collect()
+}
+
+fn logreg_args(train: &Path, test: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "logreg".into(),
+        "--input".into(),
+        path_str(train),
+        "--test".into(),
+        path_str(test),
+    ];
+    args.extend(
+        ["--epochs", "3", "--trainers", "4", "--seed", "3"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn bsp_matches_the_reference(train: &Path, test: &Path, extra: &[&str]) {
+    let mut args = logreg_args(train, test, extra);
+    args.extend(["--batch".into(), "64".into()]);
+    let want = reference(&LogReg::parse_from(&args), 4).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, (name, shape)) in SHAPES.iter().enumerate() {
+        let got = weights(&run_shape(
+            &args,
+            shape,
+            &tmp.path().join(format!("out{i}")),
+        ));
+        assert_eq!(got.len(), want.len(), "{name}");
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst <= 1e-6,
+            "{name}: a weight differs from the reference by {worst}"
+        );
+    }
+}
+
+#[test]
+fn logreg_under_bsp_gives_the_reference_weights_in_every_shape_dense_and_sparse() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (train, test) = generate(tmp.path(), "dense", &["--rows", "3000", "--features", "8"]);
+    bsp_matches_the_reference(&train, &test, &["--l2", "0.001"]);
+    let sparse = ["--rows", "3000", "--features", "400", "--nonzeros", "12"];
+    let (train, test) = generate(tmp.path(), "sparse", &sparse);
+    bsp_matches_the_reference(
+        &train,
+        &test,
+        &["--optimizer", "adam", "--learning-rate", "0.05"],
+    );
+}
+
+#[test]
+fn logreg_reaches_99_percent_on_agaricus_with_three_workers() {
+    let Some(data) = shared_data("agaricus") else {
+        return;
+    };
+    let ml = data.join("ml");
+    let tmp = tempfile::tempdir().unwrap();
+    let metrics = tmp.path().join("m.json");
+    let args = [
+        "run",
+        "logreg",
+        "--input",
+        &path_str(&ml.join("agaricus.train.libsvm")),
+        "--test",
+        &path_str(&ml.join("agaricus.test.libsvm")),
+        "--epochs",
+        "5",
+        "--batch",
+        "64",
+        "--workers",
+        "3",
+        "--quiet",
+        "--metrics-json",
+        &path_str(&metrics),
+    ];
+    run_weir(&args).assert_ok();
+    let result = &read_metrics(&metrics)["result"];
+    let accuracy = result["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy >= 0.99, "test accuracy {accuracy}");
+    assert_eq!(result["history"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        result["max_staleness"].as_u64(),
+        Some(0),
+        "BSP pulls are never stale"
+    );
+}
+
+/// Runs logreg with 2 workers, worker 1 slowed 20 times, under `consistency`; returns
+/// the most clocks a pull's answer lagged behind its trainer.
+fn staleness_under_a_straggler(train: &Path, test: &Path, consistency: &str) -> u64 {
+    let tmp = tempfile::tempdir().unwrap();
+    let metrics = tmp.path().join("m.json");
+    let mut args: Vec<String> = vec!["run".into()];
+    args.extend(logreg_args(train, test, &["--batch", "32"]));
+    args.extend(
+        [
+            "--consistency",
+            consistency,
+            "--straggler",
+            "1:20",
+            "--workers",
+            "2",
+            "--quiet",
+            "--metrics-json",
+            &path_str(&metrics),
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    run_weir(&args).assert_ok();
+    read_metrics(&metrics)["result"]["max_staleness"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn ssp_pulls_stay_within_their_bound_while_asp_pulls_run_further_ahead() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (train, test) = generate(
+        tmp.path(),
+        "dense",
+        &["--rows", "20000", "--features", "64"],
+    );
+    let ssp = staleness_under_a_straggler(&train, &test, "ssp:2");
+    assert!(ssp <= 2, "an SSP(2) pull saw a clock {ssp} behind");
+    assert!(ssp >= 1, "the fast worker never ran ahead of the straggler");
+    let asp = staleness_under_a_straggler(&train, &test, "asp");
+    assert!(asp > 2, "ASP pulls lagged at most {asp} clocks behind");
+}
+
+/// Runs a failing logreg in both failure shapes: exit 2, one line naming `needle`, no
+/// output left.
+fn fails_naming(dir: &Path, train: &Path, test: Option<&Path>, needle: &str) {
+    for shape in [&["--local"][..], &["--workers", "2"][..]] {
+        let out = dir.join("out");
+        let mut args = vec![
+            "run".to_string(),
+            "logreg".into(),
+            "--input".into(),
+            path_str(train),
+        ];
+        if let Some(test) = test {
+            args.extend(["--test".into(), path_str(test)]);
+        }
+        args.extend(shape.iter().map(|s| s.to_string()));
+        args.extend(["--quiet".into(), "--output".into(), path_str(&out)]);
+        let run = run_weir(&args);
+        let line = run.assert_clean_error();
+        assert!(
+            line.contains(needle),
+            "{shape:?}: {line:?} does not name {needle:?}"
+        );
+        assert!(!out.exists(), "{shape:?}: a failed run left its output");
+    }
+}
+
+#[test]
+fn malformed_examples_fail_naming_file_and_line_and_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let good = "1 1:1 3:0.5\n0 2:1\n";
+    let cases = [
+        ("label.libsvm", "1 1:1\n2 1:1\n", "label.libsvm:2:"),
+        (
+            "order.libsvm",
+            "1 1:1\n0 1:1\n1 5:1 3:1\n",
+            "order.libsvm:3:",
+        ),
+        ("number.libsvm", "1 1:x\n", "number.libsvm:1:"),
+        ("nan.libsvm", "1 1:1\n1 2:NaN\n", "nan.libsvm:2:"),
+        ("columns.csv", "label,a,b\n1,0.5,2\n0,1\n", "columns.csv:3:"),
+        ("nan.csv", "label,a\n1,0.5\n0,nan\n", "nan.csv:3:"),
+    ];
+    for (name, text, needle) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        fails_naming(dir, &path, None, needle);
+    }
+    // A held-out row with a feature the model does not have.
+    let train = dir.join("train.libsvm");
+    std::fs::write(&train, good).unwrap();
+    let test = dir.join("wide.libsvm");
+    std::fs::write(&test, "1 1:1\n0 2:1 9:1\n").unwrap();
+    fails_naming(dir, &train, Some(&test), "wide.libsvm:2:");
+}
