@@ -74,7 +74,8 @@ pub struct RunOptions {
     /// Seconds of silence after which a worker counts as lost.
     #[arg(long, default_value_t = 5)]
     pub heartbeat_timeout: u64,
-    /// Pregel runs checkpoint every K supersteps, replicated to another worker (0: never).
+    /// Pregel runs checkpoint every K supersteps, parameter-server shards every K clocks,
+    /// replicated to another worker (0: never).
     #[arg(long, default_value_t = 10)]
     pub checkpoint_every: u64,
 }

@@ -19,6 +19,7 @@ mod it {
     mod ml;
     mod multihost;
     mod pregel_faults;
+    mod ps_faults;
     mod rogue;
     mod shapes;
     mod text_jobs;

@@ -115,9 +115,10 @@ impl WorkerEnv {
     }
 }
 
-/// An injected delay before every task, from `WEIR_INJECT_TASK_DELAY_MS`: makes stragglers
-/// and slow jobs on purpose, for fault-injection tests and for measuring.
-pub(crate) fn injected_delay() -> Option<Duration> {
+/// An injected delay before every task (and every superstep or parameter-server clock),
+/// from `WEIR_INJECT_TASK_DELAY_MS`: makes stragglers and slow jobs on purpose, for
+/// fault-injection tests and for measuring.
+pub fn injected_delay() -> Option<Duration> {
     static DELAY: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
     *DELAY.get_or_init(|| {
         std::env::var("WEIR_INJECT_TASK_DELAY_MS")

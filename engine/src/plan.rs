@@ -157,6 +157,18 @@ pub trait SessionTask: Send + Sync + 'static {
             "this session has no service shard {shard}"
         )))
     }
+
+    /// Opens service shard `shard` from a snapshot it kept (`Replies::keep_snapshot`).
+    fn restore_service(
+        &self,
+        shard: u32,
+        snapshot: &[u8],
+    ) -> Result<Box<dyn crate::session::service::SessionService>, TaskError> {
+        let _ = snapshot;
+        Err(TaskError::failed(format!(
+            "service shard {shard} cannot be restored from a snapshot"
+        )))
+    }
 }
 
 /// A registered session.

@@ -108,6 +108,8 @@ pub enum SessionCommand {
         restore: Option<SessionRestore>,
         /// The worker of each service shard (see `session::service`).
         services: Vec<WorkerId>,
+        /// Start the service shards from their snapshots instead of afresh.
+        service_restore: Option<ServiceRestore>,
     },
     /// Run step `step` of every local partition with the barrier's `control` bytes;
     /// with `checkpoint`, first snapshot each partition and its inbox, keep the snapshot
@@ -133,6 +135,15 @@ pub struct SessionRestore {
     pub sources: Vec<WorkerId>,
 }
 
+/// Where a session's service shards start again: the snapshots tagged `tag`, each
+/// handed over by the worker `sources[shard]`, the attempt's first step being `step`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServiceRestore {
+    pub step: u64,
+    pub tag: u64,
+    pub sources: Vec<WorkerId>,
+}
+
 /// A worker's answer to a [`SessionCommand`].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum SessionReply {
@@ -151,8 +162,12 @@ pub enum SessionReply {
         /// The results of its service shards.
         services: Vec<(u32, Vec<u8>)>,
     },
-    /// Its partitions of the session are dropped.
-    Aborted,
+    /// Its partitions of the session are dropped; `snapshots` are the `(shard, tag)`
+    /// service snapshots it holds on checkpoint channel `channel`.
+    Aborted {
+        channel: u64,
+        snapshots: Vec<(u32, u64)>,
+    },
     /// The session failed here.
     Failed(TaskError),
 }

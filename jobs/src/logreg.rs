@@ -80,6 +80,7 @@ impl TrainArgs {
             seed: self.seed,
             rule,
             straggler: self.straggler,
+            checkpoint_every: None,
         })
     }
 }

@@ -133,6 +133,8 @@ pub struct Delivery {
 struct MailState {
     batches: HashMap<(ChannelId, u64, u32), Vec<Bytes>>,
     subscribers: HashMap<(ChannelId, u32), crossbeam_channel::Sender<Delivery>>,
+    /// Channels that keep only the latest few tags of each target (snapshots).
+    retention: HashMap<ChannelId, usize>,
     flushed: HashMap<(ChannelId, u64), BTreeSet<WorkerId>>,
     aborted: HashMap<ChannelId, String>,
     closed: Option<String>,
@@ -165,11 +167,15 @@ impl Mailbox {
             }
         }
         match header.kind {
-            BatchKind::Batch => s
-                .batches
-                .entry((header.channel, header.tag, header.to))
-                .or_default()
-                .push(payload),
+            BatchKind::Batch => {
+                s.batches
+                    .entry((header.channel, header.tag, header.to))
+                    .or_default()
+                    .push(payload);
+                if let Some(&keep) = s.retention.get(&header.channel) {
+                    drop_older_tags(&mut s.batches, header.channel, header.to, keep);
+                }
+            }
             BatchKind::Flush => {
                 s.flushed
                     .entry((header.channel, header.tag))
@@ -187,6 +193,26 @@ impl Mailbox {
         let (tx, rx) = crossbeam_channel::unbounded();
         self.state.lock().subscribers.insert((channel, to), tx);
         rx
+    }
+
+    /// Keeps only the latest `keep` tags of each target on `channel` (the snapshots of a
+    /// service, replaced as newer ones arrive).
+    pub fn retain_latest(&self, channel: ChannelId, keep: usize) {
+        self.state.lock().retention.insert(channel, keep.max(1));
+    }
+
+    /// The `(target, tag)` pairs of the batches held on `channel` whose target `pick`s.
+    pub fn held_tags(&self, channel: ChannelId, pick: impl Fn(u32) -> bool) -> Vec<(u32, u64)> {
+        let mut held: Vec<(u32, u64)> = self
+            .state
+            .lock()
+            .batches
+            .keys()
+            .filter(|k| k.0 == channel && pick(k.2))
+            .map(|k| (k.2, k.1))
+            .collect();
+        held.sort_unstable();
+        held
     }
 
     /// Ends the subscription of `to` on `channel`: its queue disconnects once drained.
@@ -253,12 +279,12 @@ impl Mailbox {
         s.flushed.retain(|k, _| k.0 != channel || !drop(k.1));
     }
 
-    /// Ends every wait on `channel` with `reason`: its session was given up.
+    /// Ends every wait on `channel` with `reason`, and its subscriptions: its session was
+    /// given up.
     pub fn abort_channel(&self, channel: ChannelId, reason: &str) {
-        self.state
-            .lock()
-            .aborted
-            .insert(channel, reason.to_string());
+        let mut s = self.state.lock();
+        s.aborted.insert(channel, reason.to_string());
+        s.subscribers.retain(|k, _| k.0 != channel);
         self.arrived.notify_all();
     }
 
@@ -295,6 +321,27 @@ impl Mailbox {
             .flatten()
             .map(Bytes::len)
             .sum()
+    }
+}
+
+/// Drops the batches of `to` on `channel` but those of its latest `keep` tags.
+fn drop_older_tags(
+    batches: &mut HashMap<(ChannelId, u64, u32), Vec<Bytes>>,
+    channel: ChannelId,
+    to: u32,
+    keep: usize,
+) {
+    let mut tags: Vec<u64> = batches
+        .keys()
+        .filter(|k| k.0 == channel && k.2 == to)
+        .map(|k| k.1)
+        .collect();
+    if tags.len() <= keep {
+        return;
+    }
+    tags.sort_unstable();
+    for tag in &tags[..tags.len() - keep] {
+        batches.remove(&(channel, *tag, to));
     }
 }
 

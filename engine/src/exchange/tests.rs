@@ -81,6 +81,18 @@ fn a_subscribed_target_gets_its_batches_in_arrival_order_until_unsubscribed() {
 }
 
 #[test]
+fn a_retained_channel_keeps_each_targets_latest_tags() {
+    let mailbox = Mailbox::new();
+    mailbox.retain_latest(1, 2);
+    for tag in [4, 1, 7, 9] {
+        mailbox.deliver(batch(0, tag, 3), Bytes::from_static(b"s"));
+    }
+    mailbox.deliver(batch(0, 2, 5), Bytes::from_static(b"s"));
+    assert_eq!(mailbox.held_tags(1, |_| true), vec![(3, 7), (3, 9), (5, 2)]);
+    assert_eq!(mailbox.held_tags(1, |t| t == 5), vec![(5, 2)]);
+}
+
+#[test]
 fn a_tag_is_complete_when_every_sender_flushed_it() {
     let mailbox = Mailbox::new();
     mailbox.deliver(batch(1, 5, 0), Bytes::from_static(b"a"));

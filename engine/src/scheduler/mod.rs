@@ -31,10 +31,13 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 mod events;
 mod placement;
 mod release;
+mod service_recovery;
 mod sessions;
 mod stages;
 
-pub use sessions::{Checkpoint, Master, SessionOutcome, SessionResults, SessionRun};
+pub use sessions::{
+    Checkpoint, Master, ServiceSnapshots, SessionOutcome, SessionResults, SessionRun,
+};
 
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};

@@ -17,6 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::service_recovery::ServiceSnapshots;
 use super::*;
 use crate::error::TaskError;
 use crate::protocol::{SessionCommand, SessionRestore};
@@ -37,6 +38,8 @@ pub struct SessionRun {
     pub checkpoint_every: u64,
     /// Start from this checkpoint (of an earlier attempt) instead of the input.
     pub restore: Option<Checkpoint>,
+    /// Start the service shards from these snapshots, at this first step.
+    pub resume_services: Option<(u64, ServiceSnapshots)>,
 }
 
 /// A complete checkpoint: the step it was taken at, the control bytes of that step, and
@@ -68,6 +71,9 @@ pub enum SessionOutcome {
         step: u64,
         workers: Vec<WorkerId>,
         checkpoint: Option<Checkpoint>,
+        /// The newest complete service snapshots that survived, in a session with
+        /// services that keeps them.
+        services: Option<ServiceSnapshots>,
     },
 }
 
@@ -196,10 +202,12 @@ impl Scheduler {
         let mut workers = placement.clone();
         workers.sort_unstable();
         workers.dedup();
-        let channel = run
-            .restore
-            .as_ref()
-            .map_or(checkpoint_channel(session), |c| c.channel);
+        // Snapshots live on the first attempt's checkpoint channel, across attempts.
+        let channel = match (&run.restore, &run.resume_services) {
+            (Some(c), _) => c.channel,
+            (None, Some((_, snapshots))) => snapshots.channel,
+            (None, None) => checkpoint_channel(session),
+        };
         if let Some(c) = run.restore.as_ref().filter(|c| !self.recoverable(c)) {
             // More workers were lost since the checkpoint was picked.
             let mut lost: Vec<WorkerId> = c.holders.iter().flatten().copied().collect();
@@ -210,6 +218,7 @@ impl Scheduler {
                 step: c.step,
                 workers: lost,
                 checkpoint: None,
+                services: None,
             }));
         }
         let restore = match &run.restore {
@@ -220,6 +229,10 @@ impl Scheduler {
         let services: Vec<WorkerId> = (0..entry.task.services() as usize)
             .map(|s| workers[s % workers.len()])
             .collect();
+        let service_restore = match &run.resume_services {
+            Some((step, snapshots)) => Some(self.service_sources(*step, snapshots, &services)?),
+            None => None,
+        };
         let open = SessionCommand::Open {
             fingerprint: entry.fingerprint,
             placement: placement.clone(),
@@ -230,9 +243,14 @@ impl Scheduler {
             checkpoints: channel,
             restore,
             services: services.clone(),
+            service_restore,
         };
         self.broadcast_session(session, &workers, &open);
-        let first_step = run.restore.as_ref().map_or(0, |c| c.step);
+        let first_step = match (&run.restore, &run.resume_services) {
+            (Some(c), _) => c.step,
+            (None, Some((step, _))) => *step,
+            (None, None) => 0,
+        };
         let opened = |r: &SessionReply| matches!(r, SessionReply::Opened);
         if let Replies::Lost(lost) = self.session_replies(session, &workers, opened)? {
             let checkpoint = run.restore.clone().filter(|c| self.recoverable(c));
@@ -348,7 +366,8 @@ impl Scheduler {
         })
     }
 
-    /// Ends an attempt after losing `lost`: the survivors drop their partitions.
+    /// Ends an attempt after losing `lost`: the survivors drop their partitions and say
+    /// which service snapshots they hold.
     fn give_up(
         &mut self,
         session: SessionId,
@@ -364,10 +383,20 @@ impl Scheduler {
             .filter(|w| self.is_alive(*w))
             .collect();
         self.broadcast_session(session, &survivors, &SessionCommand::Abort);
+        let shards = self
+            .plan
+            .session(session)
+            .map_or(0, |e| e.task.services() as usize);
+        let services = if shards > 0 {
+            self.surviving_snapshots(session, &survivors, shards)
+        } else {
+            None
+        };
         SessionOutcome::Lost {
             step,
             workers: lost,
             checkpoint,
+            services,
         }
     }
 

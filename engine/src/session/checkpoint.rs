@@ -29,12 +29,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::service::SERVICE_TARGET;
 use super::{LocalSession, STEP_INPUT_WAIT};
 use crate::error::TaskError;
 use crate::exchange::{ChannelId, Pusher};
 use crate::executor::WorkerEnv;
 use crate::plan::{SessionId, SessionPartition};
-use crate::protocol::{SessionReply, SessionRestore};
+use crate::protocol::{ServiceRestore, SessionReply, SessionRestore};
 use crate::task::WorkerId;
 
 /// The bit that sets checkpoint channels apart from sessions' own channels.
@@ -213,6 +214,64 @@ pub(super) fn gather(
     Ok(mine)
 }
 
+/// Before a session's service shards start again from their snapshots tagged `r.tag`:
+/// hands the snapshots this worker is the source of to their shards' new workers, waits
+/// until every worker has done the same, and returns this worker's shards' snapshots.
+pub(super) fn gather_services(
+    env: &Arc<WorkerEnv>,
+    local: &LocalSession,
+    r: &ServiceRestore,
+) -> Result<HashMap<u32, Bytes>, TaskError> {
+    let (channel, tag) = (local.checkpoints, r.tag);
+    // Later snapshots (of the attempt that failed) go first: a holder keeps only a few
+    // per shard, and the one handed over must not make way for them.
+    env.mailbox.forget_tags(channel, |t| t > tag);
+    let services = &local.route.services;
+    if r.sources.len() != services.len() {
+        return Err(TaskError::failed(format!(
+            "a restore names {} snapshot sources for {} service shards",
+            r.sources.len(),
+            services.len()
+        )));
+    }
+    let workers = local.workers();
+    let address = |w: WorkerId| local.route.addresses.get(&w).cloned().unwrap_or_default();
+    for (shard, (&source, &owner)) in r.sources.iter().zip(services.iter()).enumerate() {
+        if source != env.worker_id || owner == env.worker_id {
+            continue;
+        }
+        let target = SERVICE_TARGET | shard as u32;
+        for snapshot in env.mailbox.peek(channel, tag, target) {
+            env.pusher
+                .send(owner, &address(owner), channel, tag, target, &snapshot)?;
+        }
+    }
+    let peers: Vec<(WorkerId, String)> = workers.iter().map(|w| (*w, address(*w))).collect();
+    env.pusher.flush(&peers, channel, tag)?;
+    env.mailbox
+        .wait_flushed(channel, tag, &workers, STEP_INPUT_WAIT)?;
+    env.mailbox.finish_tag(channel, tag);
+    let mut mine = HashMap::new();
+    for (shard, _) in services
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| **w == env.worker_id)
+    {
+        let snapshot = env
+            .mailbox
+            .peek(channel, tag, SERVICE_TARGET | shard as u32)
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                TaskError::failed(format!(
+                    "no snapshot of service shard {shard} at {tag} reached this worker"
+                ))
+            })?;
+        mine.insert(shard as u32, snapshot);
+    }
+    Ok(mine)
+}
+
 /// Gives up `session` here: ends any wait of its current step and drops its partitions
 /// and batches, keeping its checkpoints for the attempt that restores them.
 pub(crate) fn abort(env: &Arc<WorkerEnv>, session: SessionId) -> SessionReply {
@@ -220,9 +279,16 @@ pub(crate) fn abort(env: &Arc<WorkerEnv>, session: SessionId) -> SessionReply {
         session as u64,
         "the session was given up after a lost worker",
     );
-    env.sessions.sessions.lock().remove(&session);
+    let local = env.sessions.sessions.lock().remove(&session);
     env.mailbox.drop_channel(session as u64);
-    SessionReply::Aborted
+    let channel = local.map_or(checkpoint_channel(session), |l| l.lock().checkpoints);
+    let snapshots = env
+        .mailbox
+        .held_tags(channel, |t| t & SERVICE_TARGET != 0)
+        .into_iter()
+        .map(|(target, tag)| (target & !SERVICE_TARGET, tag))
+        .collect();
+    SessionReply::Aborted { channel, snapshots }
 }
 
 #[cfg(test)]

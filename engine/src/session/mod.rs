@@ -34,9 +34,12 @@ use crate::error::TaskError;
 use crate::exchange::{ChannelId, Delivery, Pusher};
 use crate::executor::{panic_message, WorkerEnv, PLAN_WAIT};
 use crate::plan::{SessionId, SessionPartition, SessionTask};
-use crate::protocol::{SessionCommand, SessionReply, SessionRestore};
+use crate::protocol::{ServiceRestore, SessionCommand, SessionReply, SessionRestore};
 use crate::task::{ShuffleLocations, TaskContext, WorkerId};
-use service::{Route, RunningService};
+use service::{Route, RunningService, SnapshotPlace};
+
+/// Snapshots of each service shard a holder keeps.
+pub const SNAPSHOTS_KEPT: usize = 3;
 
 /// How long a step waits for the other workers' batches of the step before.
 pub const STEP_INPUT_WAIT: Duration = Duration::from_secs(120);
@@ -157,6 +160,7 @@ pub fn handle(env: &Arc<WorkerEnv>, session: SessionId, command: SessionCommand)
             checkpoints,
             restore,
             services,
+            service_restore,
         } => {
             let opening = Opening {
                 fingerprint,
@@ -167,7 +171,7 @@ pub fn handle(env: &Arc<WorkerEnv>, session: SessionId, command: SessionCommand)
                 },
                 checkpoints,
             };
-            open(env, session, opening, restore)
+            open(env, session, opening, restore, service_restore)
         }
         SessionCommand::Step {
             step,
@@ -207,6 +211,7 @@ fn open(
     session: SessionId,
     opening: Opening,
     restore: Option<SessionRestore>,
+    service_restore: Option<ServiceRestore>,
 ) -> Result<SessionReply, TaskError> {
     let entry = env.plan.wait_session(session, PLAN_WAIT)?;
     if entry.fingerprint != opening.fingerprint {
@@ -222,7 +227,11 @@ fn open(
         answers: HashMap::new(),
         services: Vec::new(),
         checkpoints: opening.checkpoints,
-        first_step: restore.as_ref().map_or(0, |r| r.step),
+        first_step: match (&restore, &service_restore) {
+            (Some(r), _) => r.step,
+            (None, Some(r)) => r.step,
+            (None, None) => 0,
+        },
         restored_inboxes: HashMap::new(),
     };
     let snapshots = match &restore {
@@ -251,7 +260,13 @@ fn open(
         local.partitions.push((p as u32, partition));
         tc.check()?;
     }
-    start_services(env, session, entry.task.as_ref(), &mut local)?;
+    start_services(
+        env,
+        session,
+        entry.task.as_ref(),
+        &mut local,
+        service_restore.as_ref(),
+    )?;
     env.sessions
         .sessions
         .lock()
@@ -266,6 +281,7 @@ fn start_services(
     session: SessionId,
     task: &dyn SessionTask,
     local: &mut LocalSession,
+    restore: Option<&ServiceRestore>,
 ) -> Result<(), TaskError> {
     let channel = session as u64;
     let shards = task.services() as usize;
@@ -278,15 +294,30 @@ fn start_services(
     if shards == 0 {
         return Ok(());
     }
+    // A shard's latest snapshots are kept, the older ones dropped as new ones come.
+    env.mailbox.retain_latest(local.checkpoints, SNAPSHOTS_KEPT);
+    let mut snapshots = match restore {
+        Some(r) => checkpoint::gather_services(env, local, r)?,
+        None => HashMap::new(),
+    };
     for (p, _) in &local.partitions {
         local.answers.insert(*p, env.mailbox.subscribe(channel, *p));
     }
+    let workers = local.workers();
+    let place = SnapshotPlace {
+        channel: local.checkpoints,
+        me: env.worker_id,
+        replica: checkpoint::replica_of(env.worker_id, &workers),
+    };
     for (shard, worker) in local.route.services.iter().enumerate() {
         if *worker != env.worker_id {
             continue;
         }
         let shard = shard as u32;
-        let service = task.open_service(shard)?;
+        let service = match snapshots.remove(&shard) {
+            Some(snapshot) => task.restore_service(shard, &snapshot)?,
+            None => task.open_service(shard)?,
+        };
         let queue = env
             .mailbox
             .subscribe(channel, service::service_target(shard));
@@ -294,6 +325,7 @@ fn start_services(
             env.clone(),
             channel,
             shard,
+            place,
             local.route.clone(),
             service,
             queue,

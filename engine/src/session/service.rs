@@ -102,11 +102,23 @@ pub trait SessionService: Send {
     fn finish(&mut self) -> Result<Vec<u8>, TaskError>;
 }
 
-/// How a service answers: pushes to the session's partitions or other shards.
+/// Where a shard's snapshots go: its session's checkpoint channel, on this worker and on
+/// the next one around the ring (its replica).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SnapshotPlace {
+    pub channel: ChannelId,
+    pub me: WorkerId,
+    pub replica: WorkerId,
+}
+
+/// How a service answers: pushes to the session's partitions or other shards, and keeps
+/// its snapshots.
 pub struct Replies<'a> {
     pusher: &'a Pusher,
     channel: ChannelId,
     route: &'a Route,
+    shard: u32,
+    snapshots: SnapshotPlace,
 }
 
 impl Replies<'_> {
@@ -137,6 +149,32 @@ impl Replies<'_> {
         )
     }
 
+    /// Keeps `snapshot` of this shard under `tag` (a clock) here and on the replica
+    /// worker, where a later attempt of the session finds it after this worker is lost
+    /// (see `SessionTask::restore_service`). Each holder keeps a shard's latest few.
+    pub fn keep_snapshot(&mut self, tag: u64, snapshot: &[u8]) -> Result<(), TaskError> {
+        let SnapshotPlace {
+            channel,
+            me,
+            replica,
+        } = self.snapshots;
+        let target = service_target(self.shard);
+        for worker in [me, replica] {
+            self.pusher.send(
+                worker,
+                self.route.address(worker),
+                channel,
+                tag,
+                target,
+                snapshot,
+            )?;
+            if replica == me {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// The session's partitions.
     pub fn partitions(&self) -> usize {
         self.route.placement.len()
@@ -162,6 +200,7 @@ impl RunningService {
         env: Arc<WorkerEnv>,
         channel: ChannelId,
         shard: u32,
+        snapshots: SnapshotPlace,
         route: Route,
         mut service: Box<dyn SessionService>,
         queue: Receiver<Delivery>,
@@ -176,6 +215,8 @@ impl RunningService {
                         pusher: &env.pusher,
                         channel,
                         route: &route,
+                        shard,
+                        snapshots,
                     };
                     let from = header.from;
                     let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -145,6 +145,7 @@ impl<V: Data, E: Data> Graph<V, E> {
                 .checkpoint_every
                 .unwrap_or(ctx.options().checkpoint_every),
             restore: None,
+            resume_services: None,
         };
         let started = Instant::now();
         let (rollbacks, restarts) =
@@ -205,6 +206,7 @@ impl<V: Data, E: Data> Graph<V, E> {
                 step,
                 workers,
                 checkpoint,
+                ..
             } = outcome
             else {
                 return Ok((rollbacks, restarts));

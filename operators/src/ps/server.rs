@@ -43,6 +43,10 @@ pub struct ServerShard {
     held: BTreeMap<u64, Vec<Option<Push>>>,
     /// Pulls waiting for the clock to move.
     parked: Vec<Pull>,
+    /// Keep a snapshot every this many clocks (0: never).
+    checkpoint_every: u64,
+    /// The clock of the last snapshot kept.
+    last_snapshot: u64,
 }
 
 impl ServerShard {
@@ -53,6 +57,7 @@ impl ServerShard {
         trainers: usize,
         rule: Arc<dyn UpdateRule>,
         consistency: Consistency,
+        checkpoint_every: u64,
         init: &Init,
     ) -> Self {
         let range = layout.range(shard);
@@ -76,7 +81,85 @@ impl ServerShard {
             expected: vec![0; trainers],
             held: BTreeMap::new(),
             parked: Vec::new(),
+            checkpoint_every,
+            last_snapshot: 0,
         }
+    }
+
+    /// The shard as it was when it kept `snapshot`: values, optimiser state and clock
+    /// (every trainer starts again from that clock).
+    pub fn restore(
+        layout: &KeyLayout,
+        shard: u32,
+        trainers: usize,
+        rule: Arc<dyn UpdateRule>,
+        consistency: Consistency,
+        checkpoint_every: u64,
+        snapshot: &[u8],
+    ) -> Result<Self, TaskError> {
+        let mut restored = ServerShard::new(
+            layout,
+            shard,
+            trainers,
+            rule,
+            consistency,
+            checkpoint_every,
+            &|_, _| {},
+        );
+        let corrupt = |what: &str| {
+            TaskError::failed(format!("the snapshot of shard {shard} is corrupt: {what}"))
+        };
+        let mut bytes = snapshot;
+        let clock = take_u64(&mut bytes).ok_or_else(|| corrupt("no clock"))?;
+        for (name, target) in [
+            ("values", &mut restored.weights),
+            ("optimiser state", &mut restored.state),
+        ] {
+            let len = take_u64(&mut bytes).ok_or_else(|| corrupt(name))?;
+            if len != target.len() as u64 || bytes.len() < target.len() * 4 {
+                return Err(corrupt(&format!(
+                    "{len} {name} where the shard has {}",
+                    target.len()
+                )));
+            }
+            let (head, rest) = bytes.split_at(target.len() * 4);
+            for (v, c) in target.iter_mut().zip(head.chunks_exact(4)) {
+                *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+            bytes = rest;
+        }
+        if !bytes.is_empty() {
+            return Err(corrupt("bytes after the state"));
+        }
+        restored.applied.fill(clock);
+        restored.expected.fill(clock);
+        restored.last_snapshot = clock;
+        Ok(restored)
+    }
+
+    /// The shard's snapshot: its applied clock, values and optimiser state.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(24 + (self.weights.len() + self.state.len()) * 4);
+        out.extend_from_slice(&self.applied_clock().to_le_bytes());
+        for part in [&self.weights, &self.state] {
+            out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            for v in part.iter() {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Keeps a snapshot when the applied clock reached the next multiple of
+    /// `checkpoint_every`.
+    fn maybe_snapshot(&mut self, replies: &mut Replies<'_>) -> Result<(), TaskError> {
+        let clock = self.applied_clock();
+        let every = self.checkpoint_every;
+        if every == 0 || clock < self.last_snapshot + every || clock.checked_rem(every) != Some(0) {
+            return Ok(());
+        }
+        self.last_snapshot = clock;
+        replies.keep_snapshot(clock, &self.snapshot())
     }
 
     /// The shard's values, key after key.
@@ -234,6 +317,7 @@ impl SessionService for ServerShard {
                     ));
                 }
                 self.take_push(push);
+                self.maybe_snapshot(replies)?;
                 self.release(replies)
             }
         }
@@ -248,22 +332,49 @@ impl SessionService for ServerShard {
     }
 }
 
+fn take_u64(bytes: &mut &[u8]) -> Option<u64> {
+    let (head, rest) = bytes.split_first_chunk::<8>()?;
+    *bytes = rest;
+    Some(u64::from_le_bytes(*head))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ps::update::Sgd;
+    use crate::ps::update::{rule_named, Sgd};
 
     fn shard(consistency: Consistency, trainers: usize) -> ServerShard {
         let layout = KeyLayout::new(10, 2, 2);
         let rule = Arc::new(Sgd { rate: 1.0 });
-        ServerShard::new(
-            &layout,
-            1,
-            trainers,
-            rule,
-            consistency,
-            &|k, v: &mut [f32]| v.fill(k as f32),
-        )
+        let init = |k: u64, v: &mut [f32]| v.fill(k as f32);
+        ServerShard::new(&layout, 1, trainers, rule, consistency, 0, &init)
+    }
+
+    #[test]
+    fn a_snapshot_restores_values_state_and_clock_and_corrupt_ones_are_refused() {
+        let layout = KeyLayout::new(10, 2, 2);
+        let rule = rule_named("adam", 0.1).unwrap();
+        let init = |k: u64, v: &mut [f32]| v.fill(k as f32);
+        let mut s = ServerShard::new(&layout, 1, 2, rule.clone(), Consistency::Bsp, 4, &init);
+        s.take_push(push(0, 0, vec![5, 7], 1.0));
+        s.take_push(push(1, 0, vec![7], -2.0));
+        let bytes = s.snapshot();
+        let restore = |layout: &KeyLayout, bytes: &[u8]| {
+            ServerShard::restore(layout, 1, 2, rule.clone(), Consistency::Bsp, 4, bytes)
+        };
+        let back = restore(&layout, &bytes).unwrap();
+        assert_eq!(back.weights, s.weights);
+        assert_eq!(back.state, s.state);
+        assert_eq!(
+            (back.applied_clock(), back.expected.clone()),
+            (1, vec![1, 1])
+        );
+        let longer = [bytes.clone(), vec![0]].concat();
+        for bad in [&bytes[..bytes.len() - 1], &bytes[..4], &longer[..]] {
+            assert!(restore(&layout, bad).is_err());
+        }
+        // A snapshot of another shard's size is refused.
+        assert!(restore(&KeyLayout::new(12, 2, 2), &bytes).is_err());
     }
 
     fn push(trainer: u32, clock: u64, keys: Vec<u64>, grad: f32) -> Push {

@@ -95,6 +95,7 @@ fn options(consistency: Consistency, epochs: u64) -> TrainOptions {
         seed: 5,
         rule: Arc::new(Sgd { rate: 0.02 }),
         straggler: None,
+        checkpoint_every: None,
     }
 }
 

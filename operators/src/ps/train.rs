@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use weir_engine::scheduler::{SessionOutcome, SessionRun};
 use weir_engine::{Error, Result};
 
 use crate::dataset::Dataset;
@@ -43,6 +44,9 @@ pub struct TrainOptions {
     pub rule: Arc<dyn UpdateRule>,
     /// A worker slowed on purpose, to measure the consistency models.
     pub straggler: Option<Straggler>,
+    /// Shards keep a snapshot every this many clocks (0: never); `None` takes the job's
+    /// `--checkpoint-every`.
+    pub checkpoint_every: Option<u64>,
 }
 
 /// The model after an epoch (or before the first: epoch 0 is the starting model).
@@ -76,6 +80,8 @@ pub struct TrainStats {
     pub compute_seconds: f64,
     /// Seconds from opening the trainers to closing them.
     pub run_seconds: f64,
+    /// Times the run went on from the shards' snapshots after losing a worker.
+    pub recoveries: u64,
 }
 
 impl TrainStats {
@@ -127,62 +133,72 @@ pub fn train<L: Learner>(
         .unwrap_or(ctx.options().workers.max(1) as u32)
         .max(1);
     let layout = KeyLayout::new(keys, width, servers);
-    let task = Arc::new(PsTask {
-        learner,
-        data: cached.id(),
-        layout,
-        rule: options.rule.clone(),
-        consistency: options.consistency,
-        trainers: cached.num_partitions(),
-        seed: options.seed,
-        straggler: options.straggler,
-    });
-    let control = |epoch: u64| {
-        bincode::serialize(&Control {
-            epoch,
+    let checkpoint_every = options
+        .checkpoint_every
+        .unwrap_or(ctx.options().checkpoint_every);
+    let mut barrier = Barrier {
+        stats: TrainStats {
             clocks_per_epoch: clocks,
-            train: epoch < options.epochs,
-        })
-        .map_err(|e| Error::job(format!("an epoch control: {e}")))
+            trainers: cached.num_partitions(),
+            servers,
+            ..TrainStats::default()
+        },
+        epochs: options.epochs,
+        clocks,
+        pending_loss: None,
+        resumed_mid_epoch: None,
+        started: Instant::now(),
+        on_epoch: &mut on_epoch,
     };
-    let mut stats = TrainStats {
-        clocks_per_epoch: clocks,
-        trainers: cached.num_partitions(),
-        servers,
-        ..TrainStats::default()
-    };
-    let mut pending_loss = None;
-    let started = Instant::now();
-    let results = ctx.run_session("parameter-server", task, control(0)?, |step, reports| {
-        let mut epoch = EpochStats {
-            epoch: step,
-            clock: step * clocks,
-            seconds: started.elapsed().as_secs_f64(),
-            ..EpochStats::default()
+    let mut run = SessionRun::default();
+    let mut first = barrier.control(0, 0);
+    let results = loop {
+        let task = Arc::new(PsTask {
+            learner: learner.clone(),
+            data: cached.id(),
+            layout,
+            rule: options.rule.clone(),
+            consistency: options.consistency,
+            trainers: cached.num_partitions(),
+            seed: options.seed,
+            straggler: options.straggler,
+            checkpoint_every,
+        });
+        let first_bytes = encode(&first)?;
+        let master = |step: u64, reports: &[Vec<u8>]| barrier.after(step, reports);
+        let outcome =
+            ctx.run_session_attempt("parameter-server", task, first_bytes, &run, master)?;
+        let SessionOutcome::Lost {
+            step,
+            workers,
+            services,
+            ..
+        } = outcome
+        else {
+            let SessionOutcome::Closed(results) = outcome else {
+                unreachable!("an outcome is closed or lost")
+            };
+            break results;
         };
-        let (mut loss, mut examples) = (0.0, 0);
-        for (p, bytes) in reports.iter().enumerate() {
-            let r: Report = bincode::deserialize(bytes)
-                .map_err(|e| Error::job(format!("trainer {p} sent a malformed report: {e}")))?;
-            epoch.evaluation.merge(&r.evaluation);
-            loss += r.minibatch_loss;
-            examples += r.minibatch_examples;
-            stats.traffic.merge(&r.traffic);
-            stats.evaluation_bytes += r.evaluation_bytes;
-            stats.compute_seconds += r.compute_seconds;
+        let clock = services.as_ref().map_or(0, |s| s.tag);
+        let epoch = clock / clocks;
+        if ctx.is_driver() {
+            let from = match &services {
+                Some(_) => format!("the shards' snapshots of clock {clock}"),
+                None => "the start (no complete snapshot survived)".to_string(),
+            };
+            eprintln!("parameter server: lost worker(s) {workers:?} in epoch {step}; going on from {from}");
         }
-        // The minibatches of epoch `step` ran after its evaluation: their loss belongs
-        // with the next one.
-        epoch.minibatch_loss = pending_loss.take();
-        pending_loss = (examples > 0).then(|| loss / examples as f64);
-        on_epoch(&epoch);
-        stats.epochs.push(epoch);
-        if step >= options.epochs {
-            return Ok(None);
-        }
-        control(step + 1).map(Some)
-    })?;
-    stats.run_seconds = started.elapsed().as_secs_f64();
+        barrier.stats.recoveries += 1;
+        barrier.resume(epoch, clock);
+        first = barrier.control(epoch, clock);
+        run.resume_services = services.map(|s| (epoch, s));
+        // The lost data partitions are read again from lineage on the survivors.
+        cached.count()?;
+    };
+    let run_seconds = barrier.started.elapsed().as_secs_f64();
+    let mut stats = barrier.stats;
+    stats.run_seconds = run_seconds;
     let stats = ctx.driver_value(move || Ok(stats))?;
     let mut weights = Vec::with_capacity(keys as usize * width);
     for (shard, bytes) in results.services.iter().enumerate() {
@@ -209,4 +225,77 @@ pub fn train<L: Learner>(
         weights,
         stats,
     })
+}
+
+fn encode(control: &Control) -> Result<Vec<u8>> {
+    bincode::serialize(control).map_err(|e| Error::job(format!("an epoch control: {e}")))
+}
+
+/// The driver's epoch barrier: gathers the trainers' reports into the run's figures and
+/// sends the next epoch's control, or ends the run after the last evaluation.
+struct Barrier<'f, F: FnMut(&EpochStats)> {
+    stats: TrainStats,
+    epochs: u64,
+    clocks: u64,
+    /// The mean minibatch loss of the epoch just trained, for the next evaluation.
+    pending_loss: Option<f64>,
+    /// The epoch a resumed attempt starts in the middle of (it has no evaluation).
+    resumed_mid_epoch: Option<u64>,
+    started: Instant,
+    on_epoch: &'f mut F,
+}
+
+impl<F: FnMut(&EpochStats)> Barrier<'_, F> {
+    /// The control of step `epoch`, starting at `clock`.
+    fn control(&self, epoch: u64, clock: u64) -> Control {
+        Control {
+            epoch,
+            clocks_per_epoch: self.clocks,
+            start_clock: clock,
+            evaluate: clock == epoch * self.clocks,
+            train: epoch < self.epochs,
+        }
+    }
+
+    /// Forgets what came after `clock`, where a resumed attempt starts.
+    fn resume(&mut self, epoch: u64, clock: u64) {
+        let mid_epoch = clock != epoch * self.clocks;
+        // Keep the evaluations before the epoch, and its own when resuming mid-epoch.
+        let keep = epoch as usize + usize::from(mid_epoch);
+        self.stats.epochs.truncate(keep);
+        self.resumed_mid_epoch = mid_epoch.then_some(epoch);
+        self.pending_loss = None;
+    }
+
+    fn after(&mut self, step: u64, reports: &[Vec<u8>]) -> Result<Option<Vec<u8>>> {
+        let mut epoch = EpochStats {
+            epoch: step,
+            clock: step * self.clocks,
+            seconds: self.started.elapsed().as_secs_f64(),
+            ..EpochStats::default()
+        };
+        let (mut loss, mut examples) = (0.0, 0);
+        for (p, bytes) in reports.iter().enumerate() {
+            let r: Report = bincode::deserialize(bytes)
+                .map_err(|e| Error::job(format!("trainer {p} sent a malformed report: {e}")))?;
+            epoch.evaluation.merge(&r.evaluation);
+            loss += r.minibatch_loss;
+            examples += r.minibatch_examples;
+            self.stats.traffic.merge(&r.traffic);
+            self.stats.evaluation_bytes += r.evaluation_bytes;
+            self.stats.compute_seconds += r.compute_seconds;
+        }
+        // The minibatches of epoch `step` ran after its evaluation: their loss belongs
+        // with the next one.
+        if self.resumed_mid_epoch.take() != Some(step) {
+            epoch.minibatch_loss = self.pending_loss.take();
+            (self.on_epoch)(&epoch);
+            self.stats.epochs.push(epoch);
+        }
+        self.pending_loss = (examples > 0).then(|| loss / examples as f64);
+        if step >= self.epochs {
+            return Ok(None);
+        }
+        encode(&self.control(step + 1, (step + 1) * self.clocks)).map(Some)
+    }
 }

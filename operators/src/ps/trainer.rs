@@ -30,6 +30,11 @@ use crate::ps::update::UpdateRule;
 pub(crate) struct Control {
     pub epoch: u64,
     pub clocks_per_epoch: u64,
+    /// The first clock to run: the epoch's first, or a later one when the run resumes
+    /// from the shards' snapshots mid-epoch.
+    pub start_clock: u64,
+    /// Evaluate the model first (not when resuming mid-epoch).
+    pub evaluate: bool,
     /// Train the epoch after evaluating (the last step only evaluates).
     pub train: bool,
 }
@@ -67,6 +72,8 @@ pub(crate) struct PsTask<L: Learner> {
     pub trainers: usize,
     pub seed: u64,
     pub straggler: Option<Straggler>,
+    /// Shards keep a snapshot every this many clocks (0: never).
+    pub checkpoint_every: u64,
 }
 
 impl<L: Learner> SessionTask for PsTask<L> {
@@ -114,8 +121,25 @@ impl<L: Learner> SessionTask for PsTask<L> {
             self.trainers,
             self.rule.clone(),
             self.consistency,
+            self.checkpoint_every,
             &move |key, values| learner.init(key, values),
         )))
+    }
+
+    fn restore_service(
+        &self,
+        shard: u32,
+        snapshot: &[u8],
+    ) -> Result<Box<dyn SessionService>, TaskError> {
+        Ok(Box::new(ServerShard::restore(
+            &self.layout,
+            shard,
+            self.trainers,
+            self.rule.clone(),
+            self.consistency,
+            self.checkpoint_every,
+            snapshot,
+        )?))
     }
 }
 
@@ -163,8 +187,12 @@ impl<L: Learner> Trainer<L> {
         );
         let (mut keys, mut values, mut grads) = (Vec::new(), Vec::new(), Vec::new());
         let first_clock = control.epoch * control.clocks_per_epoch;
-        for batch in 0..control.clocks_per_epoch {
+        let first_batch = control.start_clock.saturating_sub(first_clock);
+        for batch in first_batch..control.clocks_per_epoch {
             let clock = first_clock + batch;
+            if let Some(delay) = weir_engine::executor::injected_delay() {
+                std::thread::sleep(delay);
+            }
             let rows = minibatch(&order, batch, control.clocks_per_epoch);
             if rows.is_empty() {
                 client.push(&[], &[], clock)?;
@@ -209,11 +237,11 @@ impl<L: Learner> SessionPartition for Trainer<L> {
             self.partition as u32,
             &mut next_request,
         );
-        let mut report = Report {
-            evaluation: self.evaluate(&mut client, control.epoch * control.clocks_per_epoch)?,
-            evaluation_bytes: client.traffic.pulled_bytes,
-            ..Report::default()
-        };
+        let mut report = Report::default();
+        if control.evaluate {
+            report.evaluation = self.evaluate(&mut client, control.start_clock)?;
+            report.evaluation_bytes = client.traffic.pulled_bytes;
+        }
         client.traffic = Traffic::default();
         if control.train {
             self.train(&mut client, &control, &mut report)?;
