@@ -17,7 +17,9 @@ pub mod ml_input;
 pub mod output;
 pub mod pagerank;
 pub mod pagerank_program;
+pub mod ps_args;
 pub mod registry;
+pub mod softmax;
 pub mod sort;
 pub mod spanning_forest;
 pub mod sssp;
@@ -42,4 +44,5 @@ pub fn register_builtin(registry: &mut Registry) {
     registry.register::<cdlp::Cdlp>();
     registry.register::<lcc::Lcc>();
     registry.register::<logreg::LogReg>();
+    registry.register::<softmax::Softmax>();
 }

@@ -8,82 +8,17 @@
 //! `key<TAB>weight` (the bias last).
 
 use weir_datasets::{ExampleBlock, ExampleRow, LabelRule};
-use weir_engine::{Error, JobContext, Result};
+use weir_engine::{JobContext, Result};
 use weir_operators::prelude::*;
-use weir_operators::ps::{
-    rule_named, train, train_sequential, Consistency, EpochStats, Evaluation, Learner, Straggler,
-    TrainOptions, Trained,
-};
+use weir_operators::ps::{train, train_sequential, Evaluation, Learner};
 
 use crate::ml_input::{
-    feature_bound, ml_parts, read_examples, trainer_partitions, ExampleFormat, MlPart,
+    evaluation_keys, example_keys, load_parts, position, read_parts_locally, trainer_partitions,
+    MlPart,
 };
 use crate::output::save_or_show;
+use crate::ps_args::{print_epoch, report, TrainArgs};
 use crate::registry::Job;
-
-/// Options every parameter-server job shares.
-#[derive(Debug, Clone, clap::Args)]
-pub struct TrainArgs {
-    /// Passes over the training data.
-    #[arg(long, default_value_t = 10)]
-    pub epochs: u64,
-    /// Examples per minibatch (per trainer).
-    #[arg(long, default_value_t = 256)]
-    pub batch: usize,
-    /// The servers' update rule: sgd, adagrad or adam.
-    #[arg(long, default_value = "adagrad")]
-    pub optimizer: String,
-    /// The update rule's learning rate.
-    #[arg(long, default_value_t = 0.1)]
-    pub learning_rate: f32,
-    /// bsp, ssp:S (at most S clocks ahead of the slowest trainer) or asp.
-    #[arg(long, default_value = "bsp")]
-    pub consistency: Consistency,
-    /// Server shards (default: one per worker).
-    #[arg(long)]
-    pub servers: Option<u32>,
-    /// Trainers, one per data partition (default: one per task slot).
-    #[arg(long)]
-    pub trainers: Option<usize>,
-    /// Seeds the minibatches' order.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Slows worker W's trainers by factor F (`W:F`), to measure the consistency models.
-    #[arg(long, value_parser = parse_straggler)]
-    pub straggler: Option<Straggler>,
-}
-
-fn parse_straggler(text: &str) -> std::result::Result<Straggler, String> {
-    let (w, f) = text
-        .split_once(':')
-        .ok_or_else(|| format!("straggler {text:?} is not WORKER:FACTOR"))?;
-    let worker = w
-        .parse()
-        .map_err(|_| format!("straggler worker {w:?} is not a number"))?;
-    let factor: f64 = f
-        .parse()
-        .ok()
-        .filter(|f: &f64| f.is_finite() && *f >= 1.0)
-        .ok_or_else(|| format!("straggler factor {f:?} is not a number ≥ 1"))?;
-    Ok(Straggler { worker, factor })
-}
-
-impl TrainArgs {
-    /// The run's options.
-    pub fn options(&self) -> Result<TrainOptions> {
-        let rule = rule_named(&self.optimizer, self.learning_rate).map_err(Error::Config)?;
-        Ok(TrainOptions {
-            epochs: self.epochs,
-            batch: self.batch,
-            consistency: self.consistency,
-            servers: self.servers,
-            seed: self.seed,
-            rule,
-            straggler: self.straggler,
-            checkpoint_every: None,
-        })
-    }
-}
 
 /// Binary logistic regression.
 #[derive(Debug, Clone, clap::Parser)]
@@ -138,91 +73,11 @@ impl Job for LogReg {
     }
 }
 
-/// Reads the training examples (and the held-out ones, refusing features the model does
-/// not have) into one part per trainer; returns them with the model's feature count.
-pub fn load_parts(
-    ctx: &JobContext,
-    input: &str,
-    test: Option<&str>,
-    partitions: usize,
-    rule: LabelRule,
-) -> Result<(Dataset<MlPart>, u32)> {
-    let (train_blocks, format) = read_examples(ctx, input, partitions, rule, None)?;
-    // A CSV header tells the features; LIBSVM rows are read once to find them.
-    let (train_blocks, features) = match format {
-        ExampleFormat::Csv(columns) => (train_blocks, columns.features()),
-        ExampleFormat::Libsvm => {
-            let persisted = train_blocks.persist();
-            let features = feature_bound(&persisted)?;
-            (persisted, features)
-        }
-    };
-    let test_blocks = match test {
-        Some(file) => Some(read_examples(ctx, file, partitions, rule, Some(features))?.0),
-        None => None,
-    };
-    let parts = ml_parts(&train_blocks, test_blocks.as_ref())?.persist();
-    parts.count()?;
-    if train_blocks.is_persisted() {
-        train_blocks.unpersist();
-    }
-    Ok((parts, features))
-}
-
-/// Prints an epoch's figures on the driver.
-pub fn print_epoch(ctx: &JobContext, e: &EpochStats) {
-    if !ctx.is_driver() || ctx.options().silent {
-        return;
-    }
-    let mut line = format!(
-        "epoch {:>3}  {:>7.2}s  train loss {:.6}",
-        e.epoch,
-        e.seconds,
-        e.evaluation.mean_train_loss()
-    );
-    if let Some(loss) = e.evaluation.mean_test_loss() {
-        line.push_str(&format!("  test loss {loss:.6}"));
-    }
-    if let Some(accuracy) = e.evaluation.test_accuracy() {
-        line.push_str(&format!("  test accuracy {accuracy:.4}"));
-    }
-    eprintln!("{line}");
-}
-
-/// Puts the final figures and the traffic in the metrics' result.
-pub fn report(ctx: &JobContext, trained: &Trained, loss_name: &str) -> Result<()> {
-    let stats = &trained.stats;
-    let last = stats.last();
-    ctx.set_result(loss_name, last.mean_train_loss());
-    if let Some(loss) = last.mean_test_loss() {
-        ctx.set_result("test_loss", loss);
-    }
-    if let Some(accuracy) = last.test_accuracy() {
-        ctx.set_result("test_accuracy", accuracy);
-    }
-    ctx.set_result("epochs", stats.epochs.len().saturating_sub(1));
-    ctx.set_result("clocks_per_epoch", stats.clocks_per_epoch);
-    ctx.set_result("trainers", stats.trainers);
-    ctx.set_result("servers", stats.servers);
-    ctx.set_result("bytes_pulled", stats.traffic.pulled_bytes);
-    ctx.set_result("bytes_pushed", stats.traffic.pushed_bytes);
-    ctx.set_result("bytes_touched", stats.traffic.touched_bytes);
-    ctx.set_result("max_staleness", stats.traffic.max_staleness);
-    ctx.set_result("history", &stats.epochs);
-    Ok(())
-}
-
 /// The logistic-regression model.
 #[derive(Debug, Clone, Copy)]
 pub struct LogisticRegression {
     pub features: u32,
     pub l2: f32,
-}
-
-/// Where feature `index` sits among sorted `keys`.
-fn position(keys: &[u64], index: u32) -> usize {
-    keys.binary_search(&u64::from(index))
-        .unwrap_or_else(|_| panic!("feature {index} was not pulled"))
 }
 
 impl LogisticRegression {
@@ -249,28 +104,6 @@ impl LogisticRegression {
             }
         }
     }
-
-    /// The keys of `rows` of `block`, sorted, with the bias.
-    fn keys_of(
-        &self,
-        block: &ExampleBlock,
-        rows: impl Iterator<Item = usize>,
-        keys: &mut Vec<u64>,
-    ) {
-        keys.clear();
-        if block.dense_width.is_some() {
-            keys.extend(0..=u64::from(self.features));
-            return;
-        }
-        for r in rows {
-            if let Some(indices) = block.row(r).indices {
-                keys.extend(indices.iter().map(|j| u64::from(*j)));
-            }
-        }
-        keys.sort_unstable();
-        keys.dedup();
-        keys.push(u64::from(self.features));
-    }
 }
 
 /// `log(1 + e^z)` without overflow.
@@ -294,7 +127,12 @@ impl Learner for LogisticRegression {
     }
 
     fn keys(&self, part: &MlPart, rows: &[u32], keys: &mut Vec<u64>) {
-        self.keys_of(&part.train, rows.iter().map(|r| *r as usize), keys);
+        example_keys(
+            &part.train,
+            rows.iter().map(|r| *r as usize),
+            self.features,
+            keys,
+        );
     }
 
     fn gradient(
@@ -335,12 +173,7 @@ impl Learner for LogisticRegression {
     }
 
     fn evaluation_keys(&self, part: &MlPart, keys: &mut Vec<u64>) {
-        let mut test_keys = Vec::new();
-        self.keys_of(&part.train, 0..part.train.len(), keys);
-        self.keys_of(&part.test, 0..part.test.len(), &mut test_keys);
-        keys.extend(test_keys);
-        keys.sort_unstable();
-        keys.dedup();
+        evaluation_keys(part, self.features, keys);
     }
 
     fn evaluate(&self, part: &MlPart, keys: &[u64], values: &[f32]) -> Evaluation {
@@ -380,28 +213,6 @@ pub fn accuracy(weights: &[f32], block: &ExampleBlock) -> f64 {
         })
         .count();
     correct as f64 / block.len().max(1) as f64
-}
-
-/// Reads the parts a run of `args` with `partitions` trainers reads, in this process.
-pub fn read_parts_locally(
-    input: &str,
-    test: Option<&str>,
-    partitions: usize,
-    rule: LabelRule,
-) -> Result<(Vec<MlPart>, u32)> {
-    let options = weir_engine::JobOptions {
-        threads: 1,
-        parallelism: partitions,
-        silent: true,
-        ..weir_engine::JobOptions::default()
-    };
-    let mut out = None;
-    weir_engine::local::run_local("read-parts", &[], options, None, |ctx| {
-        let (parts, features) = load_parts(ctx, input, test, partitions, rule)?;
-        out = Some((parts.collect()?, features));
-        Ok(())
-    })?;
-    out.ok_or_else(|| Error::job("reading the parts gave nothing"))
 }
 
 /// The sequential reference of a BSP run of `args` with `partitions` trainers: the same

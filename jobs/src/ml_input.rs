@@ -199,3 +199,96 @@ pub fn feature_bound(train: &Dataset<ExampleBlock>) -> Result<u32> {
     let bounds = train.map(|b| b.feature_bound()).collect()?;
     Ok(bounds.into_iter().max().unwrap_or(0))
 }
+
+/// Reads the training examples (and the held-out ones, refusing features the model does
+/// not have) into one part per trainer; returns them with the model's feature count.
+pub fn load_parts(
+    ctx: &JobContext,
+    input: &str,
+    test: Option<&str>,
+    partitions: usize,
+    rule: LabelRule,
+) -> Result<(Dataset<MlPart>, u32)> {
+    let (train_blocks, format) = read_examples(ctx, input, partitions, rule, None)?;
+    // A CSV header tells the features; LIBSVM rows are read once to find them.
+    let (train_blocks, features) = match format {
+        ExampleFormat::Csv(columns) => (train_blocks, columns.features()),
+        ExampleFormat::Libsvm => {
+            let persisted = train_blocks.persist();
+            let features = feature_bound(&persisted)?;
+            (persisted, features)
+        }
+    };
+    let test_blocks = match test {
+        Some(file) => Some(read_examples(ctx, file, partitions, rule, Some(features))?.0),
+        None => None,
+    };
+    let parts = ml_parts(&train_blocks, test_blocks.as_ref())?.persist();
+    parts.count()?;
+    if train_blocks.is_persisted() {
+        train_blocks.unpersist();
+    }
+    Ok((parts, features))
+}
+
+/// Reads the parts a run of `args` with `partitions` trainers reads, in this process.
+pub fn read_parts_locally(
+    input: &str,
+    test: Option<&str>,
+    partitions: usize,
+    rule: LabelRule,
+) -> Result<(Vec<MlPart>, u32)> {
+    let options = weir_engine::JobOptions {
+        threads: 1,
+        parallelism: partitions,
+        silent: true,
+        ..weir_engine::JobOptions::default()
+    };
+    let mut out = None;
+    weir_engine::local::run_local("read-parts", &[], options, None, |ctx| {
+        let (parts, features) = load_parts(ctx, input, test, partitions, rule)?;
+        out = Some((parts.collect()?, features));
+        Ok(())
+    })?;
+    out.ok_or_else(|| Error::job("reading the parts gave nothing"))
+}
+
+/// Writes into `keys` the sorted keys of `rows` of `block` for a model of `features`
+/// features: every feature of a dense block, the features the rows name of a sparse one,
+/// and key `features`, the bias, last.
+pub fn example_keys(
+    block: &ExampleBlock,
+    rows: impl Iterator<Item = usize>,
+    features: u32,
+    keys: &mut Vec<u64>,
+) {
+    keys.clear();
+    if block.dense_width.is_some() {
+        keys.extend(0..=u64::from(features));
+        return;
+    }
+    for r in rows {
+        if let Some(indices) = block.row(r).indices {
+            keys.extend(indices.iter().map(|j| u64::from(*j)));
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys.push(u64::from(features));
+}
+
+/// The keys an evaluation of `part` reads: its training and held-out rows' keys.
+pub fn evaluation_keys(part: &MlPart, features: u32, keys: &mut Vec<u64>) {
+    let mut test_keys = Vec::new();
+    example_keys(&part.train, 0..part.train.len(), features, keys);
+    example_keys(&part.test, 0..part.test.len(), features, &mut test_keys);
+    keys.extend(test_keys);
+    keys.sort_unstable();
+    keys.dedup();
+}
+
+/// Where feature `index` sits among sorted `keys` (it was pulled).
+pub fn position(keys: &[u64], index: u32) -> usize {
+    keys.binary_search(&u64::from(index))
+        .unwrap_or_else(|_| panic!("feature {index} was not pulled"))
+}

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use weir::jobs::logreg::{reference, LogReg};
+use weir::jobs::softmax::{self, Softmax};
 
 use super::util::*;
 
@@ -32,17 +33,18 @@ fn generate(dir: &Path, name: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
     (train, test)
 }
 
-/// `key<TAB>weight` lines as weights by key.
+/// `key<TAB>[class<TAB>]weight` lines as weights by key (and class).
 fn weights(lines: &[String]) -> Vec<f32> {
-    let mut pairs: Vec<(u64, f64)> = lines
+    let mut rows: Vec<(Vec<u64>, f64)> = lines
         .iter()
         .map(|l| {
-            let (k, w) = l.split_once('\t').expect("key<TAB>weight");
-            (k.parse().unwrap(), w.parse().unwrap())
+            let (ids, w) = l.rsplit_once('\t').expect("key<TAB>weight");
+            let ids = ids.split('\t').map(|i| i.parse().unwrap()).collect();
+            (ids, w.parse().unwrap())
         })
         .collect();
-    pairs.sort_by_key(|p| p.0);
-    pairs.iter().map(|p| p.1 as f32).collect()
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.iter().map(|r| r.1 as f32).collect()
 }
 
 fn logreg_args(train: &Path, test: &Path, extra: &[&str]) -> Vec<String> {
@@ -66,6 +68,10 @@ fn bsp_matches_the_reference(train: &Path, test: &Path, extra: &[&str]) {
     let mut args = logreg_args(train, test, extra);
     args.extend(["--batch".into(), "64".into()]);
     let want = reference(&LogReg::parse_from(&args), 4).unwrap();
+    same_weights_in_every_shape(&args, &want);
+}
+
+fn same_weights_in_every_shape(args: &[String], want: &[f32]) {
     let tmp = tempfile::tempdir().unwrap();
     for (i, (name, shape)) in SHAPES.iter().enumerate() {
         let got = weights(&run_shape(
@@ -76,7 +82,7 @@ fn bsp_matches_the_reference(train: &Path, test: &Path, extra: &[&str]) {
         assert_eq!(got.len(), want.len(), "{name}");
         let worst = got
             .iter()
-            .zip(&want)
+            .zip(want)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
         assert!(
@@ -98,6 +104,18 @@ fn logreg_under_bsp_gives_the_reference_weights_in_every_shape_dense_and_sparse(
         &test,
         &["--optimizer", "adam", "--learning-rate", "0.05"],
     );
+}
+
+#[test]
+fn softmax_under_bsp_gives_the_reference_weights_in_every_shape() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gen = ["--rows", "3000", "--features", "6", "--classes", "4"];
+    let (train, test) = generate(tmp.path(), "four", &gen);
+    let mut args = logreg_args(&train, &test, &["--classes", "4", "--batch", "64"]);
+    args[0] = "softmax".into();
+    let want = softmax::reference(&Softmax::parse_from(&args), 4).unwrap();
+    assert_eq!(want.len(), 7 * 4);
+    same_weights_in_every_shape(&args, &want);
 }
 
 #[test]

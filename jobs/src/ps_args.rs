@@ -1,0 +1,113 @@
+//! What every parameter-server job shares: the training options (`--epochs`, `--batch`,
+//! `--optimizer`, `--consistency`, …), the per-epoch line on the terminal and the figures
+//! in the metrics' result.
+
+use weir_engine::{Error, JobContext, Result};
+use weir_operators::ps::{rule_named, Consistency, EpochStats, Straggler, TrainOptions, Trained};
+
+/// Options every parameter-server job shares.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: u64,
+    /// Examples per minibatch (per trainer).
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    /// The servers' update rule: sgd, adagrad or adam.
+    #[arg(long, default_value = "adagrad")]
+    pub optimizer: String,
+    /// The update rule's learning rate.
+    #[arg(long, default_value_t = 0.1)]
+    pub learning_rate: f32,
+    /// bsp, ssp:S (at most S clocks ahead of the slowest trainer) or asp.
+    #[arg(long, default_value = "bsp")]
+    pub consistency: Consistency,
+    /// Server shards (default: one per worker).
+    #[arg(long)]
+    pub servers: Option<u32>,
+    /// Trainers, one per data partition (default: one per task slot).
+    #[arg(long)]
+    pub trainers: Option<usize>,
+    /// Seeds the minibatches' order.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Slows worker W's trainers by factor F (`W:F`), to measure the consistency models.
+    #[arg(long, value_parser = parse_straggler)]
+    pub straggler: Option<Straggler>,
+}
+
+fn parse_straggler(text: &str) -> std::result::Result<Straggler, String> {
+    let (w, f) = text
+        .split_once(':')
+        .ok_or_else(|| format!("straggler {text:?} is not WORKER:FACTOR"))?;
+    let worker = w
+        .parse()
+        .map_err(|_| format!("straggler worker {w:?} is not a number"))?;
+    let factor: f64 = f
+        .parse()
+        .ok()
+        .filter(|f: &f64| f.is_finite() && *f >= 1.0)
+        .ok_or_else(|| format!("straggler factor {f:?} is not a number ≥ 1"))?;
+    Ok(Straggler { worker, factor })
+}
+
+impl TrainArgs {
+    /// The run's options.
+    pub fn options(&self) -> Result<TrainOptions> {
+        let rule = rule_named(&self.optimizer, self.learning_rate).map_err(Error::Config)?;
+        Ok(TrainOptions {
+            epochs: self.epochs,
+            batch: self.batch,
+            consistency: self.consistency,
+            servers: self.servers,
+            seed: self.seed,
+            rule,
+            straggler: self.straggler,
+            checkpoint_every: None,
+        })
+    }
+}
+
+/// Prints an epoch's figures on the driver.
+pub fn print_epoch(ctx: &JobContext, e: &EpochStats) {
+    if !ctx.is_driver() || ctx.options().silent {
+        return;
+    }
+    let mut line = format!(
+        "epoch {:>3}  {:>7.2}s  train loss {:.6}",
+        e.epoch,
+        e.seconds,
+        e.evaluation.mean_train_loss()
+    );
+    if let Some(loss) = e.evaluation.mean_test_loss() {
+        line.push_str(&format!("  test loss {loss:.6}"));
+    }
+    if let Some(accuracy) = e.evaluation.test_accuracy() {
+        line.push_str(&format!("  test accuracy {accuracy:.4}"));
+    }
+    eprintln!("{line}");
+}
+
+/// Puts the final figures and the traffic in the metrics' result.
+pub fn report(ctx: &JobContext, trained: &Trained, loss_name: &str) -> Result<()> {
+    let stats = &trained.stats;
+    let last = stats.last();
+    ctx.set_result(loss_name, last.mean_train_loss());
+    if let Some(loss) = last.mean_test_loss() {
+        ctx.set_result("test_loss", loss);
+    }
+    if let Some(accuracy) = last.test_accuracy() {
+        ctx.set_result("test_accuracy", accuracy);
+    }
+    ctx.set_result("epochs", stats.epochs.len().saturating_sub(1));
+    ctx.set_result("clocks_per_epoch", stats.clocks_per_epoch);
+    ctx.set_result("trainers", stats.trainers);
+    ctx.set_result("servers", stats.servers);
+    ctx.set_result("bytes_pulled", stats.traffic.pulled_bytes);
+    ctx.set_result("bytes_pushed", stats.traffic.pushed_bytes);
+    ctx.set_result("bytes_touched", stats.traffic.touched_bytes);
+    ctx.set_result("max_staleness", stats.traffic.max_staleness);
+    ctx.set_result("history", &stats.epochs);
+    Ok(())
+}
