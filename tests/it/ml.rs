@@ -75,7 +75,7 @@ fn same_weights_in_every_shape(args: &[String], want: &[f32]) {
     let tmp = tempfile::tempdir().unwrap();
     for (i, (name, shape)) in SHAPES.iter().enumerate() {
         let got = weights(&run_shape(
-            &args,
+            args,
             shape,
             &tmp.path().join(format!("out{i}")),
         ));
