@@ -1,6 +1,7 @@
-//! `weir demo`: a local cluster runs wordcount and pagerank on the bundled samples and
-//! prints what it found and how long it took; pagerank is checked against the Graphalytics
-//! expected output shipped with the sample.
+//! `weir demo`: a local cluster runs one job of each programming model on the bundled
+//! samples (wordcount, pagerank, logistic regression on the parameter server) and prints
+//! what it found and how long it took; pagerank is checked against the Graphalytics
+//! expected output shipped with the sample, the classifier against its held-out rows.
 
 use std::time::Instant;
 
@@ -14,7 +15,8 @@ pub fn demo(registry: &Registry, workers: usize) -> anyhow::Result<()> {
     let samples = samples_dir();
     let text = samples.join("text");
     let graph = samples.join("graphalytics/test-pr-directed.properties");
-    if !text.is_dir() || !graph.is_file() {
+    let mushrooms = samples.join("ml/agaricus.train.libsvm");
+    if !text.is_dir() || !graph.is_file() || !mushrooms.is_file() {
         bail!("the bundled samples are missing from {}", samples.display());
     }
     let out = tempfile::Builder::new().prefix("weir-demo-").tempdir()?;
@@ -88,11 +90,57 @@ pub fn demo(registry: &Registry, workers: usize) -> anyhow::Result<()> {
         pr.wall_seconds,
         pr.stages.len()
     );
+    let accuracy = classify(registry, &samples, &opts("logreg"))?;
     println!("demo finished in {:.2}s", started.elapsed().as_secs_f64());
     if worst > 1e-4 {
         bail!("pagerank does not match the expected output");
     }
+    if accuracy < 0.99 {
+        bail!("logistic regression reached only {accuracy:.4} on the held-out rows");
+    }
     Ok(())
+}
+
+/// Logistic regression on the parameter server over the bundled mushrooms; returns the
+/// held-out accuracy.
+fn classify(
+    registry: &Registry,
+    samples: &std::path::Path,
+    opts: &RunOptions,
+) -> anyhow::Result<f64> {
+    let train = samples.join("ml/agaricus.train.libsvm");
+    let test = samples.join("ml/agaricus.test.libsvm");
+    println!(
+        "== logreg (parameter server: sharded weights, trainers pull and push per minibatch) on {}",
+        train.display()
+    );
+    let args: Vec<String> = [
+        "--input",
+        &train.to_string_lossy(),
+        "--test",
+        &test.to_string_lossy(),
+        "--epochs",
+        "5",
+        "--batch",
+        "64",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let lr = run_job(registry, "logreg", &args, opts)?;
+    let accuracy = lr
+        .result
+        .get("test_accuracy")
+        .and_then(|v| v.as_f64())
+        .context("logreg reported no test accuracy")?;
+    let bytes = |k: &str| lr.result.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    println!(
+        "   {:.2}s; held-out accuracy {accuracy:.4}; {} KB pulled and {} KB pushed\n",
+        lr.wall_seconds,
+        bytes("bytes_pulled") / 1000,
+        bytes("bytes_pushed") / 1000
+    );
+    Ok(accuracy)
 }
 
 fn read_parts(dir: &std::path::Path) -> anyhow::Result<std::collections::HashMap<u64, f64>> {

@@ -13,8 +13,8 @@ use weir_operators::prelude::*;
 use weir_operators::ps::{train, train_sequential, Evaluation, Learner};
 
 use crate::ml_input::{
-    evaluation_keys, example_keys, load_parts, position, read_parts_locally, trainer_partitions,
-    MlPart,
+    evaluation_keys, example_keys, load_parts, read_parts_locally, trainer_partitions,
+    with_positions, MlPart, Positions,
 };
 use crate::output::save_or_show;
 use crate::ps_args::{print_epoch, report, TrainArgs};
@@ -82,7 +82,7 @@ pub struct LogisticRegression {
 
 impl LogisticRegression {
     /// `w·x + b` of a row with the pulled `values` of `keys` (the bias last).
-    fn score(&self, row: &ExampleRow<'_>, keys: &[u64], values: &[f32]) -> f32 {
+    fn score(&self, row: &ExampleRow<'_>, at: &Positions<'_>, values: &[f32]) -> f32 {
         let bias = values[values.len() - 1];
         match row.indices {
             // Dense rows pull every key: feature j is key j.
@@ -98,7 +98,7 @@ impl LogisticRegression {
                 indices
                     .iter()
                     .zip(row.values)
-                    .map(|(j, x)| x * values[position(keys, *j)])
+                    .map(|(j, x)| x * values[at.of(*j)])
                     .sum::<f32>()
                     + bias
             }
@@ -143,11 +143,32 @@ impl Learner for LogisticRegression {
         values: &[f32],
         grads: &mut [f32],
     ) -> f64 {
+        with_positions(keys, |at| self.gradient_at(part, rows, at, values, grads))
+    }
+
+    fn evaluation_keys(&self, part: &MlPart, keys: &mut Vec<u64>) {
+        evaluation_keys(part, self.features, keys);
+    }
+
+    fn evaluate(&self, part: &MlPart, keys: &[u64], values: &[f32]) -> Evaluation {
+        with_positions(keys, |at| self.evaluate_at(part, at, values))
+    }
+}
+
+impl LogisticRegression {
+    fn gradient_at(
+        &self,
+        part: &MlPart,
+        rows: &[u32],
+        at: &Positions<'_>,
+        values: &[f32],
+        grads: &mut [f32],
+    ) -> f64 {
         let mut loss = 0.0f64;
         let bias = grads.len() - 1;
         for &r in rows {
             let row = part.train.row(r as usize);
-            let z = self.score(&row, keys, values);
+            let z = self.score(&row, at, values);
             loss += f64::from(softplus(z) - row.label * z);
             let g = sigmoid(z) - row.label;
             match row.indices {
@@ -157,7 +178,7 @@ impl Learner for LogisticRegression {
                     .for_each(|(out, x)| *out += g * x),
                 Some(indices) => {
                     for (j, x) in indices.iter().zip(row.values) {
-                        grads[position(keys, *j)] += g * x;
+                        grads[at.of(*j)] += g * x;
                     }
                 }
             }
@@ -172,21 +193,17 @@ impl Learner for LogisticRegression {
         loss
     }
 
-    fn evaluation_keys(&self, part: &MlPart, keys: &mut Vec<u64>) {
-        evaluation_keys(part, self.features, keys);
-    }
-
-    fn evaluate(&self, part: &MlPart, keys: &[u64], values: &[f32]) -> Evaluation {
+    fn evaluate_at(&self, part: &MlPart, at: &Positions<'_>, values: &[f32]) -> Evaluation {
         let mut e = Evaluation::default();
         for r in 0..part.train.len() {
             let row = part.train.row(r);
-            let z = self.score(&row, keys, values);
+            let z = self.score(&row, at, values);
             e.train_loss += f64::from(softplus(z) - row.label * z);
         }
         e.train_examples = part.train.len() as u64;
         for r in 0..part.test.len() {
             let row = part.test.row(r);
-            let z = self.score(&row, keys, values);
+            let z = self.score(&row, at, values);
             e.test_loss += f64::from(softplus(z) - row.label * z);
             e.test_correct += u64::from((z > 0.0) == (row.label > 0.5));
         }

@@ -287,8 +287,33 @@ pub fn evaluation_keys(part: &MlPart, features: u32, keys: &mut Vec<u64>) {
     keys.dedup();
 }
 
-/// Where feature `index` sits among sorted `keys` (it was pulled).
-pub fn position(keys: &[u64], index: u32) -> usize {
-    keys.binary_search(&u64::from(index))
-        .unwrap_or_else(|_| panic!("feature {index} was not pulled"))
+/// Where each pulled feature sits among a pull's keys: a dense table from feature to
+/// position, so a row's features find their values with one read each, not a search.
+pub struct Positions<'a>(&'a [u32]);
+
+impl Positions<'_> {
+    /// The position of feature `index` (one the pull read).
+    pub fn of(&self, index: u32) -> usize {
+        self.0[index as usize] as usize
+    }
+}
+
+thread_local! {
+    static POSITIONS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with the positions of sorted `keys` (the table is the thread's own and
+/// reused; only the keys' entries are written, and only they are read).
+pub fn with_positions<R>(keys: &[u64], f: impl FnOnce(&Positions<'_>) -> R) -> R {
+    POSITIONS.with(|table| {
+        let mut table = table.borrow_mut();
+        let bound = keys.last().map_or(0, |k| *k as usize + 1);
+        if table.len() < bound {
+            table.resize(bound, 0);
+        }
+        for (i, k) in keys.iter().enumerate() {
+            table[*k as usize] = i as u32;
+        }
+        f(&Positions(&table))
+    })
 }

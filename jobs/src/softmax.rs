@@ -11,8 +11,8 @@ use weir_operators::prelude::*;
 use weir_operators::ps::{train, train_sequential, Evaluation, Learner};
 
 use crate::ml_input::{
-    evaluation_keys, example_keys, load_parts, position, read_parts_locally, trainer_partitions,
-    MlPart,
+    evaluation_keys, example_keys, load_parts, read_parts_locally, trainer_partitions,
+    with_positions, MlPart, Positions,
 };
 use crate::output::save_or_show;
 use crate::ps_args::{print_epoch, report, TrainArgs};
@@ -92,7 +92,7 @@ pub struct Multinomial {
 
 impl Multinomial {
     /// Each class's score of `row`, into `scores`, with the pulled `values` of `keys`.
-    fn scores(&self, row: &ExampleRow<'_>, keys: &[u64], values: &[f32], scores: &mut [f32]) {
+    fn scores(&self, row: &ExampleRow<'_>, at: &Positions<'_>, values: &[f32], scores: &mut [f32]) {
         let c = self.classes as usize;
         scores.copy_from_slice(&values[values.len() - c..]);
         let mut add = |at: usize, x: f32| {
@@ -105,7 +105,7 @@ impl Multinomial {
             Some(indices) => indices
                 .iter()
                 .zip(row.values)
-                .for_each(|(j, x)| add(position(keys, *j), *x)),
+                .for_each(|(j, x)| add(at.of(*j), *x)),
         }
     }
 
@@ -122,8 +122,8 @@ impl Multinomial {
     }
 
     /// The loss of `row` (and its class probabilities in `scores`).
-    fn loss(&self, row: &ExampleRow<'_>, keys: &[u64], values: &[f32], scores: &mut [f32]) -> f64 {
-        self.scores(row, keys, values, scores);
+    fn loss(&self, row: &ExampleRow<'_>, at: &Positions<'_>, values: &[f32], scores: &mut [f32]) -> f64 {
+        self.scores(row, at, values, scores);
         let label_score = scores[row.label as usize];
         let log_norm = Self::softmax(scores);
         f64::from(log_norm - label_score)
@@ -154,13 +154,34 @@ impl Learner for Multinomial {
         values: &[f32],
         grads: &mut [f32],
     ) -> f64 {
+        with_positions(keys, |at| self.gradient_at(part, rows, at, values, grads))
+    }
+
+    fn evaluation_keys(&self, part: &MlPart, keys: &mut Vec<u64>) {
+        evaluation_keys(part, self.features, keys);
+    }
+
+    fn evaluate(&self, part: &MlPart, keys: &[u64], values: &[f32]) -> Evaluation {
+        with_positions(keys, |at| self.evaluate_at(part, at, values))
+    }
+}
+
+impl Multinomial {
+    fn gradient_at(
+        &self,
+        part: &MlPart,
+        rows: &[u32],
+        at: &Positions<'_>,
+        values: &[f32],
+        grads: &mut [f32],
+    ) -> f64 {
         let c = self.classes as usize;
         let mut p = vec![0.0f32; c];
         let mut loss = 0.0;
         let bias = grads.len() - c;
         for &r in rows {
             let row = part.train.row(r as usize);
-            loss += self.loss(&row, keys, values, &mut p);
+            loss += self.loss(&row, at, values, &mut p);
             p[row.label as usize] -= 1.0;
             let mut add = |at: usize, x: f32| {
                 for (g, d) in grads[at..at + c].iter_mut().zip(&p) {
@@ -176,7 +197,7 @@ impl Learner for Multinomial {
                 Some(indices) => indices
                     .iter()
                     .zip(row.values)
-                    .for_each(|(j, x)| add(position(keys, *j) * c, *x)),
+                    .for_each(|(j, x)| add(at.of(*j) * c, *x)),
             }
             add(bias, 1.0);
         }
@@ -189,20 +210,16 @@ impl Learner for Multinomial {
         loss
     }
 
-    fn evaluation_keys(&self, part: &MlPart, keys: &mut Vec<u64>) {
-        evaluation_keys(part, self.features, keys);
-    }
-
-    fn evaluate(&self, part: &MlPart, keys: &[u64], values: &[f32]) -> Evaluation {
+    fn evaluate_at(&self, part: &MlPart, at: &Positions<'_>, values: &[f32]) -> Evaluation {
         let mut p = vec![0.0f32; self.classes as usize];
         let mut e = Evaluation::default();
         for r in 0..part.train.len() {
-            e.train_loss += self.loss(&part.train.row(r), keys, values, &mut p);
+            e.train_loss += self.loss(&part.train.row(r), at, values, &mut p);
         }
         e.train_examples = part.train.len() as u64;
         for r in 0..part.test.len() {
             let row = part.test.row(r);
-            e.test_loss += self.loss(&row, keys, values, &mut p);
+            e.test_loss += self.loss(&row, at, values, &mut p);
             let best = (0..p.len())
                 .max_by(|a, b| p[*a].total_cmp(&p[*b]))
                 .unwrap_or(0);
