@@ -6,8 +6,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Subcommand;
 use weir_datasets::{
-    parse_size, write_classification_file, write_graph_file_with, write_sort_file, write_text_file,
-    ClassificationSpec,
+    parse_size, write_classification_file, write_graph_file_with, write_ratings_file,
+    write_sort_file, write_text_file, ClassificationSpec, RatingsSpec,
 };
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +73,32 @@ pub enum GenKind {
         #[arg(long)]
         test_output: Option<PathBuf>,
     },
+    /// Ratings `row<TAB>col<TAB>value` of a planted low-rank matrix plus noise, for
+    /// matrix factorisation.
+    Ratings {
+        #[arg(long)]
+        rows: u32,
+        #[arg(long)]
+        cols: u32,
+        /// The planted matrix's rank.
+        #[arg(long, default_value_t = 10)]
+        rank: u32,
+        /// Training ratings.
+        #[arg(long)]
+        ratings: u64,
+        /// The noise's standard deviation.
+        #[arg(long, default_value_t = 0.1)]
+        noise: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        output: PathBuf,
+        /// Also write this many held-out ratings of the same matrix to `--test-output`.
+        #[arg(long, requires = "test_output")]
+        test_ratings: Option<u64>,
+        #[arg(long)]
+        test_output: Option<PathBuf>,
+    },
     /// 100-byte sort records with 10-byte keys (gensort's layout).
     Sort {
         /// Size, like 1GB.
@@ -131,6 +157,34 @@ pub fn datasets_command(command: DatasetsCommand) -> anyhow::Result<()> {
                 );
             }
             (format!("{rows} rows"), output)
+        }
+        GenKind::Ratings {
+            rows,
+            cols,
+            rank,
+            ratings,
+            noise,
+            seed,
+            output,
+            test_ratings,
+            test_output,
+        } => {
+            let spec = RatingsSpec {
+                rows,
+                cols,
+                rank,
+                noise,
+                seed,
+            };
+            write_ratings_file(&output, &spec, 0, ratings)?;
+            if let (Some(count), Some(test_output)) = (test_ratings, &test_output) {
+                write_ratings_file(test_output, &spec, ratings, count)?;
+                eprintln!(
+                    "wrote {count} held-out ratings to {}",
+                    test_output.display()
+                );
+            }
+            (format!("{ratings} ratings"), output)
         }
         GenKind::Sort { size, seed, output } => {
             let size = parse_size(&size).context("--size")?;

@@ -21,6 +21,7 @@ pub mod libsvm;
 pub mod output;
 pub mod parquet_io;
 pub mod paths;
+pub mod ratings;
 pub mod records;
 pub mod text;
 
@@ -32,8 +33,9 @@ pub use crate::error::{DatasetError, Result};
 pub use crate::examples::{CsvColumns, ExampleBlock, ExampleRow, LabelRule};
 pub use crate::generate::{
     parse_size, rmat_edges, rmat_weight, sort_record, write_classification_file, write_graph_file,
-    write_graph_file_with, write_sort_file, write_text_file, ClassificationSpec, TextGenerator,
-    SORT_KEY_BYTES, SORT_RECORD_BYTES, TEXT_CHUNK_BYTES,
+    write_graph_file_with, write_ratings_file, write_sort_file, write_text_file,
+    ClassificationSpec, RatingsSpec, TextGenerator, SORT_KEY_BYTES, SORT_RECORD_BYTES,
+    TEXT_CHUNK_BYTES,
 };
 pub use crate::graphalytics::{load_properties, parse_vertex_line, GraphalyticsDataset};
 pub use crate::libsvm::{parse_libsvm_into, parse_libsvm_line, LibsvmRow};
@@ -42,6 +44,7 @@ pub use crate::parquet_io::{
     plan_parquet_splits, read_parquet_rows, read_parquet_split, write_parquet_rows, ParquetSplit,
 };
 pub use crate::paths::expand_inputs;
+pub use crate::ratings::RatingBlock;
 pub use crate::text::{
     for_each_line, for_each_record, plan_record_splits, plan_text_splits, SplitLines, TextSplit,
 };

@@ -13,6 +13,7 @@ pub mod grep;
 pub mod invertedindex;
 pub mod lcc;
 pub mod logreg;
+pub mod mf;
 pub mod ml_input;
 pub mod output;
 pub mod pagerank;
@@ -45,4 +46,5 @@ pub fn register_builtin(registry: &mut Registry) {
     registry.register::<lcc::Lcc>();
     registry.register::<logreg::LogReg>();
     registry.register::<softmax::Softmax>();
+    registry.register::<mf::Mf>();
 }

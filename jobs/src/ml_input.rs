@@ -6,7 +6,7 @@
 //! ascending). A malformed line fails the job naming file and line before anything is
 //! written (or is skipped and counted under `--skip-bad-records`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use weir_datasets::{
     expand_inputs, plan_text_splits, CsvColumns, DatasetError, ExampleBlock, LabelRule, SplitLines,
     TextSplit,
 };
-use weir_engine::{Error, JobContext, Result, TaskError};
+use weir_engine::{Error, JobContext, Result};
 use weir_operators::dataset::NodeBuilder;
 use weir_operators::prelude::*;
 use weir_operators::sources::bad_record;
@@ -111,67 +111,70 @@ pub fn read_examples(
         }
     }
     let format = planned.format.clone();
-    let planned = Arc::new(planned);
-    let dataset = NodeBuilder::new("examples", partitions, Vec::new()).build_with_id(
+    let reading = planned.format.clone();
+    let dataset = read_line_blocks(
         ctx,
-        move |id, p, tc| {
-            let splits = &planned.splits;
-            let (from, to) = (
-                p * splits.len() / partitions,
-                (p + 1) * splits.len() / partitions,
-            );
-            let mut block = match &planned.format {
-                ExampleFormat::Libsvm => ExampleBlock::sparse(),
-                ExampleFormat::Csv(c) => ExampleBlock::dense(c.features()),
-            };
-            for split in &splits[from..to] {
-                if !read_split(
-                    &mut block,
-                    split,
-                    &planned.format,
-                    rule,
-                    features,
-                    (tc, id, p),
-                )? {
-                    break;
-                }
-            }
-            Ok(Box::new(std::iter::once(block)) as Records<ExampleBlock>)
+        "examples",
+        planned.splits,
+        partitions,
+        move || match &reading {
+            ExampleFormat::Libsvm => ExampleBlock::sparse(),
+            ExampleFormat::Csv(c) => ExampleBlock::dense(c.features()),
+        },
+        move |block: &mut ExampleBlock, line: &str, path: &Path, no: u64| match &planned.format {
+            ExampleFormat::Libsvm => block.push_libsvm(line, path, no, rule, features),
+            ExampleFormat::Csv(_) if no == 1 => Ok(false),
+            ExampleFormat::Csv(c) => block.push_csv(line, path, no, c, rule),
         },
     );
     Ok((dataset, format))
 }
 
-/// Appends a split's rows to `block`; false once a malformed line failed the task.
-fn read_split(
-    block: &mut ExampleBlock,
-    split: &TextSplit,
-    format: &ExampleFormat,
-    rule: LabelRule,
-    features: Option<u32>,
-    (tc, id, p): (&weir_engine::TaskContext, weir_engine::plan::NodeId, usize),
-) -> std::result::Result<bool, TaskError> {
-    let path: &PathBuf = &split.path;
-    let mut lines = SplitLines::open(split)?;
-    let mut count = 0u64;
-    while let Some((line, no)) = lines.next_line()? {
-        count += 1;
-        let parsed = match format {
-            ExampleFormat::Libsvm => block.push_libsvm(line, path, no, rule, features),
-            ExampleFormat::Csv(_) if no == 1 => Ok(false),
-            ExampleFormat::Csv(c) => block.push_csv(line, path, no, c, rule),
-        };
-        if let Err(e) = parsed {
-            if !bad_record(tc, id, p, e) {
-                return Ok(false);
+/// The lines of `splits` read into one block per partition (partition `p` reads an even
+/// share of the splits, in order): `push` appends a line's record to the block and says
+/// whether it held one. A malformed line fails the task naming file and line, or is
+/// skipped and counted under `--skip-bad-records`.
+pub fn read_line_blocks<B, N, P>(
+    ctx: &JobContext,
+    name: &str,
+    splits: Vec<TextSplit>,
+    partitions: usize,
+    new: N,
+    push: P,
+) -> Dataset<B>
+where
+    B: Data,
+    N: Fn() -> B + Send + Sync + 'static,
+    P: Fn(&mut B, &str, &Path, u64) -> std::result::Result<bool, DatasetError>
+        + Send
+        + Sync
+        + 'static,
+{
+    let splits = Arc::new(splits);
+    NodeBuilder::new(name, partitions, Vec::new()).build_with_id(ctx, move |id, p, tc| {
+        let (from, to) = (
+            p * splits.len() / partitions,
+            (p + 1) * splits.len() / partitions,
+        );
+        let mut block = new();
+        'splits: for split in &splits[from..to] {
+            let mut lines = SplitLines::open(split)?;
+            let mut count = 0u64;
+            while let Some((line, no)) = lines.next_line()? {
+                count += 1;
+                if let Err(e) = push(&mut block, line, &split.path, no) {
+                    if !bad_record(tc, id, p, e) {
+                        break 'splits;
+                    }
+                }
             }
+            tc.with_metrics(|m| {
+                m.records_in += count;
+                m.bytes_in += split.len();
+            });
         }
-    }
-    tc.with_metrics(|m| {
-        m.records_in += count;
-        m.bytes_in += split.len();
-    });
-    Ok(true)
+        Ok(Box::new(std::iter::once(block)) as Records<B>)
+    })
 }
 
 /// Zips training and held-out blocks, partition by partition, into trainers' parts.

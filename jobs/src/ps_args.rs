@@ -71,7 +71,27 @@ impl TrainArgs {
 
 /// Prints an epoch's figures on the driver.
 pub fn print_epoch(ctx: &JobContext, e: &EpochStats) {
+    print_epoch_as(ctx, e, true)
+}
+
+/// Prints an epoch's figures on the driver: the held-out accuracy when `classifier`,
+/// else the root mean squared errors (the loss being half the squared error).
+pub fn print_epoch_as(ctx: &JobContext, e: &EpochStats, classifier: bool) {
     if !ctx.is_driver() || ctx.options().silent {
+        return;
+    }
+    if !classifier {
+        let rmse = |loss: f64| (2.0 * loss).sqrt();
+        let mut line = format!(
+            "epoch {:>3}  {:>7.2}s  train RMSE {:.6}",
+            e.epoch,
+            e.seconds,
+            rmse(e.evaluation.mean_train_loss())
+        );
+        if let Some(loss) = e.evaluation.mean_test_loss() {
+            line.push_str(&format!("  test RMSE {:.6}", rmse(loss)));
+        }
+        eprintln!("{line}");
         return;
     }
     let mut line = format!(
@@ -97,7 +117,7 @@ pub fn report(ctx: &JobContext, trained: &Trained, loss_name: &str) -> Result<()
     if let Some(loss) = last.mean_test_loss() {
         ctx.set_result("test_loss", loss);
     }
-    if let Some(accuracy) = last.test_accuracy() {
+    if let Some(accuracy) = last.test_accuracy().filter(|_| last.test_correct > 0) {
         ctx.set_result("test_accuracy", accuracy);
     }
     ctx.set_result("epochs", stats.epochs.len().saturating_sub(1));

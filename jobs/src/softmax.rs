@@ -122,7 +122,13 @@ impl Multinomial {
     }
 
     /// The loss of `row` (and its class probabilities in `scores`).
-    fn loss(&self, row: &ExampleRow<'_>, at: &Positions<'_>, values: &[f32], scores: &mut [f32]) -> f64 {
+    fn loss(
+        &self,
+        row: &ExampleRow<'_>,
+        at: &Positions<'_>,
+        values: &[f32],
+        scores: &mut [f32],
+    ) -> f64 {
         self.scores(row, at, values, scores);
         let label_score = scores[row.label as usize];
         let log_norm = Self::softmax(scores);

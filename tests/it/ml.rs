@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use weir::jobs::logreg::{reference, LogReg};
+use weir::jobs::mf::{self, Mf};
 use weir::jobs::softmax::{self, Softmax};
 
 use super::util::*;
@@ -74,11 +75,7 @@ fn bsp_matches_the_reference(train: &Path, test: &Path, extra: &[&str]) {
 fn same_weights_in_every_shape(args: &[String], want: &[f32]) {
     let tmp = tempfile::tempdir().unwrap();
     for (i, (name, shape)) in SHAPES.iter().enumerate() {
-        let got = weights(&run_shape(
-            args,
-            shape,
-            &tmp.path().join(format!("out{i}")),
-        ));
+        let got = weights(&run_shape(args, shape, &tmp.path().join(format!("out{i}"))));
         assert_eq!(got.len(), want.len(), "{name}");
         let worst = got
             .iter()
@@ -116,6 +113,73 @@ fn softmax_under_bsp_gives_the_reference_weights_in_every_shape() {
     let want = softmax::reference(&Softmax::parse_from(&args), 4).unwrap();
     assert_eq!(want.len(), 7 * 4);
     same_weights_in_every_shape(&args, &want);
+}
+
+#[test]
+fn mf_under_bsp_gives_the_reference_factors_in_every_shape_and_finds_the_planted_matrix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (train, test) = (tmp.path().join("r.tsv"), tmp.path().join("t.tsv"));
+    let gen = [
+        "datasets",
+        "gen",
+        "ratings",
+        "--rows",
+        "300",
+        "--cols",
+        "200",
+        "--rank",
+        "3",
+        "--ratings",
+        "20000",
+        "--noise",
+        "0.05",
+        "--seed",
+        "5",
+        "--output",
+        &path_str(&train),
+        "--test-ratings",
+        "2000",
+        "--test-output",
+        &path_str(&test),
+    ];
+    run_weir(&gen).assert_ok();
+    let args: Vec<String> = [
+        "mf",
+        "--input",
+        &path_str(&train),
+        "--test",
+        &path_str(&test),
+        "--rank",
+        "3",
+        "--epochs",
+        "8",
+        "--batch",
+        "128",
+        "--trainers",
+        "4",
+        "--seed",
+        "3",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let want = mf::reference(&Mf::parse_from(&args), 4).unwrap();
+    assert_eq!(want.len(), 500 * 3);
+    same_weights_in_every_shape(&args, &want);
+    let metrics = tmp.path().join("m.json");
+    let mut run: Vec<String> = vec!["run".into()];
+    run.extend(args.iter().cloned());
+    run.extend([
+        "--quiet".into(),
+        "--metrics-json".into(),
+        path_str(&metrics),
+    ]);
+    run_weir(&run).assert_ok();
+    let rmse = read_metrics(&metrics)["result"]["rmse"].as_f64().unwrap();
+    assert!(
+        rmse < 0.15,
+        "held-out RMSE {rmse} (noise 0.05, ratings of deviation about 1)"
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 mod classification;
 mod graph;
+mod ratings;
 mod sort;
 mod text;
 mod writer;
@@ -16,6 +17,7 @@ pub use graph::{
     rmat_edges, rmat_weight, write_graph_file, write_graph_file_with, RMAT_A, RMAT_B, RMAT_C,
     RMAT_D,
 };
+pub use ratings::{write_ratings_file, RatingsSpec};
 pub use sort::{sort_record, sort_records, write_sort_file, SORT_KEY_BYTES, SORT_RECORD_BYTES};
 pub use text::{write_text_file, TextGenerator, DEFAULT_VOCABULARY, TEXT_CHUNK_BYTES};
 
