@@ -13,8 +13,8 @@ use std::path::Path;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::stream_seed;
 use super::writer::{write_chunks, Take};
+use super::{normal, stream_seed};
 use crate::error::{DatasetError, Result};
 
 const MODEL_TAG: u64 = 0x6d6f_6465_6c00;
@@ -32,13 +32,6 @@ pub struct ClassificationSpec {
     /// The chance a row's label is replaced by a random class.
     pub noise: f64,
     pub seed: u64,
-}
-
-/// A standard normal from `rng` (Box-Muller).
-fn normal(rng: &mut impl Rng) -> f64 {
-    let u1: f64 = rng.gen_range(f64::MIN_POSITIVE..1.0);
-    let u2: f64 = rng.gen();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 impl ClassificationSpec {

@@ -32,6 +32,13 @@ pub(crate) fn mix64(mut z: u64) -> u64 {
 
 const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
 
+/// A standard normal draw from `rng` (Box-Muller).
+pub(crate) fn normal(rng: &mut impl rand::Rng) -> f64 {
+    let u1: f64 = rng.gen_range(f64::MIN_POSITIVE..1.0);
+    let u2: f64 = rng.gen();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
 /// A well-mixed 64-bit value for item `index` of the stream `tag` under `seed`.
 pub(crate) fn stream_seed(seed: u64, tag: u64, index: u64) -> u64 {
     mix64(seed ^ mix64(tag.wrapping_add(index.wrapping_mul(GOLDEN))))

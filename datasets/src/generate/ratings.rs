@@ -9,8 +9,8 @@ use std::path::Path;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::stream_seed;
 use super::writer::{write_chunks, Take};
+use super::{normal, stream_seed};
 use crate::error::{DatasetError, Result};
 
 const FACTOR_TAG: u64 = 0x6661_6374;
@@ -25,12 +25,6 @@ pub struct RatingsSpec {
     pub rank: u32,
     pub noise: f64,
     pub seed: u64,
-}
-
-fn normal(rng: &mut impl Rng) -> f64 {
-    let u1: f64 = rng.gen_range(f64::MIN_POSITIVE..1.0);
-    let u2: f64 = rng.gen();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 impl RatingsSpec {

@@ -62,33 +62,12 @@ impl Scheduler {
         snapshots: &ServiceSnapshots,
         services: &[WorkerId],
     ) -> Result<ServiceRestore> {
-        let sources = services
-            .iter()
-            .zip(&snapshots.holders)
-            .enumerate()
-            .map(|(s, (owner, holders))| {
-                if holders.contains(owner) {
-                    return Ok(*owner);
-                }
-                holders
-                    .iter()
-                    .copied()
-                    .find(|w| self.is_alive(*w))
-                    .ok_or_else(|| {
-                        Error::job(format!(
-                            "every holder of service shard {s}'s snapshot {} was lost",
-                            snapshots.tag
-                        ))
-                    })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if sources.len() != services.len() {
-            return Err(Error::job(format!(
-                "the snapshots name {} service shards, the session has {}",
-                sources.len(),
-                services.len()
-            )));
-        }
+        let sources = self.snapshot_sources(services, &snapshots.holders, |s| {
+            format!(
+                "every holder of service shard {s}'s snapshot {} was lost",
+                snapshots.tag
+            )
+        })?;
         Ok(ServiceRestore {
             step,
             tag: snapshots.tag,

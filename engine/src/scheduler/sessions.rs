@@ -340,11 +340,38 @@ impl Scheduler {
     /// Who hands each partition's snapshot to its new worker: the new worker itself
     /// when it holds one, else a live holder.
     fn restore_sources(&self, c: &Checkpoint, placement: &[WorkerId]) -> Result<SessionRestore> {
-        let sources = placement
+        let sources = self.snapshot_sources(placement, &c.holders, |p| {
+            format!(
+                "every holder of partition {p}'s checkpoint of step {} was lost",
+                c.step
+            )
+        })?;
+        Ok(SessionRestore {
+            step: c.step,
+            sources,
+        })
+    }
+
+    /// For each owner (of a partition or a shard), who hands it its snapshot: the owner
+    /// itself when it holds one, else a live holder; `lost(i)` says why there is none.
+    pub(super) fn snapshot_sources(
+        &self,
+        owners: &[WorkerId],
+        holders: &[Vec<WorkerId>],
+        lost: impl Fn(usize) -> String,
+    ) -> Result<Vec<WorkerId>> {
+        if owners.len() != holders.len() {
+            return Err(Error::job(format!(
+                "the snapshots name {} holders' lists for {} owners",
+                holders.len(),
+                owners.len()
+            )));
+        }
+        owners
             .iter()
-            .zip(&c.holders)
+            .zip(holders)
             .enumerate()
-            .map(|(p, (owner, holders))| {
+            .map(|(i, (owner, holders))| {
                 if holders.contains(owner) {
                     return Ok(*owner);
                 }
@@ -352,18 +379,9 @@ impl Scheduler {
                     .iter()
                     .copied()
                     .find(|w| self.is_alive(*w))
-                    .ok_or_else(|| {
-                        Error::job(format!(
-                            "every holder of partition {p}'s checkpoint of step {} was lost",
-                            c.step
-                        ))
-                    })
+                    .ok_or_else(|| Error::job(lost(i)))
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(SessionRestore {
-            step: c.step,
-            sources,
-        })
+            .collect()
     }
 
     /// Ends an attempt after losing `lost`: the survivors drop their partitions and say
