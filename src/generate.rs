@@ -6,8 +6,9 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Subcommand;
 use weir_datasets::{
-    parse_size, write_classification_file, write_graph_file_with, write_ratings_file,
-    write_sort_file, write_text_file, ClassificationSpec, RatingsSpec,
+    parse_size, write_blobs_file, write_classification_file, write_graph_file_with,
+    write_ratings_file, write_sort_file, write_text_file, BlobsSpec, ClassificationSpec,
+    RatingsSpec,
 };
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +100,24 @@ pub enum GenKind {
         #[arg(long)]
         test_output: Option<PathBuf>,
     },
+    /// Points of Gaussian clusters as dense CSV (`label,x0,…`, the label the cluster
+    /// drawn from), for k-means.
+    Blobs {
+        #[arg(long)]
+        points: u64,
+        #[arg(long, default_value_t = 2)]
+        dim: u32,
+        /// Clusters.
+        #[arg(long, default_value_t = 5)]
+        k: u32,
+        /// Each coordinate's standard deviation around its centre.
+        #[arg(long, default_value_t = 1.0)]
+        spread: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// 100-byte sort records with 10-byte keys (gensort's layout).
     Sort {
         /// Size, like 1GB.
@@ -185,6 +204,23 @@ pub fn datasets_command(command: DatasetsCommand) -> anyhow::Result<()> {
                 );
             }
             (format!("{ratings} ratings"), output)
+        }
+        GenKind::Blobs {
+            points,
+            dim,
+            k,
+            spread,
+            seed,
+            output,
+        } => {
+            let spec = BlobsSpec {
+                dim,
+                clusters: k,
+                spread,
+                seed,
+            };
+            write_blobs_file(&output, &spec, points)?;
+            (format!("{points} points"), output)
         }
         GenKind::Sort { size, seed, output } => {
             let size = parse_size(&size).context("--size")?;

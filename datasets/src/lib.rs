@@ -32,9 +32,9 @@ pub use crate::edges::{parse_edge_line, Edge};
 pub use crate::error::{DatasetError, Result};
 pub use crate::examples::{CsvColumns, ExampleBlock, ExampleRow, LabelRule};
 pub use crate::generate::{
-    parse_size, rmat_edges, rmat_weight, sort_record, write_classification_file, write_graph_file,
-    write_graph_file_with, write_ratings_file, write_sort_file, write_text_file,
-    ClassificationSpec, RatingsSpec, TextGenerator, SORT_KEY_BYTES, SORT_RECORD_BYTES,
+    parse_size, rmat_edges, rmat_weight, sort_record, write_blobs_file, write_classification_file,
+    write_graph_file, write_graph_file_with, write_ratings_file, write_sort_file, write_text_file,
+    BlobsSpec, ClassificationSpec, RatingsSpec, TextGenerator, SORT_KEY_BYTES, SORT_RECORD_BYTES,
     TEXT_CHUNK_BYTES,
 };
 pub use crate::graphalytics::{load_properties, parse_vertex_line, GraphalyticsDataset};

@@ -11,6 +11,7 @@ pub mod graph_input;
 pub mod graphalytics;
 pub mod grep;
 pub mod invertedindex;
+pub mod kmeans;
 pub mod lcc;
 pub mod logreg;
 pub mod mf;
@@ -47,4 +48,5 @@ pub fn register_builtin(registry: &mut Registry) {
     registry.register::<logreg::LogReg>();
     registry.register::<softmax::Softmax>();
     registry.register::<mf::Mf>();
+    registry.register::<kmeans::KMeans>();
 }

@@ -65,6 +65,7 @@ impl TrainArgs {
             rule,
             straggler: self.straggler,
             checkpoint_every: None,
+            tolerance: None,
         })
     }
 }

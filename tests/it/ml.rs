@@ -183,6 +183,79 @@ fn mf_under_bsp_gives_the_reference_factors_in_every_shape_and_finds_the_planted
 }
 
 #[test]
+fn kmeans_inertia_is_within_a_percent_of_the_best_of_ten_sequential_lloyd_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let points = tmp.path().join("blobs.csv");
+    let gen = [
+        "datasets",
+        "gen",
+        "blobs",
+        "--points",
+        "20000",
+        "--dim",
+        "3",
+        "--k",
+        "6",
+        "--spread",
+        "1.5",
+        "--seed",
+        "8",
+        "--output",
+        &path_str(&points),
+    ];
+    run_weir(&gen).assert_ok();
+    // The reference reads the points itself.
+    let text = std::fs::read_to_string(&points).unwrap();
+    let coords: Vec<f32> = text
+        .lines()
+        .skip(1)
+        .flat_map(|l| {
+            l.split(',')
+                .skip(1)
+                .map(|v| v.parse::<f32>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let best = (0..10)
+        .map(|seed| weir::jobs::kmeans::lloyd(&coords, 6, 3, seed, 100).1)
+        .fold(f64::INFINITY, f64::min);
+    for shape in [&["--local", "--threads", "3"][..], &["--workers", "3"][..]] {
+        let metrics = tmp.path().join("m.json");
+        let assignments = tmp.path().join(format!("a{}", shape.len()));
+        let mut args = vec![
+            "run".to_string(),
+            "kmeans".into(),
+            "--input".into(),
+            path_str(&points),
+            "--k".into(),
+            "6".into(),
+            "--assignments".into(),
+            path_str(&assignments),
+        ];
+        args.extend(shape.iter().map(|s| s.to_string()));
+        args.extend([
+            "--quiet".into(),
+            "--metrics-json".into(),
+            path_str(&metrics),
+        ]);
+        run_weir(&args).assert_ok();
+        let inertia = read_metrics(&metrics)["result"]["inertia"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            inertia <= best * 1.01,
+            "{shape:?}: inertia {inertia}, the best of ten Lloyd runs {best}"
+        );
+        let assigned = read_parts(&assignments);
+        assert_eq!(
+            assigned.len(),
+            20000,
+            "{shape:?}: every point gets a centroid"
+        );
+    }
+}
+
+#[test]
 fn logreg_reaches_99_percent_on_agaricus_with_three_workers() {
     let Some(data) = shared_data("agaricus") else {
         return;

@@ -5,6 +5,7 @@
 //! index range can be produced on its own, by rayon threads writing a file or by
 //! the tasks of a job, and always gives the same bytes for the same seed.
 
+mod blobs;
 mod classification;
 mod graph;
 mod ratings;
@@ -12,6 +13,7 @@ mod sort;
 mod text;
 mod writer;
 
+pub use blobs::{write_blobs_file, BlobsSpec};
 pub use classification::{write_classification_file, ClassificationSpec};
 pub use graph::{
     rmat_edges, rmat_weight, write_graph_file, write_graph_file_with, RMAT_A, RMAT_B, RMAT_C,

@@ -45,6 +45,12 @@ pub trait Learner: Send + Sync + 'static {
     /// examples.
     fn evaluate(&self, part: &Self::Part, keys: &[u64], values: &[f32]) -> Evaluation;
 
+    /// Whether the trainer pushes the minibatch's mean gradient (the default) or the sums
+    /// `gradient` returned, for an update rule that counts for itself (k-means' centroids).
+    fn mean_gradient(&self) -> bool {
+        true
+    }
+
     /// The starting values of `key` (zero unless the model says otherwise).
     fn init(&self, key: u64, values: &mut [f32]) {
         let _ = key;

@@ -47,8 +47,10 @@ pub fn train_sequential<L: Learner>(
                 }
                 let mut grads = vec![0.0f32; pulled.len()];
                 learner.gradient(part, rows, &batch_keys, &pulled, &mut grads);
-                let scale = 1.0 / rows.len() as f32;
-                grads.iter_mut().for_each(|g| *g *= scale);
+                if learner.mean_gradient() {
+                    let scale = 1.0 / rows.len() as f32;
+                    grads.iter_mut().for_each(|g| *g *= scale);
+                }
                 pushes.push((batch_keys.clone(), grads));
             }
             for (keys, grads) in pushes {

@@ -96,6 +96,7 @@ fn options(consistency: Consistency, epochs: u64) -> TrainOptions {
         rule: Arc::new(Sgd { rate: 0.02 }),
         straggler: None,
         checkpoint_every: None,
+        tolerance: None,
     }
 }
 

@@ -47,6 +47,8 @@ pub struct TrainOptions {
     /// Shards keep a snapshot every this many clocks (0: never); `None` takes the job's
     /// `--checkpoint-every`.
     pub checkpoint_every: Option<u64>,
+    /// Stop once an epoch lowers the mean training loss by less than this fraction.
+    pub tolerance: Option<f64>,
 }
 
 /// The model after an epoch (or before the first: epoch 0 is the starting model).
@@ -144,6 +146,7 @@ pub fn train<L: Learner>(
             ..TrainStats::default()
         },
         epochs: options.epochs,
+        tolerance: options.tolerance,
         clocks,
         pending_loss: None,
         resumed_mid_epoch: None,
@@ -236,6 +239,7 @@ fn encode(control: &Control) -> Result<Vec<u8>> {
 struct Barrier<'f, F: FnMut(&EpochStats)> {
     stats: TrainStats,
     epochs: u64,
+    tolerance: Option<f64>,
     clocks: u64,
     /// The mean minibatch loss of the epoch just trained, for the next evaluation.
     pending_loss: Option<f64>,
@@ -267,6 +271,18 @@ impl<F: FnMut(&EpochStats)> Barrier<'_, F> {
         self.pending_loss = None;
     }
 
+    /// Whether the last epoch lowered the training loss by less than the tolerance.
+    fn converged(&self) -> bool {
+        let (Some(tolerance), [.., before, last]) = (self.tolerance, &self.stats.epochs[..]) else {
+            return false;
+        };
+        let (a, b) = (
+            before.evaluation.mean_train_loss(),
+            last.evaluation.mean_train_loss(),
+        );
+        a > 0.0 && (a - b) / a < tolerance
+    }
+
     fn after(&mut self, step: u64, reports: &[Vec<u8>]) -> Result<Option<Vec<u8>>> {
         let mut epoch = EpochStats {
             epoch: step,
@@ -293,7 +309,7 @@ impl<F: FnMut(&EpochStats)> Barrier<'_, F> {
             self.stats.epochs.push(epoch);
         }
         self.pending_loss = (examples > 0).then(|| loss / examples as f64);
-        if step >= self.epochs {
+        if step >= self.epochs || self.converged() {
             return Ok(None);
         }
         encode(&self.control(step + 1, (step + 1) * self.clocks)).map(Some)

@@ -205,8 +205,10 @@ impl<L: Learner> Trainer<L> {
             grads.clear();
             grads.resize(values.len(), 0.0f32);
             let loss = learner.gradient(part, rows, &keys, &values, &mut grads);
-            let scale = 1.0 / rows.len() as f32;
-            grads.iter_mut().for_each(|g| *g *= scale);
+            if learner.mean_gradient() {
+                let scale = 1.0 / rows.len() as f32;
+                grads.iter_mut().for_each(|g| *g *= scale);
+            }
             let computed = started.elapsed();
             if let Some(extra) = self.slowdown {
                 std::thread::sleep(Duration::from_secs_f64(computed.as_secs_f64() * extra));
