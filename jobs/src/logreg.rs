@@ -10,11 +10,10 @@
 use weir_datasets::{ExampleBlock, ExampleRow, LabelRule};
 use weir_engine::{JobContext, Result};
 use weir_operators::prelude::*;
-use weir_operators::ps::{train, train_sequential, Evaluation, Learner};
+use weir_operators::ps::{train, train_sequential, Evaluation};
 
 use crate::ml_input::{
-    evaluation_keys, example_keys, load_parts, read_parts_locally, trainer_partitions,
-    with_positions, MlPart, Positions,
+    load_parts, read_parts_locally, trainer_partitions, ExampleModel, MlPart, OnExamples, Positions,
 };
 use crate::output::save_or_show;
 use crate::ps_args::{print_epoch, report, TrainArgs};
@@ -55,9 +54,14 @@ impl Job for LogReg {
             features,
             l2: self.l2,
         };
-        let trained = train(&parts, learner, u64::from(features) + 1, 1, options, |e| {
-            print_epoch(ctx, e)
-        })?;
+        let trained = train(
+            &parts,
+            OnExamples(learner),
+            u64::from(features) + 1,
+            1,
+            options,
+            |e| print_epoch(ctx, e),
+        )?;
         report(ctx, &trained, "loss")?;
         let weights: Vec<(u64, f64)> = trained
             .weights
@@ -119,43 +123,11 @@ fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
 }
 
-impl Learner for LogisticRegression {
-    type Part = MlPart;
-
-    fn examples(&self, part: &MlPart) -> usize {
-        part.train.len()
+impl ExampleModel for LogisticRegression {
+    fn features(&self) -> u32 {
+        self.features
     }
 
-    fn keys(&self, part: &MlPart, rows: &[u32], keys: &mut Vec<u64>) {
-        example_keys(
-            &part.train,
-            rows.iter().map(|r| *r as usize),
-            self.features,
-            keys,
-        );
-    }
-
-    fn gradient(
-        &self,
-        part: &MlPart,
-        rows: &[u32],
-        keys: &[u64],
-        values: &[f32],
-        grads: &mut [f32],
-    ) -> f64 {
-        with_positions(keys, |at| self.gradient_at(part, rows, at, values, grads))
-    }
-
-    fn evaluation_keys(&self, part: &MlPart, keys: &mut Vec<u64>) {
-        evaluation_keys(part, self.features, keys);
-    }
-
-    fn evaluate(&self, part: &MlPart, keys: &[u64], values: &[f32]) -> Evaluation {
-        with_positions(keys, |at| self.evaluate_at(part, at, values))
-    }
-}
-
-impl LogisticRegression {
     fn gradient_at(
         &self,
         part: &MlPart,
@@ -248,7 +220,7 @@ pub fn reference(args: &LogReg, partitions: usize) -> Result<Vec<f32>> {
     };
     let options = args.train.options()?;
     Ok(train_sequential(
-        &learner,
+        &OnExamples(learner),
         &parts,
         u64::from(features) + 1,
         1,
@@ -259,6 +231,7 @@ pub fn reference(args: &LogReg, partitions: usize) -> Result<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weir_operators::ps::Learner;
 
     fn block(lines: &[&str]) -> ExampleBlock {
         let mut b = ExampleBlock::sparse();
@@ -281,10 +254,10 @@ mod tests {
             train: block(&["1 0:0.5 3:-1", "0 1:2 3:0.25", "1 2:1"]),
             test: ExampleBlock::default(),
         };
-        let model = LogisticRegression {
+        let model = OnExamples(LogisticRegression {
             features: 4,
             l2: 0.1,
-        };
+        });
         let rows = [0u32, 1, 2];
         let mut keys = Vec::new();
         model.keys(&part, &rows, &mut keys);

@@ -17,6 +17,7 @@ use weir_datasets::{
 use weir_engine::{Error, JobContext, Result};
 use weir_operators::dataset::NodeBuilder;
 use weir_operators::prelude::*;
+use weir_operators::ps::{Evaluation, Learner};
 use weir_operators::sources::bad_record;
 
 /// Smallest byte range worth a split of its own.
@@ -319,4 +320,63 @@ pub fn with_positions<R>(keys: &[u64], f: impl FnOnce(&Positions<'_>) -> R) -> R
         }
         f(&Positions(&table))
     })
+}
+
+/// A model of labelled examples whose key `j` holds feature `j`'s values and key
+/// `features()` the bias: what it computes once a pull's values are found by position.
+/// [`OnExamples`] makes it the parameter server's `Learner`.
+pub trait ExampleModel: Send + Sync + 'static {
+    /// The model's features (and so the bias's key).
+    fn features(&self) -> u32;
+
+    /// The summed loss of `rows` of the part's training examples, its gradient added into
+    /// `grads` (see `Learner::gradient`).
+    fn gradient_at(
+        &self,
+        part: &MlPart,
+        rows: &[u32],
+        at: &Positions<'_>,
+        values: &[f32],
+        grads: &mut [f32],
+    ) -> f64;
+
+    /// The model's figures on the part's training and held-out examples.
+    fn evaluate_at(&self, part: &MlPart, at: &Positions<'_>, values: &[f32]) -> Evaluation;
+}
+
+/// An [`ExampleModel`] trained on the parameter server: a minibatch reads the keys of
+/// its rows' features and the bias.
+#[derive(Debug, Clone)]
+pub struct OnExamples<M>(pub M);
+
+impl<M: ExampleModel> Learner for OnExamples<M> {
+    type Part = MlPart;
+
+    fn examples(&self, part: &MlPart) -> usize {
+        part.train.len()
+    }
+
+    fn keys(&self, part: &MlPart, rows: &[u32], keys: &mut Vec<u64>) {
+        let rows = rows.iter().map(|r| *r as usize);
+        example_keys(&part.train, rows, self.0.features(), keys);
+    }
+
+    fn gradient(
+        &self,
+        part: &MlPart,
+        rows: &[u32],
+        keys: &[u64],
+        values: &[f32],
+        grads: &mut [f32],
+    ) -> f64 {
+        with_positions(keys, |at| self.0.gradient_at(part, rows, at, values, grads))
+    }
+
+    fn evaluation_keys(&self, part: &MlPart, keys: &mut Vec<u64>) {
+        evaluation_keys(part, self.0.features(), keys);
+    }
+
+    fn evaluate(&self, part: &MlPart, keys: &[u64], values: &[f32]) -> Evaluation {
+        with_positions(keys, |at| self.0.evaluate_at(part, at, values))
+    }
 }

@@ -8,11 +8,10 @@
 use weir_datasets::{ExampleRow, LabelRule};
 use weir_engine::{Error, JobContext, Result};
 use weir_operators::prelude::*;
-use weir_operators::ps::{train, train_sequential, Evaluation, Learner};
+use weir_operators::ps::{train, train_sequential, Evaluation};
 
 use crate::ml_input::{
-    evaluation_keys, example_keys, load_parts, read_parts_locally, trainer_partitions,
-    with_positions, MlPart, Positions,
+    load_parts, read_parts_locally, trainer_partitions, ExampleModel, MlPart, OnExamples, Positions,
 };
 use crate::output::save_or_show;
 use crate::ps_args::{print_epoch, report, TrainArgs};
@@ -61,7 +60,7 @@ impl Job for Softmax {
         let width = self.classes as usize;
         let trained = train(
             &parts,
-            learner,
+            OnExamples(learner),
             u64::from(features) + 1,
             width,
             options,
@@ -136,43 +135,11 @@ impl Multinomial {
     }
 }
 
-impl Learner for Multinomial {
-    type Part = MlPart;
-
-    fn examples(&self, part: &MlPart) -> usize {
-        part.train.len()
+impl ExampleModel for Multinomial {
+    fn features(&self) -> u32 {
+        self.features
     }
 
-    fn keys(&self, part: &MlPart, rows: &[u32], keys: &mut Vec<u64>) {
-        example_keys(
-            &part.train,
-            rows.iter().map(|r| *r as usize),
-            self.features,
-            keys,
-        );
-    }
-
-    fn gradient(
-        &self,
-        part: &MlPart,
-        rows: &[u32],
-        keys: &[u64],
-        values: &[f32],
-        grads: &mut [f32],
-    ) -> f64 {
-        with_positions(keys, |at| self.gradient_at(part, rows, at, values, grads))
-    }
-
-    fn evaluation_keys(&self, part: &MlPart, keys: &mut Vec<u64>) {
-        evaluation_keys(part, self.features, keys);
-    }
-
-    fn evaluate(&self, part: &MlPart, keys: &[u64], values: &[f32]) -> Evaluation {
-        with_positions(keys, |at| self.evaluate_at(part, at, values))
-    }
-}
-
-impl Multinomial {
     fn gradient_at(
         &self,
         part: &MlPart,
@@ -249,7 +216,7 @@ pub fn reference(args: &Softmax, partitions: usize) -> Result<Vec<f32>> {
     };
     let keys = u64::from(features) + 1;
     Ok(train_sequential(
-        &learner,
+        &OnExamples(learner),
         &parts,
         keys,
         args.classes as usize,
@@ -261,6 +228,7 @@ pub fn reference(args: &Softmax, partitions: usize) -> Result<Vec<f32>> {
 mod tests {
     use super::*;
     use weir_datasets::ExampleBlock;
+    use weir_operators::ps::Learner;
 
     #[test]
     fn the_gradient_is_the_derivative_of_the_loss() {
@@ -276,11 +244,11 @@ mod tests {
             train,
             test: ExampleBlock::default(),
         };
-        let model = Multinomial {
+        let model = OnExamples(Multinomial {
             features: 2,
             classes: 3,
             l2: 0.0,
-        };
+        });
         let rows = [0u32, 1, 2];
         let mut keys = Vec::new();
         model.keys(&part, &rows, &mut keys);
