@@ -167,14 +167,10 @@ pub fn datasets_command(command: DatasetsCommand) -> anyhow::Result<()> {
                 noise,
                 seed,
             };
-            write_classification_file(&output, &spec, 0, rows)?;
-            if let (Some(test_rows), Some(test_output)) = (test_rows, &test_output) {
-                write_classification_file(test_output, &spec, rows, test_rows)?;
-                eprintln!(
-                    "wrote {test_rows} held-out rows to {}",
-                    test_output.display()
-                );
-            }
+            let held_out = test_rows.zip(test_output);
+            with_held_out(&output, rows, held_out, "rows", |path, first, count| {
+                write_classification_file(path, &spec, first, count)
+            })?;
             (format!("{rows} rows"), output)
         }
         GenKind::Ratings {
@@ -195,14 +191,14 @@ pub fn datasets_command(command: DatasetsCommand) -> anyhow::Result<()> {
                 noise,
                 seed,
             };
-            write_ratings_file(&output, &spec, 0, ratings)?;
-            if let (Some(count), Some(test_output)) = (test_ratings, &test_output) {
-                write_ratings_file(test_output, &spec, ratings, count)?;
-                eprintln!(
-                    "wrote {count} held-out ratings to {}",
-                    test_output.display()
-                );
-            }
+            let held_out = test_ratings.zip(test_output);
+            with_held_out(
+                &output,
+                ratings,
+                held_out,
+                "ratings",
+                |path, first, count| write_ratings_file(path, &spec, first, count),
+            )?;
             (format!("{ratings} ratings"), output)
         }
         GenKind::Blobs {
@@ -233,5 +229,22 @@ pub fn datasets_command(command: DatasetsCommand) -> anyhow::Result<()> {
         output.display(),
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// Writes items `0..count` to `output` with `write(path, first, count)` and, when
+/// `held_out` asks, the next items of the same stream (the same model) to its file.
+fn with_held_out(
+    output: &std::path::Path,
+    count: u64,
+    held_out: Option<(u64, PathBuf)>,
+    what: &str,
+    write: impl Fn(&std::path::Path, u64, u64) -> weir_datasets::Result<u64>,
+) -> anyhow::Result<()> {
+    write(output, 0, count)?;
+    if let Some((more, path)) = held_out {
+        write(&path, count, more)?;
+        eprintln!("wrote {more} held-out {what} to {}", path.display());
+    }
     Ok(())
 }

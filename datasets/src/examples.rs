@@ -160,19 +160,6 @@ impl ExampleBlock {
         }
     }
 
-    /// Appends another block's rows (of the same kind).
-    pub fn extend(&mut self, other: &ExampleBlock) {
-        if self.dense_width.is_none() && self.offsets.is_empty() {
-            self.offsets.push(0);
-        }
-        let base = self.indices.len() as u64;
-        self.labels.extend_from_slice(&other.labels);
-        self.indices.extend_from_slice(&other.indices);
-        self.values.extend_from_slice(&other.values);
-        self.offsets
-            .extend(other.offsets.iter().skip(1).map(|o| o + base));
-    }
-
     /// Appends the row of a LIBSVM line (a sparse block); `Ok(false)` for a blank or
     /// comment line. With `features`, an index at or past it is refused.
     pub fn push_libsvm(
@@ -326,17 +313,5 @@ mod tests {
         assert_eq!(b.row(1).values, &[1.0, -2.0]);
         assert_eq!(b.row(1).label, 3.0);
         assert!(CsvColumns::from_header("a,b", p).is_err());
-    }
-
-    #[test]
-    fn blocks_extend_with_their_offsets_moved() {
-        let p = Path::new("t");
-        let (mut a, mut b) = (ExampleBlock::sparse(), ExampleBlock::sparse());
-        a.push_libsvm("1 1:1", p, 1, LabelRule::Any, None).unwrap();
-        b.push_libsvm("0 2:1 3:1", p, 1, LabelRule::Any, None)
-            .unwrap();
-        a.extend(&b);
-        assert_eq!(a.row(1).indices, Some(&[2u32, 3][..]));
-        assert_eq!(a.offsets, vec![0, 1, 3]);
     }
 }

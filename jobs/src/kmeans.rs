@@ -64,6 +64,19 @@ impl Job for KMeans {
         }
         let partitions = trainer_partitions(ctx, self.trainers);
         let (parts, dim) = load_parts(ctx, &self.input, None, partitions, LabelRule::Any)?;
+        let dense = parts
+            .map(|p| p.train.is_empty() || p.train.dense_width.is_some())
+            .collect()?;
+        if !dense.iter().all(|d| *d) {
+            return Err(Error::Config(format!(
+                "kmeans reads dense points (CSV with a header), not the sparse rows of {}",
+                self.input
+            )));
+        }
+        if let Some(dir) = &self.assignments {
+            let dir = std::path::PathBuf::from(dir);
+            ctx.driver_value(move || Ok(weir_datasets::check_output_dir(&dir)?))?;
+        }
         let initial = kmeans_parallel(
             &parts,
             self.k as usize,
@@ -329,8 +342,6 @@ pub fn kmeans_parallel(
                 parts
                     .filter(move |_| q == p)
                     .map(move |part| part.train.row(row).values.to_vec())
-                    .collect::<Vec<_>>()
-                    .into_iter()
             })
             .collect()?;
         chosen.into_iter().next().unwrap_or_else(|| vec![0.0; dim])
@@ -422,10 +433,13 @@ pub fn weighted_kmeans(
     seed: u64,
     iterations: usize,
 ) -> Vec<f32> {
-    let n = points.len() / dim;
+    let n = points.len() / dim.max(1);
+    if n == 0 {
+        return Vec::new();
+    }
     let point = |i: usize| &points[i * dim..(i + 1) * dim];
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x6b6d_2b2b);
-    let mut centres: Vec<f32> = point(rng.gen_range(0..n.max(1)).min(n.saturating_sub(1))).to_vec();
+    let mut centres: Vec<f32> = point(rng.gen_range(0..n)).to_vec();
     while centres.len() / dim < k.min(n) {
         let d: Vec<f64> = (0..n)
             .map(|i| weights[i] * f64::from(nearest(point(i), &centres, dim).1))

@@ -7,7 +7,7 @@
 //! and, with `--test`, the held-out loss and accuracy; `--output` writes the weights as
 //! `key<TAB>weight` (the bias last).
 
-use weir_datasets::{ExampleBlock, ExampleRow, LabelRule};
+use weir_datasets::{ExampleRow, LabelRule};
 use weir_engine::{JobContext, Result};
 use weir_operators::prelude::*;
 use weir_operators::ps::{train, train_sequential, Evaluation};
@@ -62,7 +62,7 @@ impl Job for LogReg {
             options,
             |e| print_epoch(ctx, e),
         )?;
-        report(ctx, &trained, "loss")?;
+        report(ctx, &trained, true)?;
         let weights: Vec<(u64, f64)> = trained
             .weights
             .iter()
@@ -184,26 +184,6 @@ impl ExampleModel for LogisticRegression {
     }
 }
 
-/// Predicts `block`'s labels with `weights` (the bias last); returns the accuracy.
-pub fn accuracy(weights: &[f32], block: &ExampleBlock) -> f64 {
-    let (bias, w) = weights.split_last().unwrap_or((&0.0, &[]));
-    let correct = (0..block.len())
-        .filter(|&r| {
-            let row = block.row(r);
-            let z: f32 = match row.indices {
-                None => row.values.iter().zip(w).map(|(x, w)| x * w).sum::<f32>(),
-                Some(indices) => indices
-                    .iter()
-                    .zip(row.values)
-                    .map(|(j, x)| x * w.get(*j as usize).copied().unwrap_or(0.0))
-                    .sum(),
-            } + bias;
-            (z > 0.0) == (row.label > 0.5)
-        })
-        .count();
-    correct as f64 / block.len().max(1) as f64
-}
-
 /// The sequential reference of a BSP run of `args` with `partitions` trainers: the same
 /// parts, minibatches and update rule, trained by one thread. Returns the weights (the
 /// bias last).
@@ -231,6 +211,7 @@ pub fn reference(args: &LogReg, partitions: usize) -> Result<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weir_datasets::ExampleBlock;
     use weir_operators::ps::Learner;
 
     fn block(lines: &[&str]) -> ExampleBlock {
@@ -286,11 +267,5 @@ mod tests {
                 grads[k]
             );
         }
-    }
-
-    #[test]
-    fn accuracy_counts_the_rows_on_the_right_side() {
-        let b = block(&["1 0:1", "0 0:-1", "1 0:-1"]);
-        assert!((accuracy(&[2.0, 0.0, 0.0, 0.0, 0.0], &b) - 2.0 / 3.0).abs() < 1e-12);
     }
 }

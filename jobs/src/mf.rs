@@ -52,18 +52,12 @@ impl Job for Mf {
         let options = self.train.options()?;
         let partitions = trainer_partitions(ctx, self.train.trainers);
         let (parts, rows, cols) = load_ratings(ctx, &self.input, self.test.as_deref(), partitions)?;
-        let model = Factors {
-            rows,
-            rank: self.rank,
-            l2: self.l2,
-            seed: self.train.seed,
-        };
-        let keys = u64::from(rows) + u64::from(cols);
+        let (model, keys) = self.model(rows, cols);
         let width = self.rank as usize;
         let trained = train(&parts, model, keys, width, options, |e| {
             print_epoch_as(ctx, e, false)
         })?;
-        report(ctx, &trained, "loss")?;
+        report(ctx, &trained, false)?;
         let last = trained.stats.last();
         ctx.set_result("train_rmse", (2.0 * last.mean_train_loss()).sqrt());
         if let Some(loss) = last.mean_test_loss() {
@@ -80,6 +74,19 @@ impl Job for Mf {
             (a.0, a.1).cmp(&(b.0, b.1))
         })?;
         Ok(())
+    }
+}
+
+impl Mf {
+    /// The model of a `rows` × `cols` matrix, and its key count.
+    fn model(&self, rows: u32, cols: u32) -> (Factors, u64) {
+        let model = Factors {
+            rows,
+            rank: self.rank,
+            l2: self.l2,
+            seed: self.train.seed,
+        };
+        (model, u64::from(rows) + u64::from(cols))
     }
 }
 
@@ -128,6 +135,12 @@ pub fn load_ratings(
         .collect()?;
     let rows = bounds.iter().map(|b| b.0).max().unwrap_or(0);
     let cols = bounds.iter().map(|b| b.1).max().unwrap_or(0);
+    // A column's key is rows + col, and keys are looked up as 32-bit indexes.
+    if u64::from(rows) + u64::from(cols) > u64::from(u32::MAX) {
+        return Err(Error::Config(format!(
+            "{input}: {rows} rows and {cols} columns are more than 2^32 factors"
+        )));
+    }
     Ok((parts, rows, cols))
 }
 
@@ -268,13 +281,7 @@ pub fn reference(args: &Mf, partitions: usize) -> Result<Vec<f32>> {
         Ok(())
     })?;
     let (parts, rows, cols) = read.ok_or_else(|| Error::job("reading the ratings gave nothing"))?;
-    let model = Factors {
-        rows,
-        rank: args.rank,
-        l2: args.l2,
-        seed: args.train.seed,
-    };
-    let keys = u64::from(rows) + u64::from(cols);
+    let (model, keys) = args.model(rows, cols);
     Ok(train_sequential(
         &model,
         &parts,

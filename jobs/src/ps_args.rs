@@ -110,15 +110,16 @@ pub fn print_epoch_as(ctx: &JobContext, e: &EpochStats, classifier: bool) {
     eprintln!("{line}");
 }
 
-/// Puts the final figures and the traffic in the metrics' result.
-pub fn report(ctx: &JobContext, trained: &Trained, loss_name: &str) -> Result<()> {
+/// Puts the final figures and the traffic in the metrics' result (the held-out accuracy
+/// for a `classifier`).
+pub fn report(ctx: &JobContext, trained: &Trained, classifier: bool) -> Result<()> {
     let stats = &trained.stats;
     let last = stats.last();
-    ctx.set_result(loss_name, last.mean_train_loss());
+    ctx.set_result("loss", last.mean_train_loss());
     if let Some(loss) = last.mean_test_loss() {
         ctx.set_result("test_loss", loss);
     }
-    if let Some(accuracy) = last.test_accuracy().filter(|_| last.test_correct > 0) {
+    if let Some(accuracy) = last.test_accuracy().filter(|_| classifier) {
         ctx.set_result("test_accuracy", accuracy);
     }
     ctx.set_result("epochs", stats.epochs.len().saturating_sub(1));

@@ -66,7 +66,7 @@ impl Job for Softmax {
             options,
             |e| print_epoch(ctx, e),
         )?;
-        report(ctx, &trained, "loss")?;
+        report(ctx, &trained, true)?;
         let weights: Vec<(u64, u64, f64)> = trained
             .weights
             .iter()

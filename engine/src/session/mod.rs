@@ -415,50 +415,12 @@ fn run_step(
             .map(|((p, partition), inbox)| run_one(*p, partition, inbox))
             .collect::<Result<Vec<_>, TaskError>>()?
     } else {
-        // Partitions that wait on services' answers wait on each other too (a BSP clock
-        // needs every trainer): each gets a thread, however many task threads there are.
-        // One that fails ends the others' waits.
-        std::thread::scope(|scope| {
-            let running: Vec<_> = partitions
-                .iter_mut()
-                .zip(inboxes)
-                .map(|((p, partition), inbox)| {
-                    let run_one = &run_one;
-                    let p = *p;
-                    scope.spawn(move || {
-                        let result = run_one(p, partition, inbox);
-                        if result.is_err() {
-                            for q in answers.keys() {
-                                env.mailbox.unsubscribe(channel, *q);
-                            }
-                        }
-                        result
-                    })
-                })
-                .collect();
-            let mut reports = Vec::with_capacity(running.len());
-            let mut failure: Option<TaskError> = None;
-            for thread in running {
-                let result = thread.join().unwrap_or_else(|panic| {
-                    Err(TaskError::failed(format!(
-                        "a partition of session {session} panicked: {}",
-                        panic_message(&*panic)
-                    )))
-                });
-                match result {
-                    Ok(report) => reports.push(report),
-                    // The first real failure, not the cancellations it caused.
-                    Err(e) => match &failure {
-                        Some(TaskError::Cancelled(_)) | None => failure = Some(e),
-                        Some(_) => {}
-                    },
-                }
+        let unsubscribe = || {
+            for q in answers.keys() {
+                env.mailbox.unsubscribe(channel, *q);
             }
-            match failure {
-                Some(e) => Err(e),
-                None => Ok(reports),
-            }
-        })?
+        };
+        step_on_threads(session, partitions, inboxes, &run_one, &unsubscribe)?
     };
     if let Some(refused) = services.iter().find_map(RunningService::take_refusal) {
         return Err(refused);
@@ -472,6 +434,65 @@ fn run_step(
         .collect();
     env.pusher.flush(&peers, channel, step)?;
     Ok(SessionReply::StepDone { step, reports })
+}
+
+type StepResult = Result<(u32, Vec<u8>), TaskError>;
+
+/// Runs one partition's step: its number, the partition, its inbox.
+type StepOne<'a> =
+    dyn Fn(u32, &mut Box<dyn SessionPartition>, Vec<bytes::Bytes>) -> StepResult + Sync + 'a;
+
+/// Steps `partitions` each on a thread of its own. Partitions that wait on services'
+/// answers wait on each other too (a BSP clock needs every trainer), so none may wait
+/// for a task thread. One that fails or panics calls `stop`, which ends the others'
+/// waits; the first failure that is not such a cancellation is returned.
+fn step_on_threads(
+    session: SessionId,
+    partitions: &mut [(u32, Box<dyn SessionPartition>)],
+    inboxes: Vec<Vec<bytes::Bytes>>,
+    run_one: &StepOne<'_>,
+    stop: &(dyn Fn() + Sync),
+) -> Result<Vec<(u32, Vec<u8>)>, TaskError> {
+    std::thread::scope(|scope| {
+        let running: Vec<_> = partitions
+            .iter_mut()
+            .zip(inboxes)
+            .map(|((p, partition), inbox)| {
+                let p = *p;
+                scope.spawn(move || {
+                    let run = std::panic::AssertUnwindSafe(|| run_one(p, partition, inbox));
+                    let result = std::panic::catch_unwind(run).unwrap_or_else(|panic| {
+                        Err(TaskError::failed(format!(
+                            "partition {p} of session {session} panicked: {}",
+                            panic_message(&*panic)
+                        )))
+                    });
+                    if result.is_err() {
+                        stop();
+                    }
+                    result
+                })
+            })
+            .collect();
+        let mut reports = Vec::with_capacity(running.len());
+        let mut failure: Option<TaskError> = None;
+        for thread in running {
+            let result = thread
+                .join()
+                .unwrap_or_else(|_| Err(TaskError::failed("a partition's thread died")));
+            match result {
+                Ok(report) => reports.push(report),
+                Err(e) => match &failure {
+                    Some(TaskError::Cancelled(_)) | None => failure = Some(e),
+                    Some(_) => {}
+                },
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(reports),
+        }
+    })
 }
 
 fn close(env: &Arc<WorkerEnv>, session: SessionId) -> Result<SessionReply, TaskError> {

@@ -138,17 +138,6 @@ impl Replies<'_> {
             .push(self.pusher, self.channel, tag, partition, payload)
     }
 
-    /// Pushes `payload` under `tag` to service shard `shard`.
-    pub fn to_service(&mut self, shard: u32, tag: u64, payload: &[u8]) -> Result<(), TaskError> {
-        self.route.push(
-            self.pusher,
-            self.channel,
-            tag,
-            service_target(shard),
-            payload,
-        )
-    }
-
     /// Keeps `snapshot` of this shard under `tag` (a clock) here and on the replica
     /// worker, where a later attempt of the session finds it after this worker is lost
     /// (see `SessionTask::restore_service`). Each holder keeps a shard's latest few.

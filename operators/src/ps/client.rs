@@ -19,7 +19,7 @@ use weir_engine::session::Outbox;
 use weir_engine::TaskError;
 
 use crate::ps::keys::KeyLayout;
-use crate::ps::wire::{encode_push, Answer, Pull};
+use crate::ps::wire::{encode_pull, encode_push, Answer};
 
 /// How long a trainer waits for a shard's answer.
 pub const ANSWER_WAIT: Duration = Duration::from_secs(120);
@@ -119,14 +119,7 @@ impl<'o, 'a> PsClient<'o, 'a> {
             }
             let request = *self.next_request;
             *self.next_request += 1;
-            let bytes = Pull {
-                trainer: self.trainer,
-                request,
-                clock,
-                exact,
-                keys: keys[run.clone()].to_vec(),
-            }
-            .encode();
+            let bytes = encode_pull(self.trainer, request, clock, exact, &keys[run.clone()]);
             self.traffic.pulled_bytes += bytes.len() as u64;
             self.outbox.send_to_service(shard, request, &bytes)?;
             requests.push((request, run));

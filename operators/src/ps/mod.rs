@@ -36,7 +36,7 @@ pub use consistency::Consistency;
 pub use keys::KeyLayout;
 pub use learner::{Evaluation, Learner};
 pub use reference::train_sequential;
-pub use server::ServerShard;
+pub use server::{ServerShard, ShardSpec};
 pub use train::{train, EpochStats, TrainOptions, TrainStats, Trained};
 pub use trainer::Straggler;
 pub use update::{rule_named, AdaGrad, Adam, Sgd, UpdateRule};

@@ -25,6 +25,17 @@ use crate::ps::wire::{Answer, Pull, Push, Request};
 /// How a shard starts a key's values.
 pub type Init = dyn Fn(u64, &mut [f32]) + Send + Sync;
 
+/// What every shard of a job shares.
+#[derive(Clone)]
+pub struct ShardSpec {
+    pub layout: KeyLayout,
+    pub trainers: usize,
+    pub rule: Arc<dyn UpdateRule>,
+    pub consistency: Consistency,
+    /// Keep a snapshot every this many clocks (0: never).
+    pub checkpoint_every: u64,
+}
+
 /// One shard of the parameters.
 pub struct ServerShard {
     shard: u32,
@@ -50,24 +61,17 @@ pub struct ServerShard {
 }
 
 impl ServerShard {
-    /// Shard `shard` of `layout` for `trainers` trainers, every key started by `init`.
-    pub fn new(
-        layout: &KeyLayout,
-        shard: u32,
-        trainers: usize,
-        rule: Arc<dyn UpdateRule>,
-        consistency: Consistency,
-        checkpoint_every: u64,
-        init: &Init,
-    ) -> Self {
-        let range = layout.range(shard);
+    /// Shard `shard` of `spec`, every key started by `init`.
+    pub fn new(spec: &ShardSpec, shard: u32, init: &Init) -> Self {
+        let range = spec.layout.range(shard);
         let keys = range.end - range.start;
-        let width = layout.width;
+        let width = spec.layout.width;
         let mut weights = vec![0.0f32; keys as usize * width];
         for (i, values) in weights.chunks_exact_mut(width).enumerate() {
             init(range.start + i as u64, values);
         }
-        let state = vec![0.0f32; weights.len() * rule.state_per_value()];
+        let state = vec![0.0f32; weights.len() * spec.rule.state_per_value()];
+        let trainers = spec.trainers;
         ServerShard {
             shard,
             first_key: range.start,
@@ -75,37 +79,21 @@ impl ServerShard {
             width,
             weights,
             state,
-            rule,
-            consistency,
+            rule: spec.rule.clone(),
+            consistency: spec.consistency,
             applied: vec![0; trainers],
             expected: vec![0; trainers],
             held: BTreeMap::new(),
             parked: Vec::new(),
-            checkpoint_every,
+            checkpoint_every: spec.checkpoint_every,
             last_snapshot: 0,
         }
     }
 
     /// The shard as it was when it kept `snapshot`: values, optimiser state and clock
     /// (every trainer starts again from that clock).
-    pub fn restore(
-        layout: &KeyLayout,
-        shard: u32,
-        trainers: usize,
-        rule: Arc<dyn UpdateRule>,
-        consistency: Consistency,
-        checkpoint_every: u64,
-        snapshot: &[u8],
-    ) -> Result<Self, TaskError> {
-        let mut restored = ServerShard::new(
-            layout,
-            shard,
-            trainers,
-            rule,
-            consistency,
-            checkpoint_every,
-            &|_, _| {},
-        );
+    pub fn restore(spec: &ShardSpec, shard: u32, snapshot: &[u8]) -> Result<Self, TaskError> {
+        let mut restored = ServerShard::new(spec, shard, &|_, _| {});
         let corrupt = |what: &str| {
             TaskError::failed(format!("the snapshot of shard {shard} is corrupt: {what}"))
         };
@@ -343,26 +331,44 @@ mod tests {
     use super::*;
     use crate::ps::update::{rule_named, Sgd};
 
+    fn spec(consistency: Consistency, trainers: usize, rule: Arc<dyn UpdateRule>) -> ShardSpec {
+        ShardSpec {
+            layout: KeyLayout::new(10, 2, 2),
+            trainers,
+            rule,
+            consistency,
+            checkpoint_every: 4,
+        }
+    }
+
     fn shard(consistency: Consistency, trainers: usize) -> ServerShard {
-        let layout = KeyLayout::new(10, 2, 2);
-        let rule = Arc::new(Sgd { rate: 1.0 });
         let init = |k: u64, v: &mut [f32]| v.fill(k as f32);
-        ServerShard::new(&layout, 1, trainers, rule, consistency, 0, &init)
+        ServerShard::new(
+            &spec(consistency, trainers, Arc::new(Sgd { rate: 1.0 })),
+            1,
+            &init,
+        )
     }
 
     #[test]
     fn a_snapshot_restores_values_state_and_clock_and_corrupt_ones_are_refused() {
-        let layout = KeyLayout::new(10, 2, 2);
-        let rule = rule_named("adam", 0.1).unwrap();
+        let adam = spec(Consistency::Bsp, 2, rule_named("adam", 0.1).unwrap());
         let init = |k: u64, v: &mut [f32]| v.fill(k as f32);
-        let mut s = ServerShard::new(&layout, 1, 2, rule.clone(), Consistency::Bsp, 4, &init);
+        let mut s = ServerShard::new(&adam, 1, &init);
         s.take_push(push(0, 0, vec![5, 7], 1.0));
         s.take_push(push(1, 0, vec![7], -2.0));
         let bytes = s.snapshot();
-        let restore = |layout: &KeyLayout, bytes: &[u8]| {
-            ServerShard::restore(layout, 1, 2, rule.clone(), Consistency::Bsp, 4, bytes)
+        let restore = |layout: KeyLayout, bytes: &[u8]| {
+            ServerShard::restore(
+                &ShardSpec {
+                    layout,
+                    ..adam.clone()
+                },
+                1,
+                bytes,
+            )
         };
-        let back = restore(&layout, &bytes).unwrap();
+        let back = restore(adam.layout, &bytes).unwrap();
         assert_eq!(back.weights, s.weights);
         assert_eq!(back.state, s.state);
         assert_eq!(
@@ -371,10 +377,10 @@ mod tests {
         );
         let longer = [bytes.clone(), vec![0]].concat();
         for bad in [&bytes[..bytes.len() - 1], &bytes[..4], &longer[..]] {
-            assert!(restore(&layout, bad).is_err());
+            assert!(restore(adam.layout, bad).is_err());
         }
         // A snapshot of another shard's size is refused.
-        assert!(restore(&KeyLayout::new(12, 2, 2), &bytes).is_err());
+        assert!(restore(KeyLayout::new(12, 2, 2), &bytes).is_err());
     }
 
     fn push(trainer: u32, clock: u64, keys: Vec<u64>, grad: f32) -> Push {

@@ -26,6 +26,7 @@ use crate::ps::consistency::Consistency;
 use crate::ps::keys::KeyLayout;
 use crate::ps::learner::{Evaluation, Learner};
 use crate::ps::schedule::clocks_per_epoch;
+use crate::ps::server::ShardSpec;
 use crate::ps::trainer::{Control, PsTask, Report, Straggler};
 use crate::ps::update::UpdateRule;
 
@@ -159,13 +160,15 @@ pub fn train<L: Learner>(
         let task = Arc::new(PsTask {
             learner: learner.clone(),
             data: cached.id(),
-            layout,
-            rule: options.rule.clone(),
-            consistency: options.consistency,
-            trainers: cached.num_partitions(),
+            shards: ShardSpec {
+                layout,
+                trainers: cached.num_partitions(),
+                rule: options.rule.clone(),
+                consistency: options.consistency,
+                checkpoint_every,
+            },
             seed: options.seed,
             straggler: options.straggler,
-            checkpoint_every,
         });
         let first_bytes = encode(&first)?;
         let master = |step: u64, reports: &[Vec<u8>]| barrier.after(step, reports);

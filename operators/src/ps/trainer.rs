@@ -18,12 +18,10 @@ use weir_engine::session::Outbox;
 use weir_engine::{TaskContext, TaskError};
 
 use crate::ps::client::{PsClient, Traffic};
-use crate::ps::consistency::Consistency;
 use crate::ps::keys::KeyLayout;
 use crate::ps::learner::{Evaluation, Learner};
 use crate::ps::schedule::{epoch_order, minibatch};
-use crate::ps::server::ServerShard;
-use crate::ps::update::UpdateRule;
+use crate::ps::server::{ServerShard, ShardSpec};
 
 /// What the driver tells the trainers at an epoch's barrier.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -66,14 +64,9 @@ pub struct Straggler {
 pub(crate) struct PsTask<L: Learner> {
     pub learner: Arc<L>,
     pub data: NodeId,
-    pub layout: KeyLayout,
-    pub rule: Arc<dyn UpdateRule>,
-    pub consistency: Consistency,
-    pub trainers: usize,
+    pub shards: ShardSpec,
     pub seed: u64,
     pub straggler: Option<Straggler>,
-    /// Shards keep a snapshot every this many clocks (0: never).
-    pub checkpoint_every: u64,
 }
 
 impl<L: Learner> SessionTask for PsTask<L> {
@@ -102,7 +95,7 @@ impl<L: Learner> SessionTask for PsTask<L> {
             parts,
             empty: L::Part::default(),
             partition: p,
-            layout: self.layout,
+            layout: self.shards.layout,
             seed: self.seed,
             slowdown,
             next_request: 0,
@@ -110,20 +103,13 @@ impl<L: Learner> SessionTask for PsTask<L> {
     }
 
     fn services(&self) -> u32 {
-        self.layout.shards
+        self.shards.layout.shards
     }
 
     fn open_service(&self, shard: u32) -> Result<Box<dyn SessionService>, TaskError> {
         let learner = self.learner.clone();
-        Ok(Box::new(ServerShard::new(
-            &self.layout,
-            shard,
-            self.trainers,
-            self.rule.clone(),
-            self.consistency,
-            self.checkpoint_every,
-            &move |key, values| learner.init(key, values),
-        )))
+        let init = move |key, values: &mut [f32]| learner.init(key, values);
+        Ok(Box::new(ServerShard::new(&self.shards, shard, &init)))
     }
 
     fn restore_service(
@@ -132,12 +118,8 @@ impl<L: Learner> SessionTask for PsTask<L> {
         snapshot: &[u8],
     ) -> Result<Box<dyn SessionService>, TaskError> {
         Ok(Box::new(ServerShard::restore(
-            &self.layout,
+            &self.shards,
             shard,
-            self.trainers,
-            self.rule.clone(),
-            self.consistency,
-            self.checkpoint_every,
             snapshot,
         )?))
     }

@@ -61,15 +61,26 @@ const PUSH: u8 = 1;
 impl Pull {
     /// The message's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32 + self.keys.len() * 2);
-        out.put_u8(PULL);
-        out.put_u32_le(self.trainer);
-        out.put_u64_le(self.request);
-        out.put_u64_le(self.clock);
-        out.put_u8(self.exact as u8);
-        put_keys(&mut out, &self.keys);
-        out
+        encode_pull(
+            self.trainer,
+            self.request,
+            self.clock,
+            self.exact,
+            &self.keys,
+        )
     }
+}
+
+/// The bytes of a pull, from borrowed keys.
+pub fn encode_pull(trainer: u32, request: u64, clock: u64, exact: bool, keys: &[u64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + keys.len() * 2);
+    out.put_u8(PULL);
+    out.put_u32_le(trainer);
+    out.put_u64_le(request);
+    out.put_u64_le(clock);
+    out.put_u8(exact as u8);
+    put_keys(&mut out, keys);
+    out
 }
 
 impl Push {
