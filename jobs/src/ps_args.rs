@@ -122,7 +122,7 @@ pub fn report(ctx: &JobContext, trained: &Trained, classifier: bool) -> Result<(
     if let Some(accuracy) = last.test_accuracy().filter(|_| classifier) {
         ctx.set_result("test_accuracy", accuracy);
     }
-    ctx.set_result("epochs", stats.epochs.len().saturating_sub(1));
+    ctx.set_result("epochs", stats.epochs.last().map_or(0, |e| e.epoch));
     ctx.set_result("clocks_per_epoch", stats.clocks_per_epoch);
     ctx.set_result("trainers", stats.trainers);
     ctx.set_result("servers", stats.servers);
@@ -131,5 +131,6 @@ pub fn report(ctx: &JobContext, trained: &Trained, classifier: bool) -> Result<(
     ctx.set_result("bytes_touched", stats.traffic.touched_bytes);
     ctx.set_result("max_staleness", stats.traffic.max_staleness);
     ctx.set_result("history", &stats.epochs);
+    ctx.set_result("curve", &stats.curve);
     Ok(())
 }

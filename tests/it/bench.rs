@@ -1,7 +1,7 @@
 //! `weir bench`: a small strong-scaling run writes `bench.json` with every worker count's
 //! runs and the fitted serial fraction, and the figures as SVG and PNG; a small comparison
-//! runs Weir, the baseline and the peer and checks that they agree; bad options fail
-//! cleanly.
+//! runs Weir, the baseline and the peer and checks that they agree; a small consistency
+//! bench writes its JSON and its loss figures; bad options fail cleanly.
 
 use serde_json::Value;
 
@@ -191,4 +191,63 @@ fn bad_bench_options_fail_cleanly() {
         run_weir(&args).assert_clean_error();
     }
     run_weir(&["bench", "speedup", "nosuchjob", "--workers", "1"]).assert_clean_error();
+    let train = path_str(&samples().join("ml").join("agaricus.train.libsvm"));
+    for extra in [
+        &["--models", "bsp,ssp:x"][..],
+        &["--straggler", "5:3"],
+        &["--consistency", "asp"],
+        &["--target-loss", "-1"],
+    ] {
+        let mut args = vec!["bench", "consistency", "logreg", "--input", &train];
+        args.extend_from_slice(extra);
+        run_weir(&args).assert_clean_error();
+    }
+    // A job that is not a parameter-server job takes no --consistency.
+    run_weir(&["bench", "consistency", "wordcount", "--input", &input]).assert_clean_error();
+}
+
+#[test]
+fn consistency_writes_its_json_and_the_loss_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("consistency");
+    let train = samples().join("ml").join("agaricus.train.libsvm");
+    let args = format!(
+        "bench consistency logreg --input {} --epochs 2 --batch 100 --models bsp,ssp:2,asp \
+         --straggler 1:3 --repeat 1 --output {}",
+        path_str(&train),
+        path_str(&out)
+    );
+    let run = run_weir(&args.split_whitespace().collect::<Vec<_>>());
+    run.assert_ok();
+    assert!(run.stdout.contains("clocks to target"), "{}", run.stdout);
+    let text = std::fs::read_to_string(out.join("consistency.json")).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["straggler"], "1:3");
+    let target = doc["target_loss"].as_f64().unwrap();
+    assert!(target > 0.0 && target < 0.7, "{target}");
+    let models = doc["models"].as_array().unwrap();
+    let names: Vec<&str> = models
+        .iter()
+        .map(|m| m["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bsp", "ssp:2", "asp"]);
+    for m in models {
+        let run = &m["runs"][0];
+        // The default target is one every run reaches.
+        let seconds = run["seconds_to_target"].as_f64().expect("reached");
+        assert!(seconds > 0.0, "{m}");
+        let curve = run["loss_by_clock"].as_array().unwrap();
+        assert!(curve.len() >= 4, "{m}");
+        let first = curve[0][1].as_f64().unwrap();
+        let last = curve[curve.len() - 1][1].as_f64().unwrap();
+        assert!(last < first, "the loss falls: {first} to {last}");
+    }
+    // SSP(2) never let a pull see a model more than 2 clocks behind its own.
+    assert!(models[1]["runs"][0]["max_staleness"].as_f64().unwrap() <= 2.0);
+    for figure in ["loss-time", "loss-clock"] {
+        let svg = std::fs::read_to_string(out.join(format!("{figure}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("ssp:2"), "{figure}");
+        let png = std::fs::read(out.join(format!("{figure}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{figure}");
+    }
 }

@@ -11,9 +11,11 @@
 
 mod args;
 pub mod compare;
+pub mod consistency;
 pub mod contender;
 mod graph_baselines;
 pub mod iterations;
+mod loss_curve;
 pub mod plot;
 pub mod stats;
 
@@ -75,6 +77,15 @@ pub enum BenchCommand {
     /// [--repeat R] [--output DIR]`.
     #[command(disable_help_flag = true)]
     Iterations {
+        /// The job and its arguments, mixed with the bench options.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
+    /// A parameter-server job under each consistency model, and how soon each reaches a
+    /// target loss: `weir bench consistency JOB [JOB ARGS] --models bsp,ssp:2,ssp:8,asp
+    /// [--straggler W:F] [--workers N] [--repeat R] [--target-loss X] [--output DIR]`.
+    #[command(disable_help_flag = true)]
+    Consistency {
         /// The job and its arguments, mixed with the bench options.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
@@ -193,6 +204,7 @@ pub fn bench_command(host: &Host, command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Speedup { args } => args,
         BenchCommand::Compare { args } => return compare::compare_command(host.registry, &args),
         BenchCommand::Contender { args } => return contender::contender_command(host, &args),
+        BenchCommand::Consistency { args } => return consistency::consistency_command(host, &args),
         BenchCommand::Iterations { args } => {
             return iterations::iterations_command(host.registry, &args)
         }

@@ -1,11 +1,13 @@
 //! `train`: runs a [`Learner`] on the parameter server over a dataset's partitions, the
-//! driver running only the epoch barrier, and returns the model with what the run did.
+//! driver running only the step barrier (each epoch under BSP, only the start and the end
+//! under SSP and ASP), and returns the model with what the run did.
 //!
 //! ```text
 //!  driver                               worker A                     worker B
 //!  cache the data, count each part      trainer 0, shard 0           trainer 1, shard 1
 //!  Open ──────────────────────────────▶ shards start their keys (Learner::init)
 //!  Step e {epoch e, clocks C} ────────▶ evaluate (exact pull at clock eC)
+//!  (SSP, ASP: step 0 runs every epoch)
 //!                                       clocks eC … eC+C-1: pull ─▶ shard ─▶ answer
 //!                                                               push ─▶ shard applies
 //!        ◀─────────────── each trainer's report (evaluation, losses, traffic)
@@ -14,7 +16,7 @@
 //! ```
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use weir_engine::scheduler::{SessionOutcome, SessionRun};
@@ -27,7 +29,7 @@ use crate::ps::keys::KeyLayout;
 use crate::ps::learner::{Evaluation, Learner};
 use crate::ps::schedule::clocks_per_epoch;
 use crate::ps::server::ShardSpec;
-use crate::ps::trainer::{Control, PsTask, Report, Straggler};
+use crate::ps::trainer::{Control, CurvePoint, PsTask, Report, Straggler};
 use crate::ps::update::UpdateRule;
 
 /// How a parameter-server run goes.
@@ -52,6 +54,9 @@ pub struct TrainOptions {
     pub tolerance: Option<f64>,
 }
 
+/// Points of the loss curve a trainer reports per epoch (about).
+const CURVE_POINTS_PER_EPOCH: u64 = 32;
+
 /// The model after an epoch (or before the first: epoch 0 is the starting model).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EpochStats {
@@ -59,7 +64,7 @@ pub struct EpochStats {
     pub epoch: u64,
     /// Clocks every trainer had pushed.
     pub clock: u64,
-    /// Seconds since the trainers opened.
+    /// Seconds from the trainers' opening to the step that evaluated this model.
     pub seconds: f64,
     pub evaluation: Evaluation,
     /// The mean loss of the epoch's minibatches, as computed before their updates
@@ -85,6 +90,9 @@ pub struct TrainStats {
     pub run_seconds: f64,
     /// Times the run went on from the shards' snapshots after losing a worker.
     pub recoveries: u64,
+    /// Every trainer's minibatch losses, a window of clocks a point, in the order the
+    /// steps ended (a trainer's points in clock order).
+    pub curve: Vec<CurvePoint>,
 }
 
 impl TrainStats {
@@ -139,6 +147,12 @@ pub fn train<L: Learner>(
     let checkpoint_every = options
         .checkpoint_every
         .unwrap_or(ctx.options().checkpoint_every);
+    // A run that stops at a tolerance needs every epoch's evaluation.
+    let span = if options.consistency == Consistency::Bsp || options.tolerance.is_some() {
+        1
+    } else {
+        options.epochs
+    };
     let mut barrier = Barrier {
         stats: TrainStats {
             clocks_per_epoch: clocks,
@@ -147,11 +161,14 @@ pub fn train<L: Learner>(
             ..TrainStats::default()
         },
         epochs: options.epochs,
+        span,
         tolerance: options.tolerance,
         clocks,
         pending_loss: None,
-        resumed_mid_epoch: None,
+        resumed_mid_step: None,
         started: Instant::now(),
+        step_began: 0.0,
+        started_unix: unix_seconds(),
         on_epoch: &mut on_epoch,
     };
     let mut run = SessionRun::default();
@@ -187,18 +204,20 @@ pub fn train<L: Learner>(
             break results;
         };
         let clock = services.as_ref().map_or(0, |s| s.tag);
-        let epoch = clock / clocks;
+        let resumed = clock / clocks / span;
         if ctx.is_driver() {
             let from = match &services {
                 Some(_) => format!("the shards' snapshots of clock {clock}"),
                 None => "the start (no complete snapshot survived)".to_string(),
             };
-            eprintln!("parameter server: lost worker(s) {workers:?} in epoch {step}; going on from {from}");
+            eprintln!(
+                "parameter server: lost worker(s) {workers:?} in step {step}; going on from {from}"
+            );
         }
         barrier.stats.recoveries += 1;
-        barrier.resume(epoch, clock);
-        first = barrier.control(epoch, clock);
-        run.resume_services = services.map(|s| (epoch, s));
+        barrier.resume(resumed, clock);
+        first = barrier.control(resumed, clock);
+        run.resume_services = services.map(|s| (resumed, s));
         // The lost data partitions are read again from lineage on the survivors.
         cached.count()?;
     };
@@ -233,44 +252,67 @@ pub fn train<L: Learner>(
     })
 }
 
+fn unix_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 fn encode(control: &Control) -> Result<Vec<u8>> {
     bincode::serialize(control).map_err(|e| Error::job(format!("an epoch control: {e}")))
 }
 
-/// The driver's epoch barrier: gathers the trainers' reports into the run's figures and
-/// sends the next epoch's control, or ends the run after the last evaluation.
+/// The driver's step barrier: gathers the trainers' reports into the run's figures and
+/// sends the next step's control, or ends the run after the last evaluation. Step `s`
+/// trains epochs `s·span` up to `(s+1)·span` (at most `epochs`).
 struct Barrier<'f, F: FnMut(&EpochStats)> {
     stats: TrainStats,
     epochs: u64,
+    /// Epochs a step trains.
+    span: u64,
     tolerance: Option<f64>,
     clocks: u64,
-    /// The mean minibatch loss of the epoch just trained, for the next evaluation.
+    /// The mean minibatch loss of the step just trained, for the next evaluation.
     pending_loss: Option<f64>,
-    /// The epoch a resumed attempt starts in the middle of (it has no evaluation).
-    resumed_mid_epoch: Option<u64>,
+    /// The step a resumed attempt starts in the middle of (it has no evaluation).
+    resumed_mid_step: Option<u64>,
     started: Instant,
+    /// When the running step began, in seconds since `started`.
+    step_began: f64,
+    /// `started` in Unix seconds, for the trainers' curve points.
+    started_unix: f64,
     on_epoch: &'f mut F,
 }
 
 impl<F: FnMut(&EpochStats)> Barrier<'_, F> {
-    /// The control of step `epoch`, starting at `clock`.
-    fn control(&self, epoch: u64, clock: u64) -> Control {
+    /// The first epoch of step `step`.
+    fn first_epoch(&self, step: u64) -> u64 {
+        step.saturating_mul(self.span).min(self.epochs)
+    }
+
+    /// The control of step `step`, starting at `clock`.
+    fn control(&self, step: u64, clock: u64) -> Control {
+        let epoch = self.first_epoch(step);
         Control {
             epoch,
+            epochs: self.first_epoch(step + 1) - epoch,
             clocks_per_epoch: self.clocks,
+            window: self.clocks.div_ceil(CURVE_POINTS_PER_EPOCH).max(1),
             start_clock: clock,
             evaluate: clock == epoch * self.clocks,
             train: epoch < self.epochs,
         }
     }
 
-    /// Forgets what came after `clock`, where a resumed attempt starts.
-    fn resume(&mut self, epoch: u64, clock: u64) {
-        let mid_epoch = clock != epoch * self.clocks;
-        // Keep the evaluations before the epoch, and its own when resuming mid-epoch.
-        let keep = epoch as usize + usize::from(mid_epoch);
+    /// Forgets what came after `clock`, where a resumed attempt starts (in step `step`).
+    fn resume(&mut self, step: u64, clock: u64) {
+        let first_clock = self.first_epoch(step) * self.clocks;
+        let mid_step = clock != first_clock;
+        // Keep the evaluations before the step, and its own when resuming mid-step.
+        let keep = step as usize + usize::from(mid_step);
         self.stats.epochs.truncate(keep);
-        self.resumed_mid_epoch = mid_epoch.then_some(epoch);
+        self.stats.curve.retain(|p| p.clock <= clock);
+        self.resumed_mid_step = mid_step.then_some(step);
         self.pending_loss = None;
     }
 
@@ -287,12 +329,14 @@ impl<F: FnMut(&EpochStats)> Barrier<'_, F> {
     }
 
     fn after(&mut self, step: u64, reports: &[Vec<u8>]) -> Result<Option<Vec<u8>>> {
+        let first_epoch = self.first_epoch(step);
         let mut epoch = EpochStats {
-            epoch: step,
-            clock: step * self.clocks,
-            seconds: self.started.elapsed().as_secs_f64(),
+            epoch: first_epoch,
+            clock: first_epoch * self.clocks,
+            seconds: self.step_began,
             ..EpochStats::default()
         };
+        self.step_began = self.started.elapsed().as_secs_f64();
         let (mut loss, mut examples) = (0.0, 0);
         for (p, bytes) in reports.iter().enumerate() {
             let r: Report = bincode::deserialize(bytes)
@@ -303,18 +347,24 @@ impl<F: FnMut(&EpochStats)> Barrier<'_, F> {
             self.stats.traffic.merge(&r.traffic);
             self.stats.evaluation_bytes += r.evaluation_bytes;
             self.stats.compute_seconds += r.compute_seconds;
+            let started = self.started_unix;
+            self.stats.curve.extend(r.curve.iter().map(|c| CurvePoint {
+                seconds: c.seconds - started,
+                ..*c
+            }));
         }
-        // The minibatches of epoch `step` ran after its evaluation: their loss belongs
+        // The minibatches of step `step` ran after its evaluation: their loss belongs
         // with the next one.
-        if self.resumed_mid_epoch.take() != Some(step) {
+        if self.resumed_mid_step.take() != Some(step) {
             epoch.minibatch_loss = self.pending_loss.take();
             (self.on_epoch)(&epoch);
             self.stats.epochs.push(epoch);
         }
         self.pending_loss = (examples > 0).then(|| loss / examples as f64);
-        if step >= self.epochs || self.converged() {
+        if first_epoch >= self.epochs || self.converged() {
             return Ok(None);
         }
-        encode(&self.control(step + 1, (step + 1) * self.clocks)).map(Some)
+        let next = self.first_epoch(step + 1);
+        encode(&self.control(step + 1, next * self.clocks)).map(Some)
     }
 }

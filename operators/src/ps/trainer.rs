@@ -1,15 +1,18 @@
 //! The trainers and the session that holds them: one trainer per cached data partition,
 //! the parameter shards as the session's services (see `server`).
 //!
-//! A step of the session is an epoch. The trainer first evaluates the model as the
-//! epoch finds it (an exact pull: every update of the epochs before is in), then runs the
-//! epoch's clocks: for each minibatch it pulls the keys the minibatch reads, computes the
-//! gradient, and pushes its mean. The pull of clock `c` is answered when the consistency
-//! model allows, which is where BSP waits for the slowest trainer and SSP lets a trainer
-//! run ahead. Its report holds the evaluation, the minibatches' losses and the traffic.
+//! A step of the session is an epoch under BSP, and all the epochs under SSP and ASP (a
+//! barrier each epoch would make every trainer wait for the slowest, which is what those
+//! models exist to avoid). The trainer first evaluates the model as the step finds it (an
+//! exact pull: every update before is in), then runs the step's clocks: for each
+//! minibatch it pulls the keys the minibatch reads, computes the gradient, and pushes its
+//! mean. The pull of clock `c` is answered when the consistency model allows, which is
+//! where BSP waits for the slowest trainer and SSP lets a trainer run ahead. Its report
+//! holds the evaluation, the minibatches' losses (also as a curve over time and clocks)
+//! and the traffic.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use weir_engine::plan::{NodeId, SessionPartition, SessionTask};
@@ -23,18 +26,38 @@ use crate::ps::learner::{Evaluation, Learner};
 use crate::ps::schedule::{epoch_order, minibatch};
 use crate::ps::server::{ServerShard, ShardSpec};
 
-/// What the driver tells the trainers at an epoch's barrier.
+/// What the driver tells the trainers at a step's barrier.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(crate) struct Control {
+    /// The step's first epoch.
     pub epoch: u64,
+    /// Epochs the step trains, from `epoch` on.
+    pub epochs: u64,
     pub clocks_per_epoch: u64,
+    /// Clocks a point of the loss curve sums.
+    pub window: u64,
     /// The first clock to run: the epoch's first, or a later one when the run resumes
     /// from the shards' snapshots mid-epoch.
     pub start_clock: u64,
-    /// Evaluate the model first (not when resuming mid-epoch).
+    /// Evaluate the model first (not when resuming mid-step).
     pub evaluate: bool,
-    /// Train the epoch after evaluating (the last step only evaluates).
+    /// Train after evaluating (the last step only evaluates).
     pub train: bool,
+}
+
+/// A point of a trainer's loss curve: the minibatches of a window of clocks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// The trainer (its data partition).
+    pub trainer: u32,
+    /// The clock after the window's last.
+    pub clock: u64,
+    /// When the window's last push left: seconds since the run started, by the driver's
+    /// wall clock (the trainers report Unix time; the driver subtracts its start).
+    pub seconds: f64,
+    /// The minibatches' summed loss, as computed before their updates.
+    pub loss: f64,
+    pub examples: u64,
 }
 
 /// What a trainer reports after an epoch.
@@ -51,6 +74,8 @@ pub(crate) struct Report {
     pub evaluation_bytes: u64,
     /// Seconds computing gradients.
     pub compute_seconds: f64,
+    /// The minibatches' losses, window by window (`seconds` in Unix time).
+    pub curve: Vec<CurvePoint>,
 }
 
 /// A slowed worker: its trainers take `factor` times as long per minibatch.
@@ -152,55 +177,130 @@ impl<L: Learner> Trainer<L> {
         Ok(self.learner.evaluate(self.part(), &keys, &values))
     }
 
-    /// Runs the clocks of epoch `control.epoch`.
+    /// Runs the clocks of the step's epochs, from `control.start_clock` on.
     fn train(
         &self,
         client: &mut PsClient<'_, '_>,
         control: &Control,
         report: &mut Report,
     ) -> Result<(), TaskError> {
-        let learner = &self.learner;
-        let part = self.part();
-        let order = epoch_order(
-            learner.examples(part),
-            self.partition,
-            control.epoch,
-            self.seed,
-        );
-        let (mut keys, mut values, mut grads) = (Vec::new(), Vec::new(), Vec::new());
-        let first_clock = control.epoch * control.clocks_per_epoch;
-        let first_batch = control.start_clock.saturating_sub(first_clock);
-        for batch in first_batch..control.clocks_per_epoch {
-            let clock = first_clock + batch;
-            if let Some(delay) = weir_engine::executor::injected_delay() {
-                std::thread::sleep(delay);
-            }
-            let rows = minibatch(&order, batch, control.clocks_per_epoch);
-            if rows.is_empty() {
-                client.push(&[], &[], clock)?;
+        let clocks = control.clocks_per_epoch;
+        let mut window = Window::default();
+        let mut scratch = Scratch::default();
+        for epoch in control.epoch..control.epoch + control.epochs {
+            let first_clock = epoch * clocks;
+            if control.start_clock >= first_clock + clocks {
                 continue;
             }
-            learner.keys(part, rows, &mut keys);
-            let handle = client.pull(&keys, clock, false)?;
-            client.wait(handle, &mut values)?;
-            let started = Instant::now();
-            grads.clear();
-            grads.resize(values.len(), 0.0f32);
-            let loss = learner.gradient(part, rows, &keys, &values, &mut grads);
-            if learner.mean_gradient() {
-                let scale = 1.0 / rows.len() as f32;
-                grads.iter_mut().for_each(|g| *g *= scale);
+            let order = epoch_order(
+                self.learner.examples(self.part()),
+                self.partition,
+                epoch,
+                self.seed,
+            );
+            for batch in control.start_clock.saturating_sub(first_clock)..clocks {
+                let clock = first_clock + batch;
+                let (loss, examples) = self.clock(
+                    client,
+                    &mut scratch,
+                    (&order, batch, clock),
+                    control,
+                    report,
+                )?;
+                window.add(loss, examples);
+                if (clock + 1).checked_rem(control.window) == Some(0) || batch + 1 == clocks {
+                    report
+                        .curve
+                        .push(window.close(self.partition as u32, clock + 1));
+                }
             }
-            let computed = started.elapsed();
-            if let Some(extra) = self.slowdown {
-                std::thread::sleep(Duration::from_secs_f64(computed.as_secs_f64() * extra));
-            }
-            report.compute_seconds += computed.as_secs_f64();
-            report.minibatch_loss += loss;
-            report.minibatch_examples += rows.len() as u64;
-            client.push(&keys, &grads, clock)?;
         }
         Ok(())
+    }
+
+    /// Runs minibatch `batch` of an epoch in `order` as clock `clock`: pull, gradient,
+    /// push. Returns its summed loss and its examples.
+    fn clock(
+        &self,
+        client: &mut PsClient<'_, '_>,
+        scratch: &mut Scratch,
+        (order, batch, clock): (&[u32], u64, u64),
+        control: &Control,
+        report: &mut Report,
+    ) -> Result<(f64, u64), TaskError> {
+        let learner = &self.learner;
+        let part = self.part();
+        if let Some(delay) = weir_engine::executor::injected_delay() {
+            std::thread::sleep(delay);
+        }
+        let rows = minibatch(order, batch, control.clocks_per_epoch);
+        if rows.is_empty() {
+            client.push(&[], &[], clock)?;
+            return Ok((0.0, 0));
+        }
+        let Scratch {
+            keys,
+            values,
+            grads,
+        } = scratch;
+        learner.keys(part, rows, keys);
+        let handle = client.pull(keys, clock, false)?;
+        client.wait(handle, values)?;
+        let started = Instant::now();
+        grads.clear();
+        grads.resize(values.len(), 0.0f32);
+        let loss = learner.gradient(part, rows, keys, values, grads);
+        if learner.mean_gradient() {
+            let scale = 1.0 / rows.len() as f32;
+            grads.iter_mut().for_each(|g| *g *= scale);
+        }
+        let computed = started.elapsed();
+        if let Some(extra) = self.slowdown {
+            std::thread::sleep(Duration::from_secs_f64(computed.as_secs_f64() * extra));
+        }
+        report.compute_seconds += computed.as_secs_f64();
+        report.minibatch_loss += loss;
+        report.minibatch_examples += rows.len() as u64;
+        client.push(keys, grads, clock)?;
+        Ok((loss, rows.len() as u64))
+    }
+}
+
+/// A trainer's buffers, kept from clock to clock.
+#[derive(Default)]
+struct Scratch {
+    keys: Vec<u64>,
+    values: Vec<f32>,
+    grads: Vec<f32>,
+}
+
+/// The loss of the clocks since the last curve point.
+#[derive(Default)]
+struct Window {
+    loss: f64,
+    examples: u64,
+}
+
+impl Window {
+    fn add(&mut self, loss: f64, examples: u64) {
+        self.loss += loss;
+        self.examples += examples;
+    }
+
+    /// The window as a curve point ending before `clock`, now; starts the next.
+    fn close(&mut self, trainer: u32, clock: u64) -> CurvePoint {
+        let seconds = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let point = CurvePoint {
+            trainer,
+            clock,
+            seconds,
+            loss: self.loss,
+            examples: self.examples,
+        };
+        *self = Window::default();
+        point
     }
 }
 

@@ -18,6 +18,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+mod curves;
+pub use curves::{draw_curves, ModelCurve};
+
 /// Pixel size of every figure.
 const SIZE: (u32, u32) = (960, 600);
 
