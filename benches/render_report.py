@@ -157,8 +157,9 @@ def iterations_section(name, title, note):
     return lines
 
 
-def shuffle_section():
-    base = os.path.join(OUT, "shuffle_loopback")
+def criterion_rates(group):
+    """Median bytes per second and seconds per iteration of each bench of a criterion group."""
+    base = os.path.join(OUT, group)
     rates = {}
     for bench in sorted(os.listdir(base)):
         est = os.path.join(base, bench, "new", "estimates.json")
@@ -169,7 +170,12 @@ def shuffle_section():
             seconds = json.load(f)["median"]["point_estimate"] / 1e9
         with open(meta) as f:
             nbytes = json.load(f)["throughput"]["Bytes"]
-        rates[bench] = nbytes / seconds
+        rates[bench] = (nbytes / seconds, seconds)
+    return rates
+
+
+def shuffle_section():
+    rates = {k: r for k, (r, _) in criterion_rates("shuffle_loopback").items()}
     lines = ["### Shuffle over loopback", "", "```", "cargo bench -p weir-bench --bench shuffle", "```", ""]
     lines.append("| bench | median throughput, MiB/s |")
     lines.append("|---|---:|")
@@ -182,6 +188,71 @@ def shuffle_section():
             "of a raw TCP copy of the same bytes between two sockets."
         )
     lines.append("")
+    return lines
+
+
+def ps_loopback_section():
+    if not os.path.isdir(os.path.join(OUT, "ps_loopback")):
+        return []
+    rates = {k: r for k, (r, _) in criterion_rates("ps_loopback").items()}
+    lines = ["### Parameter-server push, pull and restore over loopback", "", "```",
+             "cargo bench -p weir-bench --bench ps", "```", ""]
+    lines.append("| bench | median throughput, MiB/s |")
+    lines.append("|---|---:|")
+    for bench, rate in rates.items():
+        lines.append(f"| {bench} | {mib(rate):.0f} |")
+    lines.append("")
+    for op in ["push", "pull"]:
+        weir, raw = rates.get(f"weir_{op}"), rates.get(f"raw_tcp_copy_{op}_bytes")
+        if weir and raw:
+            lines.append(f"- {op}: **{weir / raw:.0%}** of a raw TCP copy of the same bytes")
+    restore = criterion_rates("ps_restore").get("shard_10M") if os.path.isdir(
+        os.path.join(OUT, "ps_restore")) else None
+    if restore:
+        lines.append(
+            f"- restoring a shard of 10M parameters (AdaGrad: values and state, "
+            f"{mib(restore[0] * restore[1]):.0f} MiB) from its replica's snapshot: "
+            f"**{restore[1] * 1000:.0f} ms**")
+    lines += ["", "A push is a batch of 2^20 keys and their gradients in the parameter "
+              "server's wire format (keys as varint gaps, values as raw f32), sent through "
+              "the push exchange, decoded and applied by the shard, and acknowledged; a pull "
+              "is the keys there and the values back, decoded. The raw copy moves the same "
+              "bytes one way between two sockets.", ""]
+    return lines
+
+
+def consistency_section(name):
+    if not os.path.exists(os.path.join(OUT, name, "consistency.json")):
+        return []
+    doc = load(name, "consistency.json")
+    lines = ["### Consistency models with a straggler (logreg, 1M × 16 dense rows)", "", "```",
+             command(name), "```", ""]
+    lines.append(
+        f"Worker {doc['straggler']} (worker:factor) computes each minibatch that many times "
+        f"as slowly. Target training loss {doc['target_loss']:.4f} (5% above the lowest "
+        f"loss every run reached); medians of {doc['repeat']} runs, the models taking turns."
+    )
+    lines.append("")
+    lines.append("| model | wall s | s to target | clocks to target | over BSP | final loss | test accuracy | max staleness |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+
+    def fmt(v, spec):
+        return "not reached" if v is None else format(v, spec)
+
+    for m in doc["models"]:
+        runs = m["runs"]
+        loss = sorted(r["loss"] for r in runs)[len(runs) // 2]
+        acc = [r["test_accuracy"] for r in runs if r["test_accuracy"] is not None]
+        stale = max(r["max_staleness"] or 0 for r in runs)
+        lines.append(
+            f"| {m['model']} | {m['median_wall_seconds']:.2f} | "
+            f"{fmt(m['median_seconds_to_target'], '.3f')} | "
+            f"{fmt(m['median_clocks_to_target'], '.0f')} | "
+            f"{fmt(m['speedup_over_bsp'], '.2f')} | {loss:.4f} | "
+            f"{(sorted(acc)[len(acc) // 2] if acc else float('nan')):.4f} | {stale:.0f} |"
+        )
+    lines += ["", "![loss against time](figures/consistency-loss-time.svg)",
+              "![loss against clock](figures/consistency-loss-clock.svg)", ""]
     return lines
 
 
@@ -204,8 +275,18 @@ def main():
         "summary is checked against the others'.",
         "",
     ]
+    sections = os.path.join(OUT, "measured-sections")
     resumed = os.path.join(OUT, "resumed-at")
-    if os.path.exists(resumed):
+    if os.path.exists(sections):
+        with open(sections) as f:
+            named = f.read().split()
+        page += [
+            f"This run measured the sections {', '.join(f'`{n}`' for n in named)} "
+            f"(`SECTIONS=\"{' '.join(named)}\"`); the others come from earlier runs of the "
+            "script, into the same output folder.",
+            "",
+        ]
+    elif os.path.exists(resumed):
         with open(resumed) as f:
             first, _, last = f.read().strip().partition("..")
         measured = f"from the `{first}` section to the `{last}` section (`FROM={first} UNTIL={last}`), with the Pregel script's figures" if last else f"from the `{first}` section on (`FROM={first}`)"
@@ -252,6 +333,21 @@ def main():
         "worker at each action, so the memory does not grow with the iterations.",
     )
     page += shuffle_section()
+    page += compare_section(
+        "logreg",
+        "Logistic regression on the parameter server, 1M × 16 dense rows, 3 epochs, --batch 8192",
+    )
+    page += compare_section(
+        "logreg-batch256", "The same with --batch 256 (a clock every 256 examples a trainer)"
+    )
+    page += consistency_section("consistency")
+    if os.path.exists(os.path.join(OUT, "ps.txt")):
+        page += text_section(
+            "ps",
+            "Parameter server: sparse traffic, Fashion-MNIST, Spark MLlib",
+            "Printed by `benches/ps.sh` (run by `benches/report.sh`), medians of REPEAT runs.",
+        )
+    page += ps_loopback_section()
     print("\n".join(page))
 
 

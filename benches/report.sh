@@ -11,6 +11,10 @@
 #   REPEAT=3 SORT_SIZE=1GB bash benches/report.sh
 #   FROM=cdlp bash benches/report.sh        # resume at a section, keeping the earlier ones
 #   FROM=bfs UNTIL=lcc bash benches/report.sh # only those sections (and the Pregel script)
+#   SECTIONS="logreg consistency ps" bash benches/report.sh # only the sections named
+#                                           # (pregel, ps, shuffle and ps-loopback name the
+#                                           # scripts and criterion benches)
+#   SPARK_PYTHON=/path/to/python bash benches/report.sh # also time Spark MLlib (pyspark)
 #
 # Run it on a quiet machine: the figures are medians, but a busy neighbour still shows.
 set -euo pipefail
@@ -33,8 +37,12 @@ WEIR=$ROOT/target/release/weir
 mkdir -p "$DATA" "$OUT"
 FROM=${FROM:-}
 UNTIL=${UNTIL:-}
-if [ -n "$FROM$UNTIL" ]; then
+SECTIONS=${SECTIONS:-}
+rm -f "$OUT/measured-sections" "$OUT/resumed-at"
+if [ -n "$SECTIONS" ]; then
     # The page says which sections this run measured.
+    echo "$SECTIONS" >"$OUT/measured-sections"
+elif [ -n "$FROM$UNTIL" ]; then
     echo "${FROM:-wordcount}..${UNTIL}" >"$OUT/resumed-at"
 else
     rm -rf "${OUT:?}"/*
@@ -64,11 +72,19 @@ gen "$PREGEL_GRAPH" graph --scale "$PREGEL_SCALE" --seed 1
 gen "$WEIGHTED_GRAPH" graph --scale "$PREGEL_SCALE" --weighted --seed 1
 gen "$DATA/rmat-18.txt" graph --scale 18 --seed 1
 gen "$SORT" sort --size "$SORT_SIZE" --seed 1
+LOGREG=$DATA/logreg-1M.csv
+gen "$LOGREG" classification --rows 1000000 --features 16 --noise 0.1 --seed 1 \
+    --test-rows 100000 --test-output "$DATA/logreg-1M-test.csv"
+
+wanted() { # wanted NAME: whether SECTIONS (when given) names NAME
+    [ -z "$SECTIONS" ] || [[ " $SECTIONS " == *" $1 "* ]]
+}
 
 run() { # run NAME COMMAND...: runs a bench command, keeping its printed report
     local name=$1
     shift
-    if [ -n "$finished" ] || { [ -n "$skipping" ] && [ "$name" != "$FROM" ]; }; then
+    if ! wanted "$name" || [ -n "$finished" ] ||
+        { [ -n "$skipping" ] && [ "$name" != "$FROM" ]; }; then
         echo "== $name: kept from the last run" >&2
         return
     fi
@@ -106,19 +122,43 @@ run iterations bench iterations pagerank --edges "$ITERATION_GRAPH" --model data
 run iterations-memory bench iterations pagerank --edges "$MEMORY_GRAPH" --model dataflow \
     --iterations 10,1000 --workers 2 --repeat 1 --systems weir
 
-echo "== pregel: superstep cost, checkpoint overhead, recovery" >&2
-WEIR_BENCH_DIR=$DATA REPEAT=$REPEAT bash benches/pregel.sh | tee "$OUT/pregel.txt"
+LOGREG_ARGS=(--input "$LOGREG" --test "$DATA/logreg-1M-test.csv" --epochs 3)
+run logreg bench compare logreg "${LOGREG_ARGS[@]}" --batch 8192 --workers 2 \
+    --repeat "$REPEAT"
+run logreg-batch256 bench compare logreg "${LOGREG_ARGS[@]}" --batch 256 --workers 2 \
+    --repeat "$REPEAT"
+run consistency bench consistency logreg --input "$LOGREG" --epochs 4 --batch 31250 \
+    --learning-rate 0.5 --models bsp,ssp:4,asp --straggler 1:3 --repeat "$REPEAT"
 
-if [ -z "$UNTIL" ]; then
+if wanted pregel; then
+    echo "== pregel: superstep cost, checkpoint overhead, recovery" >&2
+    WEIR_BENCH_DIR=$DATA REPEAT=$REPEAT bash benches/pregel.sh | tee "$OUT/pregel.txt"
+fi
+if wanted ps; then
+    echo "== parameter server: sparse traffic, Fashion-MNIST, Spark" >&2
+    WEIR_BENCH_DIR=$DATA REPEAT=$REPEAT bash benches/ps.sh | tee "$OUT/ps.txt"
+fi
+
+if [ -z "$UNTIL" ] && wanted shuffle; then
     echo "== criterion: shuffle over loopback against a raw TCP copy" >&2
     CARGO_TARGET_DIR=$ROOT/target cargo bench --locked -p weir-bench --bench shuffle |
         tee "$OUT/shuffle.txt"
     cp -r "$ROOT/target/criterion/shuffle_loopback" "$OUT/shuffle_loopback"
 fi
+if [ -z "$UNTIL" ] && wanted ps-loopback; then
+    echo "== criterion: parameter-server push, pull and restore over loopback" >&2
+    CARGO_TARGET_DIR=$ROOT/target cargo bench --locked -p weir-bench --bench ps |
+        tee "$OUT/ps-loopback.txt"
+    rm -rf "$OUT/ps_loopback" "$OUT/ps_restore"
+    cp -r "$ROOT/target/criterion/ps_loopback" "$ROOT/target/criterion/ps_restore" "$OUT/"
+fi
 
 mkdir -p docs/figures
 for f in speedup efficiency breakdown; do
     cp "$OUT/speedup-wordcount/$f.svg" "docs/figures/wordcount-$f.svg"
+done
+for f in loss-time loss-clock; do
+    cp "$OUT/consistency/$f.svg" "docs/figures/consistency-$f.svg"
 done
 python3 benches/render_report.py "$OUT" >docs/benchmarks.md
 echo "wrote docs/benchmarks.md" >&2

@@ -18,10 +18,9 @@
 //!
 //! Run with `cargo bench --bench shuffle`.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,68 +36,13 @@ use weir_engine::shuffle::{BlockBuilder, BlockRecords, ShuffleStore};
 use weir_engine::task::{ShuffleLocations, TaskContext};
 use weir_engine::JobOptions;
 
+use common::RawCopy;
+
 /// Bytes moved per iteration (approximately, for the shuffle: whole blocks).
 const TOTAL_BYTES: usize = 256 << 20;
-/// Size of one raw write and of the raw reader's buffer.
-const CHUNK: usize = 1 << 20;
 /// Map outputs the reduce partition is read from.
 const MAPS: usize = 8;
 const SHUFFLE: ShuffleId = 0;
-
-/// A connected pair of sockets: the bench thread writes, a thread reads and discards.
-struct RawCopy {
-    writer: TcpStream,
-    chunk: Vec<u8>,
-    done: mpsc::Receiver<()>,
-}
-
-impl RawCopy {
-    fn new(bytes_per_round: u64) -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let writer = TcpStream::connect(listener.local_addr()?)?;
-        let (mut reader, _) = listener.accept()?;
-        writer.set_nodelay(true)?;
-        reader.set_nodelay(true)?;
-        let (tx, done) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("raw-reader".into())
-            .spawn(move || {
-                let mut buf = vec![0u8; CHUNK];
-                loop {
-                    let mut left = bytes_per_round;
-                    while left > 0 {
-                        match reader.read(&mut buf) {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => left -= n as u64,
-                        }
-                    }
-                    if tx.send(()).is_err() {
-                        return;
-                    }
-                }
-            })?;
-        let mut rng = StdRng::seed_from_u64(7);
-        let chunk = (0..CHUNK).map(|_| rng.gen::<u8>()).collect();
-        Ok(RawCopy {
-            writer,
-            chunk,
-            done,
-        })
-    }
-
-    /// Copies `bytes` (the same count as at construction) and waits until all were read.
-    fn round(&mut self, bytes: u64) {
-        let mut left = bytes as usize;
-        while left > 0 {
-            let n = left.min(CHUNK);
-            self.writer
-                .write_all(&self.chunk[..n])
-                .expect("raw TCP write");
-            left -= n;
-        }
-        self.done.recv().expect("raw reader alive");
-    }
-}
 
 /// An encoded shuffle block of word-count records, about the engine's target block size.
 fn word_block(seed: u64) -> Bytes {

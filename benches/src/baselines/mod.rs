@@ -16,6 +16,8 @@
 //! * [`sssp`]: Dijkstra with a binary heap of packed keys over a weighted CSR;
 //! * [`cdlp`]: label propagation gathering neighbour labels into one reused scratch
 //!   buffer per iteration;
+//! * [`logreg`]: minibatch SGD over one compact block of examples, with the servers'
+//!   update rule;
 //! * [`lcc`]: triangles enumerated over degree-ordered, deduplicated neighbour lists
 //!   with a marker array, each triangle crediting its three corners.
 //!
@@ -26,6 +28,7 @@ pub mod bfs;
 pub mod cdlp;
 pub mod components;
 pub mod lcc;
+pub mod logreg;
 pub mod pagerank;
 pub mod sort;
 pub mod sssp;

@@ -31,7 +31,8 @@ const HELP: &str = "\
 Runs JOB on Weir, on its single-threaded baseline and on its timely/differential-dataflow
 peer, alternating, on the same input, and prints the times, the ratios and the COST figure
 (the fewest workers at which Weir beats one thread). Jobs: wordcount, pagerank (peer:
-timely), components (peer: differential-dataflow); sort, bfs, sssp, cdlp, lcc (no peer).
+timely), components (peer: differential-dataflow); sort, bfs, sssp, cdlp, lcc, logreg (no
+peer; logreg's results agree when their test accuracies are within 0.005).
 
 Options (everything else goes to the job):
       --workers LIST       Weir worker counts [default: 1,2]
@@ -53,6 +54,10 @@ const VALUE_OPTIONS: &[&str] = &[
 
 /// Relative difference allowed between two systems' floating-point result figures.
 const FIGURE_TOLERANCE: f64 = 1e-6;
+
+/// Difference allowed between two trained models' accuracies (figures named `*accuracy`):
+/// their minibatches differ, so they agree on what they learnt, not bit for bit.
+const ACCURACY_TOLERANCE: f64 = 0.005;
 
 /// What `weir bench compare` was asked to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -261,6 +266,7 @@ fn check_agreement(
         }
         shared += 1;
         let agree = match (want.as_f64(), have.as_f64()) {
+            (Some(a), Some(b)) if key.ends_with("accuracy") => (a - b).abs() <= ACCURACY_TOLERANCE,
             (Some(a), Some(b)) => {
                 (a - b).abs() <= FIGURE_TOLERANCE * a.abs().max(b.abs()) || a == b
             }

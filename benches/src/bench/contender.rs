@@ -25,6 +25,7 @@ use weir_jobs::bfs::Bfs;
 use weir_jobs::cdlp::Cdlp;
 use weir_jobs::components::Components;
 use weir_jobs::lcc::Lcc;
+use weir_jobs::logreg::LogReg;
 use weir_jobs::pagerank::PageRank;
 use weir_jobs::sort::Sort;
 use weir_jobs::sssp::Sssp;
@@ -43,6 +44,7 @@ pub const COMPARABLE: &[(&str, Option<&str>)] = &[
     ("sssp", None),
     ("cdlp", None),
     ("lcc", None),
+    ("logreg", None),
 ];
 
 /// A system that can run a job.
@@ -163,6 +165,8 @@ fn run_weir(
         "messages",
         "supersteps",
         "rounds",
+        "curve",
+        "history",
     ] {
         summary.remove(key);
     }
@@ -252,6 +256,7 @@ fn run_in_process(
             Ok(summary(json!({ "records": records })))
         }
         "bfs" | "sssp" | "cdlp" | "lcc" if !peer => graph_baseline(job, job_args),
+        "logreg" if !peer => logreg_baseline(&parse(job, job_args)?),
         _ => bail!(
             "no {} for job '{job}' (compare knows: {})",
             system.name(),
@@ -271,6 +276,7 @@ pub fn input_bytes(job: &str, job_args: &[String]) -> anyhow::Result<u64> {
         "sssp" => graph_paths(&parse::<Sssp>(job, job_args)?.graph)?,
         "cdlp" => graph_paths(&parse::<Cdlp>(job, job_args)?.graph)?,
         "lcc" => graph_paths(&parse::<Lcc>(job, job_args)?.graph)?,
+        "logreg" => input_files(&[parse::<LogReg>(job, job_args)?.input])?,
         _ => bail!("no input files known for job '{job}'"),
     };
     let mut total = 0;
@@ -280,6 +286,31 @@ pub fn input_bytes(job: &str, job_args: &[String]) -> anyhow::Result<u64> {
             .len();
     }
     Ok(total)
+}
+
+/// The single-threaded SGD baseline of `logreg`: its test accuracy (the figure a trained
+/// model is compared by: the minibatches differ from a cluster run's) and its epochs.
+fn logreg_baseline(a: &LogReg) -> anyhow::Result<Map<String, Value>> {
+    use baselines::logreg;
+    let train = logreg::read_block(&input_files(std::slice::from_ref(&a.input))?, None)?;
+    let features = train.feature_bound();
+    let rule = weir_operators::ps::rule_named(&a.train.optimizer, a.train.learning_rate)
+        .map_err(|e| anyhow!("logreg: {e}"))?;
+    let opts = logreg::SgdOptions {
+        epochs: a.train.epochs,
+        batch: a.train.batch,
+        rule: rule.as_ref(),
+        l2: a.l2,
+        seed: a.train.seed,
+    };
+    let weights = logreg::train(&train, features, &opts);
+    let (loss, _) = logreg::evaluate(&train, &weights);
+    let mut out = json!({ "epochs": a.train.epochs, "baseline_loss": loss });
+    if let Some(test) = &a.test {
+        let test = logreg::read_block(&input_files(std::slice::from_ref(test))?, Some(features))?;
+        out["test_accuracy"] = json!(logreg::evaluate(&test, &weights).1);
+    }
+    Ok(summary(out))
 }
 
 pub(super) fn summary(value: Value) -> Map<String, Value> {

@@ -192,12 +192,33 @@ fn take_varint(bytes: &mut &[u8]) -> Result<u64, String> {
     Err("a varint longer than 64 bits".into())
 }
 
+/// Keys encoded a run at a time into a buffer on the stack: a key's varint is at most
+/// 10 bytes.
+const KEY_RUN: usize = 64;
+
 fn put_keys(out: &mut Vec<u8>, keys: &[u64]) {
     put_varint(out, keys.len() as u64);
+    out.reserve(keys.len() * 2);
     let mut previous = 0;
-    for (i, &k) in keys.iter().enumerate() {
-        put_varint(out, if i == 0 { k } else { k.wrapping_sub(previous) });
-        previous = k;
+    let mut run = [0u8; KEY_RUN * 10];
+    for (c, chunk) in keys.chunks(KEY_RUN).enumerate() {
+        let mut at = 0;
+        for (i, &k) in chunk.iter().enumerate() {
+            let mut v = if c == 0 && i == 0 {
+                k
+            } else {
+                k.wrapping_sub(previous)
+            };
+            previous = k;
+            while v >= 0x80 {
+                run[at] = (v as u8) | 0x80;
+                at += 1;
+                v >>= 7;
+            }
+            run[at] = v as u8;
+            at += 1;
+        }
+        out.extend_from_slice(&run[..at]);
     }
 }
 
@@ -209,8 +230,16 @@ fn take_keys(bytes: &mut &[u8]) -> Result<Vec<u64>, String> {
     }
     let mut keys = Vec::with_capacity(count as usize);
     let mut previous = 0u64;
+    let mut rest = *bytes;
     for i in 0..count {
-        let gap = take_varint(bytes)?;
+        // Most gaps take one byte.
+        let gap = match rest.first() {
+            Some(&b) if b < 0x80 => {
+                rest = &rest[1..];
+                u64::from(b)
+            }
+            _ => take_varint(&mut rest)?,
+        };
         let key = if i == 0 {
             gap
         } else if gap == 0 {
@@ -223,13 +252,18 @@ fn take_keys(bytes: &mut &[u8]) -> Result<Vec<u64>, String> {
         keys.push(key);
         previous = key;
     }
+    *bytes = rest;
     Ok(keys)
 }
 
 fn put_values(out: &mut Vec<u8>, values: &[f32]) {
-    out.reserve(values.len() * 4);
-    for v in values {
-        out.put_f32_le(*v);
+    if cfg!(target_endian = "little") {
+        out.extend_from_slice(bytemuck::cast_slice(values));
+    } else {
+        out.reserve(values.len() * 4);
+        for v in values {
+            out.put_f32_le(*v);
+        }
     }
 }
 
@@ -239,10 +273,15 @@ fn take_values(bytes: &mut &[u8], count: usize) -> Result<Vec<f32>, String> {
         .filter(|len| *len <= bytes.len())
         .ok_or_else(|| format!("{count} values in {} bytes", bytes.len()))?;
     let (head, rest) = bytes.split_at(len);
-    let values = head
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let values = if cfg!(target_endian = "little") {
+        let mut values = vec![0.0f32; count];
+        bytemuck::cast_slice_mut::<f32, u8>(&mut values).copy_from_slice(head);
+        values
+    } else {
+        head.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
     *bytes = rest;
     Ok(values)
 }
@@ -301,6 +340,28 @@ mod tests {
         assert_eq!(
             (back.request, back.applied, back.values),
             (77, 10, vec![1.5, 2.5])
+        );
+    }
+
+    #[test]
+    fn many_keys_with_gaps_of_every_size_round_trip() {
+        // Runs of keys cross the encoder's stack buffer; gaps take one to ten bytes.
+        let mut keys = Vec::new();
+        let mut k = 3u64;
+        for i in 0..1_000u64 {
+            keys.push(k);
+            k += 1 + (i % 7) * (i % 7) * 1_000 + if i == 500 { 1 << 50 } else { 0 };
+        }
+        let values: Vec<f32> = (0..keys.len()).map(|i| i as f32 * 0.5 - 3.0).collect();
+        let push = Push {
+            trainer: 2,
+            clock: 1,
+            keys,
+            values,
+        };
+        assert_eq!(
+            Request::decode(&push.encode(), 1).unwrap(),
+            Request::Push(push)
         );
     }
 
