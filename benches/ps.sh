@@ -27,7 +27,7 @@ field() { python3 -c "import json,sys; m=json.load(open(sys.argv[1])); print(eva
 echo "== sparse traffic: logreg, 1M features, 50 non-zeros a row, 1 epoch, --batch 256, 2 workers"
 for _ in $(seq "$REPEAT"); do
   "$WEIR" run --workers 2 --quiet --metrics-json "$TMP/s.json" logreg --input "$SPARSE" \
-    --epochs 1 --batch 256 >/dev/null
+    --epochs 1 --batch 256 >/dev/null 2>"$TMP/s.err" || { cat "$TMP/s.err" >&2; exit 1; }
   field "$TMP/s.json" "'%d %d %d %.3f' % (m['result']['bytes_pulled'], m['result']['bytes_pushed'], m['result']['bytes_touched'], m['wall_seconds'])" >>"$TMP/sparse"
 done
 awk '{print $1, $2, $3}' "$TMP/sparse" | head -1 |
@@ -39,7 +39,8 @@ if [ -s "$DIR/fashion-train.csv" ] && [ -s "$DIR/fashion-test.csv" ]; then
   for _ in $(seq "$REPEAT"); do
     "$WEIR" run --workers 2 --quiet --metrics-json "$TMP/f.json" softmax \
       --input "$DIR/fashion-train.csv" --test "$DIR/fashion-test.csv" --classes 10 \
-      --epochs 5 --batch 128 --optimizer adagrad --learning-rate 0.1 >/dev/null
+      --epochs 5 --batch 128 --optimizer adagrad --learning-rate 0.1 >/dev/null 2>"$TMP/f.err" ||
+      { cat "$TMP/f.err" >&2; exit 1; }
     field "$TMP/f.json" "'%.4f %.3f' % (m['result']['test_accuracy'], m['wall_seconds'])" >>"$TMP/fashion"
   done
   awk '{print $1}' "$TMP/fashion" | median | xargs printf "median held-out accuracy: %s\n"

@@ -75,6 +75,9 @@ gen "$SORT" sort --size "$SORT_SIZE" --seed 1
 LOGREG=$DATA/logreg-1M.csv
 gen "$LOGREG" classification --rows 1000000 --features 16 --noise 0.1 --seed 1 \
     --test-rows 100000 --test-output "$DATA/logreg-1M-test.csv"
+# Separable: the loss keeps falling for the whole run, so the models' curves part.
+SEPARABLE=$DATA/logreg-1M-separable.csv
+gen "$SEPARABLE" classification --rows 1000000 --features 16 --seed 1
 
 wanted() { # wanted NAME: whether SECTIONS (when given) names NAME
     [ -z "$SECTIONS" ] || [[ " $SECTIONS " == *" $1 "* ]]
@@ -127,7 +130,7 @@ run logreg bench compare logreg "${LOGREG_ARGS[@]}" --batch 8192 --workers 2 \
     --repeat "$REPEAT"
 run logreg-batch256 bench compare logreg "${LOGREG_ARGS[@]}" --batch 256 --workers 2 \
     --repeat "$REPEAT"
-run consistency bench consistency logreg --input "$LOGREG" --epochs 4 --batch 31250 \
+run consistency bench consistency logreg --input "$SEPARABLE" --epochs 4 --batch 31250 \
     --learning-rate 0.5 --models bsp,ssp:4,asp --straggler 1:3 --repeat "$REPEAT"
 
 if wanted pregel; then
