@@ -111,7 +111,7 @@ impl LogisticRegression {
 }
 
 /// `log(1 + e^z)` without overflow.
-fn softplus(z: f32) -> f32 {
+pub fn softplus(z: f32) -> f32 {
     if z > 0.0 {
         z + (-z).exp().ln_1p()
     } else {
@@ -119,7 +119,8 @@ fn softplus(z: f32) -> f32 {
     }
 }
 
-fn sigmoid(z: f32) -> f32 {
+/// `1 / (1 + e^-z)`.
+pub fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
 }
 

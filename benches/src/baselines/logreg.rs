@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
 use weir_datasets::{CsvColumns, DatasetError, ExampleBlock, LabelRule, Result};
+use weir_jobs::logreg::{sigmoid, softplus};
 use weir_operators::ps::schedule::epoch_order;
 use weir_operators::ps::UpdateRule;
 
@@ -60,19 +61,6 @@ pub fn read_block(paths: &[PathBuf], features: Option<u32>) -> Result<ExampleBlo
         }
     }
     Ok(block.unwrap_or_default())
-}
-
-/// `log(1 + e^z)` without overflow.
-fn softplus(z: f32) -> f32 {
-    if z > 0.0 {
-        z + (-z).exp().ln_1p()
-    } else {
-        z.exp().ln_1p()
-    }
-}
-
-fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + (-z).exp())
 }
 
 /// `w·x + b` of row `r` (the bias is `weights[features]`).

@@ -27,6 +27,13 @@ impl SplitArgs {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The job named, or an error showing `usage`.
+    pub fn job_or(&self, usage: &str) -> anyhow::Result<String> {
+        self.job
+            .clone()
+            .ok_or_else(|| anyhow!("which job? {usage}"))
+    }
+
     /// Whether `flag` was given.
     pub fn flag(&self, flag: &str) -> bool {
         self.flags.iter().any(|f| f == flag)

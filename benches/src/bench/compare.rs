@@ -78,10 +78,7 @@ pub fn parse_compare_args(argv: &[String]) -> anyhow::Result<Option<CompareOptio
     if split.help {
         return Ok(None);
     }
-    let job = split
-        .job
-        .clone()
-        .ok_or_else(|| anyhow!("which job? {USAGE}"))?;
+    let job = split.job_or(USAGE)?;
     let Some((_, peer)) = COMPARABLE.iter().find(|(j, _)| *j == job) else {
         bail!(
             "compare has no baseline for '{job}' (it knows: {})",

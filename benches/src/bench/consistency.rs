@@ -72,10 +72,7 @@ fn parse(argv: &[String]) -> anyhow::Result<Option<Options>> {
     if split.help {
         return Ok(None);
     }
-    let job = split
-        .job
-        .clone()
-        .ok_or_else(|| anyhow!("which job? {USAGE}"))?;
+    let job = split.job_or(USAGE)?;
     for own in ["--consistency", "--straggler"] {
         if split
             .job_args

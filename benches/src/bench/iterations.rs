@@ -59,10 +59,7 @@ fn parse(argv: &[String]) -> anyhow::Result<Option<Options>> {
     if split.help {
         return Ok(None);
     }
-    let job = split
-        .job
-        .clone()
-        .ok_or_else(|| anyhow!("which job? {USAGE}"))?;
+    let job = split.job_or(USAGE)?;
     if !ITERATIVE.contains(&job.as_str()) {
         bail!(
             "bench iterations knows {} (got '{job}')",

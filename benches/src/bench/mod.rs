@@ -136,10 +136,7 @@ fn parse_speedup_args(args: &[String]) -> anyhow::Result<Parsed> {
         return Ok(Parsed::Help);
     }
     let weak = split.flag("--weak");
-    let job = split
-        .job
-        .clone()
-        .ok_or_else(|| anyhow!("which job? {USAGE}"))?;
+    let job = split.job_or(USAGE)?;
     let mut opts = SpeedupOptions {
         job,
         job_args: split.job_args.clone(),
