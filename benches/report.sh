@@ -161,7 +161,9 @@ for f in speedup efficiency breakdown; do
     cp "$OUT/speedup-wordcount/$f.svg" "docs/figures/wordcount-$f.svg"
 done
 for f in loss-time loss-clock; do
-    cp "$OUT/consistency/$f.svg" "docs/figures/consistency-$f.svg"
+    if [ -f "$OUT/consistency/$f.svg" ]; then
+        cp "$OUT/consistency/$f.svg" "docs/figures/consistency-$f.svg"
+    fi
 done
 python3 benches/render_report.py "$OUT" >docs/benchmarks.md
 echo "wrote docs/benchmarks.md" >&2
