@@ -132,6 +132,9 @@ run logreg-batch256 bench compare logreg "${LOGREG_ARGS[@]}" --batch 256 --worke
     --repeat "$REPEAT"
 run consistency bench consistency logreg --input "$SEPARABLE" --epochs 4 --batch 31250 \
     --learning-rate 0.5 --models bsp,ssp:4,asp --straggler 1:3 --repeat "$REPEAT"
+run consistency-rotating bench consistency logreg --input "$SEPARABLE" --epochs 4 \
+    --batch 31250 --learning-rate 0.5 --models bsp,ssp:4,asp --straggler rotate:3:4 \
+    --repeat "$REPEAT"
 
 if wanted pregel; then
     echo "== pregel: superstep cost, checkpoint overhead, recovery" >&2
@@ -160,10 +163,12 @@ mkdir -p docs/figures
 for f in speedup efficiency breakdown; do
     cp "$OUT/speedup-wordcount/$f.svg" "docs/figures/wordcount-$f.svg"
 done
-for f in loss-time loss-clock; do
-    if [ -f "$OUT/consistency/$f.svg" ]; then
-        cp "$OUT/consistency/$f.svg" "docs/figures/consistency-$f.svg"
-    fi
+for run in consistency consistency-rotating; do
+    for f in loss-time loss-clock; do
+        if [ -f "$OUT/$run/$f.svg" ]; then
+            cp "$OUT/$run/$f.svg" "docs/figures/$run-$f.svg"
+        fi
+    done
 done
 python3 benches/render_report.py "$OUT" >docs/benchmarks.md
 echo "wrote docs/benchmarks.md" >&2

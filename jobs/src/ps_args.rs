@@ -3,7 +3,9 @@
 //! in the metrics' result.
 
 use weir_engine::{Error, JobContext, Result};
-use weir_operators::ps::{rule_named, Consistency, EpochStats, Straggler, TrainOptions, Trained};
+use weir_operators::ps::{
+    rule_named, Consistency, EpochStats, Slowed, Straggler, TrainOptions, Trained,
+};
 
 /// Options every parameter-server job shares.
 #[derive(Debug, Clone, clap::Args)]
@@ -32,24 +34,43 @@ pub struct TrainArgs {
     /// Seeds the minibatches' order.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Slows worker W's trainers by factor F (`W:F`), to measure the consistency models.
+    /// A straggler, to measure the consistency models: `W:F` slows worker W's trainers by
+    /// factor F; `rotate:F:K` slows one trainer at a time by F, each for K clocks in turn.
     #[arg(long, value_parser = parse_straggler)]
     pub straggler: Option<Straggler>,
 }
 
 fn parse_straggler(text: &str) -> std::result::Result<Straggler, String> {
-    let (w, f) = text
-        .split_once(':')
-        .ok_or_else(|| format!("straggler {text:?} is not WORKER:FACTOR"))?;
-    let worker = w
-        .parse()
-        .map_err(|_| format!("straggler worker {w:?} is not a number"))?;
-    let factor: f64 = f
-        .parse()
-        .ok()
-        .filter(|f: &f64| f.is_finite() && *f >= 1.0)
-        .ok_or_else(|| format!("straggler factor {f:?} is not a number ≥ 1"))?;
-    Ok(Straggler { worker, factor })
+    let parts: Vec<&str> = text.split(':').collect();
+    let factor = |f: &str| {
+        f.parse()
+            .ok()
+            .filter(|f: &f64| f.is_finite() && *f >= 1.0)
+            .ok_or_else(|| format!("straggler factor {f:?} is not a number ≥ 1"))
+    };
+    match parts[..] {
+        ["rotate", f, k] => {
+            let clocks = k.parse().ok().filter(|k: &u64| *k > 0).ok_or_else(|| {
+                format!("straggler turn {k:?} is not a positive number of clocks")
+            })?;
+            Ok(Straggler {
+                slowed: Slowed::Rotating { clocks },
+                factor: factor(f)?,
+            })
+        }
+        [w, f] => {
+            let worker = w
+                .parse()
+                .map_err(|_| format!("straggler worker {w:?} is not a number"))?;
+            Ok(Straggler {
+                slowed: Slowed::Worker(worker),
+                factor: factor(f)?,
+            })
+        }
+        _ => Err(format!(
+            "straggler {text:?} is not WORKER:FACTOR or rotate:FACTOR:CLOCKS"
+        )),
+    }
 }
 
 impl TrainArgs {
@@ -133,4 +154,29 @@ pub fn report(ctx: &JobContext, trained: &Trained, classifier: bool) -> Result<(
     ctx.set_result("history", &stats.epochs);
     ctx.set_result("curve", &stats.curve);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_straggler_is_a_worker_or_a_turn_and_bad_ones_are_refused() {
+        let fixed = parse_straggler("1:3").unwrap();
+        assert_eq!((fixed.slowed, fixed.factor), (Slowed::Worker(1), 3.0));
+        let turns = parse_straggler("rotate:2.5:4").unwrap();
+        assert_eq!(turns.slowed, Slowed::Rotating { clocks: 4 });
+        assert_eq!(turns.factor, 2.5);
+        for bad in [
+            "1",
+            "x:3",
+            "1:0.5",
+            "rotate:3",
+            "rotate:3:0",
+            "rotate:nan:4",
+            "1:3:4",
+        ] {
+            assert!(parse_straggler(bad).is_err(), "{bad}");
+        }
+    }
 }

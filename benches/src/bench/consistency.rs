@@ -1,7 +1,8 @@
 //! `weir bench consistency`: one parameter-server job under each consistency model, side
 //! by side, optionally with a straggler, and how soon each reaches a target loss.
 //!
-//! `weir bench consistency JOB [JOB ARGS] --models bsp,ssp:2,ssp:8,asp [--straggler W:F]
+//! `weir bench consistency JOB [JOB ARGS] --models bsp,ssp:2,ssp:8,asp [--straggler W:F |
+//! rotate:F:K]
 //! [--workers N] [--threads T] [--repeat R] [--target-loss X] [--output DIR]` runs the job
 //! R times under each model (the models taking turns, so drift in the machine's speed
 //! falls on all of them alike), reads the loss curve its trainers reported, and prints
@@ -31,7 +32,8 @@ reaches a target training loss, in seconds and in clocks.
 
 Options (everything else goes to the job):
       --models LIST      Comma-separated models: bsp, ssp:S, asp [default: bsp,ssp:2,ssp:8,asp]
-      --straggler W:F    Slow worker W's trainers by factor F
+      --straggler W:F    Slow worker W's trainers by factor F; rotate:F:K slows one
+                         trainer at a time by F, each for K clocks in turn
       --workers N        Worker processes [default: 2]
       --threads T        Task threads per worker [default: 1]
       --repeat R         Runs per model, the models taking turns [default: 3]
@@ -111,7 +113,12 @@ fn parse(argv: &[String]) -> anyhow::Result<Option<Options>> {
             _ => opts.output = Some(PathBuf::from(value)),
         }
     }
-    if let Some(s) = &opts.straggler {
+    // A rotating straggler (`rotate:F:K`) is checked by the job's own parser.
+    if let Some(s) = opts
+        .straggler
+        .as_ref()
+        .filter(|s| !s.starts_with("rotate:"))
+    {
         let worker = s
             .split_once(':')
             .and_then(|(w, _)| w.parse::<usize>().ok())
@@ -429,6 +436,7 @@ mod tests {
         assert_eq!((o.workers, o.repeat, o.target), (2, 3, None));
         assert!(parse(&words("logreg --models bsp,ssp:x")).is_err());
         assert!(parse(&words("logreg --straggler 2:3")).is_err());
+        assert!(parse(&words("logreg --straggler rotate:3:4")).is_ok());
         assert!(parse(&words("logreg --consistency asp")).is_err());
         assert!(parse(&words("logreg --target-loss -1")).is_err());
         assert!(parse(&words("--models bsp")).is_err());

@@ -38,7 +38,7 @@ pub use learner::{Evaluation, Learner};
 pub use reference::train_sequential;
 pub use server::{ServerShard, ShardSpec};
 pub use train::{train, EpochStats, TrainOptions, TrainStats, Trained};
-pub use trainer::{CurvePoint, Straggler};
+pub use trainer::{CurvePoint, Slowed, Straggler};
 pub use update::{rule_named, AdaGrad, Adam, Sgd, UpdateRule};
 
 #[cfg(test)]

@@ -78,11 +78,65 @@ pub(crate) struct Report {
     pub curve: Vec<CurvePoint>,
 }
 
-/// A slowed worker: its trainers take `factor` times as long per minibatch.
+/// A straggler made on purpose, to measure the consistency models: the trainers it slows
+/// take `factor` times as long per minibatch.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Straggler {
-    pub worker: u32,
+    pub slowed: Slowed,
     pub factor: f64,
+}
+
+/// Which trainers a [`Straggler`] slows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Slowed {
+    /// Every trainer of this worker, at every clock.
+    Worker(u32),
+    /// One trainer at a time, in turn: at clock `c`, trainer `(c / clocks) mod trainers`
+    /// (the slow machine moves, as it does in a large cluster).
+    Rotating { clocks: u64 },
+}
+
+/// How slow one trainer is, clock by clock: extra time as a multiple of the compute time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Slowdown {
+    Never,
+    Always(f64),
+    InTurn {
+        extra: f64,
+        clocks: u64,
+        trainers: u64,
+    },
+}
+
+impl Slowdown {
+    fn of(straggler: Option<Straggler>, worker: u32, trainers: usize) -> Slowdown {
+        let Some(s) = straggler.filter(|s| s.factor > 1.0) else {
+            return Slowdown::Never;
+        };
+        let extra = s.factor - 1.0;
+        match s.slowed {
+            Slowed::Worker(w) if w == worker => Slowdown::Always(extra),
+            Slowed::Worker(_) => Slowdown::Never,
+            Slowed::Rotating { clocks } => Slowdown::InTurn {
+                extra,
+                clocks: clocks.max(1),
+                trainers: trainers.max(1) as u64,
+            },
+        }
+    }
+
+    /// The extra time of `trainer`'s clock `clock`, as a multiple of its compute time.
+    fn at(self, trainer: usize, clock: u64) -> Option<f64> {
+        match self {
+            Slowdown::Never => None,
+            Slowdown::Always(extra) => Some(extra),
+            Slowdown::InTurn {
+                extra,
+                clocks,
+                trainers,
+            } => (clock / clocks % trainers == trainer as u64).then_some(extra),
+        }
+    }
 }
 
 /// How a parameter-server session opens its trainers and shards.
@@ -111,10 +165,7 @@ impl<L: Learner> SessionTask for PsTask<L> {
                 parts.len()
             )));
         }
-        let slowdown = self
-            .straggler
-            .filter(|s| s.worker == tc.worker_id() && s.factor > 1.0)
-            .map(|s| s.factor - 1.0);
+        let slowdown = Slowdown::of(self.straggler, tc.worker_id(), self.shards.trainers);
         Ok(Box::new(Trainer {
             learner: self.learner.clone(),
             parts,
@@ -159,7 +210,7 @@ struct Trainer<L: Learner> {
     layout: KeyLayout,
     seed: u64,
     /// Extra time per minibatch, as a multiple of its compute time (a straggler).
-    slowdown: Option<f64>,
+    slowdown: Slowdown,
     next_request: u64,
 }
 
@@ -255,7 +306,7 @@ impl<L: Learner> Trainer<L> {
             grads.iter_mut().for_each(|g| *g *= scale);
         }
         let computed = started.elapsed();
-        if let Some(extra) = self.slowdown {
+        if let Some(extra) = self.slowdown.at(self.partition, clock) {
             std::thread::sleep(Duration::from_secs_f64(computed.as_secs_f64() * extra));
         }
         report.compute_seconds += computed.as_secs_f64();
@@ -338,5 +389,37 @@ impl<L: Learner> SessionPartition for Trainer<L> {
 
     fn finish(&mut self, _tc: &TaskContext) -> Result<Vec<u8>, TaskError> {
         Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_straggler_slows_its_worker_always_or_each_trainer_in_turn() {
+        let fixed = Some(Straggler {
+            slowed: Slowed::Worker(1),
+            factor: 3.0,
+        });
+        assert_eq!(Slowdown::of(fixed, 1, 4).at(0, 7), Some(2.0));
+        assert_eq!(Slowdown::of(fixed, 0, 4).at(0, 7), None);
+        let turns = Straggler {
+            slowed: Slowed::Rotating { clocks: 4 },
+            factor: 3.0,
+        };
+        let slow = Slowdown::of(Some(turns), 0, 2);
+        let slowed_at = |trainer| {
+            (0..16)
+                .filter(|c| slow.at(trainer, *c).is_some())
+                .collect::<Vec<u64>>()
+        };
+        assert_eq!(slowed_at(0), vec![0, 1, 2, 3, 8, 9, 10, 11]);
+        assert_eq!(slowed_at(1), vec![4, 5, 6, 7, 12, 13, 14, 15]);
+        let none = Some(Straggler {
+            factor: 1.0,
+            ..turns
+        });
+        assert_eq!(Slowdown::of(none, 0, 2), Slowdown::Never);
     }
 }
