@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
-use weir_datasets::{CsvColumns, DatasetError, ExampleBlock, LabelRule, Result};
+use weir_datasets::{CsvColumns, DatasetError, ExampleBlock, ExampleRow, LabelRule, Result};
 use weir_jobs::logreg::{sigmoid, softplus};
 use weir_operators::ps::schedule::epoch_order;
 use weir_operators::ps::UpdateRule;
@@ -63,44 +63,36 @@ pub fn read_block(paths: &[PathBuf], features: Option<u32>) -> Result<ExampleBlo
     Ok(block.unwrap_or_default())
 }
 
-/// `w·x + b` of row `r` (the bias is `weights[features]`).
-fn score(block: &ExampleBlock, r: usize, weights: &[f32]) -> f32 {
-    let row = block.row(r);
+/// `w·x + b` of `row` (the bias is the last weight).
+fn score(row: &ExampleRow<'_>, weights: &[f32]) -> f32 {
     let bias = weights[weights.len() - 1];
-    match row.indices {
-        None => {
-            row.values
-                .iter()
-                .zip(weights)
-                .map(|(x, w)| x * w)
-                .sum::<f32>()
-                + bias
-        }
-        Some(indices) => {
-            let dot = indices.iter().zip(row.values);
-            dot.map(|(j, x)| x * weights[*j as usize]).sum::<f32>() + bias
-        }
-    }
+    let dot: f32 = match row.indices {
+        None => row.values.iter().zip(weights).map(|(x, w)| x * w).sum(),
+        Some(indices) => indices
+            .iter()
+            .zip(row.values)
+            .map(|(j, x)| x * weights[*j as usize])
+            .sum(),
+    };
+    dot + bias
 }
 
 /// Trains a model of `features` weights and a bias on `train`; returns them, the bias
 /// last.
 pub fn train(train: &ExampleBlock, features: u32, opts: &SgdOptions) -> Vec<f32> {
     let keys = features as usize + 1;
+    let spv = opts.rule.state_per_value();
     let mut weights = vec![0.0f32; keys];
-    let mut state = vec![0.0f32; keys * opts.rule.state_per_value()];
+    let mut state = vec![0.0f32; keys * spv];
     let mut grads = vec![0.0f32; keys];
     let mut touched: Vec<u32> = Vec::new();
-    let dense = train.dense_width.is_some();
-    let spv = opts.rule.state_per_value();
     for epoch in 0..opts.epochs {
         let order = epoch_order(train.len(), 0, epoch, opts.seed);
         for rows in order.chunks(opts.batch.max(1)) {
             touched.clear();
             for &r in rows {
-                let r = r as usize;
-                let g = sigmoid(score(train, r, &weights)) - train.row(r).label;
-                let row = train.row(r);
+                let row = train.row(r as usize);
+                let g = sigmoid(score(&row, &weights)) - row.label;
                 match row.indices {
                     None => grads
                         .iter_mut()
@@ -115,30 +107,26 @@ pub fn train(train: &ExampleBlock, features: u32, opts: &SgdOptions) -> Vec<f32>
                 }
                 grads[keys - 1] += g;
             }
+            // The mean gradient (with L2 on the feature weights), then the update rule.
             let scale = 1.0 / rows.len() as f32;
-            let n = rows.len() as f32;
-            let mut step = |k: usize, grads: &mut [f32]| {
-                let g = (grads[k]
-                    + if k + 1 < keys {
-                        opts.l2 * weights[k] * n
-                    } else {
-                        0.0
-                    })
-                    * scale;
+            let mut step = |k: usize| {
+                let l2 = if k + 1 < keys {
+                    opts.l2 * weights[k]
+                } else {
+                    0.0
+                };
+                let g = grads[k] * scale + l2;
                 grads[k] = 0.0;
-                opts.rule.apply(
-                    &mut weights[k..k + 1],
-                    &mut state[k * spv..(k + 1) * spv],
-                    &[g],
-                );
+                let s = &mut state[k * spv..(k + 1) * spv];
+                opts.rule.apply(&mut weights[k..k + 1], s, &[g]);
             };
-            if dense {
-                (0..keys).for_each(|k| step(k, &mut grads));
+            if train.dense_width.is_some() {
+                (0..keys).for_each(&mut step);
             } else {
                 touched.sort_unstable();
                 touched.dedup();
-                touched.iter().for_each(|&k| step(k as usize, &mut grads));
-                step(keys - 1, &mut grads);
+                touched.iter().for_each(|&k| step(k as usize));
+                step(keys - 1);
             }
         }
     }
@@ -149,8 +137,8 @@ pub fn train(train: &ExampleBlock, features: u32, opts: &SgdOptions) -> Vec<f32>
 pub fn evaluate(block: &ExampleBlock, weights: &[f32]) -> (f64, f64) {
     let (mut loss, mut correct) = (0.0f64, 0u64);
     for r in 0..block.len() {
-        let z = score(block, r, weights);
-        let label = block.row(r).label;
+        let row = block.row(r);
+        let (z, label) = (score(&row, weights), row.label);
         loss += f64::from(softplus(z) - label * z);
         correct += u64::from((z > 0.0) == (label > 0.5));
     }

@@ -16,7 +16,7 @@
 //! ```
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use weir_engine::scheduler::{SessionOutcome, SessionRun};
@@ -29,7 +29,7 @@ use crate::ps::keys::KeyLayout;
 use crate::ps::learner::{Evaluation, Learner};
 use crate::ps::schedule::clocks_per_epoch;
 use crate::ps::server::ShardSpec;
-use crate::ps::trainer::{Control, CurvePoint, PsTask, Report, Straggler};
+use crate::ps::trainer::{unix_seconds, Control, CurvePoint, PsTask, Report, Straggler};
 use crate::ps::update::UpdateRule;
 
 /// How a parameter-server run goes.
@@ -53,9 +53,6 @@ pub struct TrainOptions {
     /// Stop once an epoch lowers the mean training loss by less than this fraction.
     pub tolerance: Option<f64>,
 }
-
-/// Points of the loss curve a trainer reports per epoch (about).
-const CURVE_POINTS_PER_EPOCH: u64 = 32;
 
 /// The model after an epoch (or before the first: epoch 0 is the starting model).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -252,12 +249,6 @@ pub fn train<L: Learner>(
     })
 }
 
-fn unix_seconds() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 fn encode(control: &Control) -> Result<Vec<u8>> {
     bincode::serialize(control).map_err(|e| Error::job(format!("an epoch control: {e}")))
 }
@@ -297,7 +288,6 @@ impl<F: FnMut(&EpochStats)> Barrier<'_, F> {
             epoch,
             epochs: self.first_epoch(step + 1) - epoch,
             clocks_per_epoch: self.clocks,
-            window: self.clocks.div_ceil(CURVE_POINTS_PER_EPOCH).max(1),
             start_clock: clock,
             evaluate: clock == epoch * self.clocks,
             train: epoch < self.epochs,

@@ -26,6 +26,9 @@ use crate::ps::learner::{Evaluation, Learner};
 use crate::ps::schedule::{epoch_order, minibatch};
 use crate::ps::server::{ServerShard, ShardSpec};
 
+/// Points of the loss curve a trainer reports per epoch (about).
+const CURVE_POINTS_PER_EPOCH: u64 = 32;
+
 /// What the driver tells the trainers at a step's barrier.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(crate) struct Control {
@@ -34,8 +37,6 @@ pub(crate) struct Control {
     /// Epochs the step trains, from `epoch` on.
     pub epochs: u64,
     pub clocks_per_epoch: u64,
-    /// Clocks a point of the loss curve sums.
-    pub window: u64,
     /// The first clock to run: the epoch's first, or a later one when the run resumes
     /// from the shards' snapshots mid-epoch.
     pub start_clock: u64,
@@ -236,6 +237,8 @@ impl<L: Learner> Trainer<L> {
         report: &mut Report,
     ) -> Result<(), TaskError> {
         let clocks = control.clocks_per_epoch;
+        // Clocks a point of the loss curve sums.
+        let span = clocks.div_ceil(CURVE_POINTS_PER_EPOCH).max(1);
         let mut window = Window::default();
         let mut scratch = Scratch::default();
         for epoch in control.epoch..control.epoch + control.epochs {
@@ -259,7 +262,7 @@ impl<L: Learner> Trainer<L> {
                     report,
                 )?;
                 window.add(loss, examples);
-                if (clock + 1).checked_rem(control.window) == Some(0) || batch + 1 == clocks {
+                if (clock + 1).checked_rem(span) == Some(0) || batch + 1 == clocks {
                     report
                         .curve
                         .push(window.close(self.partition as u32, clock + 1));
@@ -317,6 +320,13 @@ impl<L: Learner> Trainer<L> {
     }
 }
 
+/// Now, in seconds since the Unix epoch: the time base the trainers and the driver share.
+pub(crate) fn unix_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 /// A trainer's buffers, kept from clock to clock.
 #[derive(Default)]
 struct Scratch {
@@ -340,13 +350,10 @@ impl Window {
 
     /// The window as a curve point ending before `clock`, now; starts the next.
     fn close(&mut self, trainer: u32, clock: u64) -> CurvePoint {
-        let seconds = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
         let point = CurvePoint {
             trainer,
             clock,
-            seconds,
+            seconds: unix_seconds(),
             loss: self.loss,
             examples: self.examples,
         };

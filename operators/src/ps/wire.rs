@@ -198,7 +198,6 @@ const KEY_RUN: usize = 64;
 
 fn put_keys(out: &mut Vec<u8>, keys: &[u64]) {
     put_varint(out, keys.len() as u64);
-    out.reserve(keys.len() * 2);
     let mut previous = 0;
     let mut run = [0u8; KEY_RUN * 10];
     for (c, chunk) in keys.chunks(KEY_RUN).enumerate() {
