@@ -37,6 +37,10 @@ pub fn demo(registry: &Registry, workers: usize) -> anyhow::Result<()> {
         join_timeout: 60,
         heartbeat_timeout: 5,
         checkpoint_every: 10,
+        event_log: None,
+        ui: None,
+        no_ui: true,
+        ui_linger: 0,
     };
     println!("weir demo: a local cluster of {workers} worker processes\n");
 

@@ -16,6 +16,7 @@ mod generate;
 mod graphalytics;
 mod progress;
 mod run;
+mod watch;
 
 #[cfg(feature = "bench")]
 pub use weir_bench as bench;

@@ -18,11 +18,12 @@ use clap::Parser;
 use weir_engine::auth::Secret;
 use weir_engine::driver::{run_driver, DriverConfig};
 use weir_engine::local::run_local;
-use weir_engine::scheduler::ProgressSink;
+use weir_engine::scheduler::{Observers, ProgressSink};
 use weir_engine::worker::{run_worker, WorkerConfig};
 use weir_engine::{JobMetrics, JobOptions};
 
 use crate::progress::Bars;
+use crate::watch::Watch;
 use crate::Registry;
 
 /// Options of `weir run` itself (everything else goes to the job).
@@ -78,6 +79,20 @@ pub struct RunOptions {
     /// replicated to another worker (0: never).
     #[arg(long, default_value_t = 10)]
     pub checkpoint_every: u64,
+    /// Write the run's event log (JSON lines) to this file. Without it, a run writes one
+    /// when WEIR_EVENT_LOG_DIR names a directory (a file per run), and none otherwise.
+    #[arg(long)]
+    pub event_log: Option<PathBuf>,
+    /// Serve the live web UI on this address (default: loopback, the first free port from
+    /// 4040). On an address other than loopback it asks for a token, printed with the URL.
+    #[arg(long, conflicts_with = "no_ui")]
+    pub ui: Option<SocketAddr>,
+    /// No web UI.
+    #[arg(long)]
+    pub no_ui: bool,
+    /// Keep serving the web UI this many seconds after the job ends.
+    #[arg(long, default_value_t = 0)]
+    pub ui_linger: u64,
 }
 
 const VALUE_OPTIONS: &[&str] = &[
@@ -93,8 +108,11 @@ const VALUE_OPTIONS: &[&str] = &[
     "--join-timeout",
     "--heartbeat-timeout",
     "--checkpoint-every",
+    "--event-log",
+    "--ui",
+    "--ui-linger",
 ];
-const FLAG_OPTIONS: &[&str] = &["--local", "--quiet", "--skip-bad-records"];
+const FLAG_OPTIONS: &[&str] = &["--local", "--quiet", "--skip-bad-records", "--no-ui"];
 
 /// Splits `weir run` arguments into the job name, the run options and the job's arguments.
 pub fn split_run_args(args: &[String]) -> anyhow::Result<(String, Vec<String>, Vec<String>, bool)> {
@@ -186,6 +204,7 @@ pub fn run_quietly(
 ) -> anyhow::Result<JobMetrics> {
     let mut opts = RunOptions::try_parse_from([
         "--quiet".to_string(),
+        "--no-ui".into(),
         "--workers".into(),
         workers.to_string(),
         "--threads".into(),
@@ -236,9 +255,6 @@ pub fn run_job(
     } else {
         None
     };
-    if local {
-        return Ok(run_local(job, job_args, options, progress, job_fn)?);
-    }
     let (listen, secret, spawn) = match opts.listen {
         Some(addr) => {
             let file = opts
@@ -257,6 +273,16 @@ pub fn run_job(
             )
         }
     };
+    let watch = Watch::start(job, opts, &secret)?;
+    let observers = Observers {
+        progress,
+        recorder: watch.recorder(),
+    };
+    if local {
+        let outcome = run_local(job, job_args, options, observers, job_fn);
+        watch.finish(opts)?;
+        return Ok(outcome?);
+    }
     let secret_dir = tempfile::Builder::new().prefix("weir-secret-").tempdir()?;
     let secret_path = secret_dir.path().join("secret");
     if spawn {
@@ -272,7 +298,7 @@ pub fn run_job(
         job: job.to_string(),
         args: job_args.to_vec(),
         options,
-        progress,
+        observers,
     };
     let outcome = run_driver(
         config,
@@ -291,6 +317,7 @@ pub fn run_job(
         job_fn,
     );
     reap(&mut children);
+    watch.finish(opts)?;
     Ok(outcome?)
 }
 

@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::observe::{Event, Recorder};
 use crate::plan::{NodeId, Plan, ResultTask, SessionTask};
 use crate::protocol::JobOptions;
 use crate::scheduler::{Scheduler, SessionOutcome, SessionResults, SessionRun};
@@ -79,6 +80,8 @@ enum Role {
     Driver {
         scheduler: Box<Mutex<Scheduler>>,
         publish: ValuePublisher,
+        /// The run's event log, if it keeps one.
+        recorder: Option<Recorder>,
     },
     Follower {
         inbox: Arc<ValueInbox>,
@@ -154,12 +157,14 @@ impl JobContext {
         scheduler: Scheduler,
         publish: ValuePublisher,
     ) -> Self {
+        let recorder = scheduler.recorder();
         Self::new(
             plan,
             options,
             Role::Driver {
                 scheduler: Box::new(Mutex::new(scheduler)),
                 publish,
+                recorder,
             },
         )
     }
@@ -363,6 +368,18 @@ impl JobContext {
         m.threads = self.inner.options.threads;
         m.workers = self.inner.options.workers;
         m
+    }
+
+    /// Records an event of the job's own (a Pregel superstep, a parameter-server clock) in
+    /// the run's event log: on the driver, when it keeps one; elsewhere nothing happens.
+    /// `event` is only called when the event is written.
+    pub fn record(&self, event: impl FnOnce() -> Event) {
+        if let Role::Driver {
+            recorder: Some(r), ..
+        } = &self.inner.role
+        {
+            r.record(event());
+        }
     }
 
     /// Runs `f` with the driver's scheduler (driver only).

@@ -25,12 +25,13 @@ use crate::context::JobContext;
 use crate::error::{Error, Result};
 use crate::frame::{framed, Frame, FrameKind, FramedStream};
 use crate::metrics::JobMetrics;
+use crate::observe::{record, unix_now, Event, Recorder};
 use crate::plan::{NodeId, Plan, SessionId, ShuffleId};
 use crate::protocol::{
     binary_version, encode, receive, DriverMessage, JobOptions, ReceiveError, SessionCommand,
     TaskDescription, WorkerMessage,
 };
-use crate::scheduler::{ProgressSink, Scheduler, SchedulerEvent};
+use crate::scheduler::{Observers, Scheduler, SchedulerEvent};
 use crate::task::WorkerId;
 
 /// How a driver runs.
@@ -50,8 +51,8 @@ pub struct DriverConfig {
     pub args: Vec<String>,
     /// Options every process agrees on.
     pub options: JobOptions,
-    /// Progress reporting.
-    pub progress: Option<Arc<dyn ProgressSink>>,
+    /// Progress bars and the event log.
+    pub observers: Observers,
 }
 
 struct Shared {
@@ -171,9 +172,9 @@ where
         shared: shared.clone(),
     });
     let mut scheduler = Scheduler::new(plan.clone(), cluster, events_rx);
-    if let Some(p) = config.progress {
-        scheduler.set_progress(p);
-    }
+    let recorder = config.observers.recorder.clone();
+    record_job_start(&recorder, &config.job, &config.args, &config.options);
+    scheduler.set_observers(config.observers);
     let outcome = on_listening(address)
         .and_then(|()| scheduler.wait_for_workers(config.workers, config.join_timeout))
         .map(|()| {
@@ -188,12 +189,9 @@ where
         Ok((_, Ok(()))) => "job finished".to_string(),
         Ok((_, Err(e))) | Err(e) => format!("job failed: {e}"),
     };
-    shut_down_workers(
-        &runtime,
-        &shared,
-        reason,
-        matches!(&outcome, Ok((_, Ok(())))),
-    );
+    let ok = matches!(&outcome, Ok((_, Ok(()))));
+    record_job_end(&recorder, &reason, ok);
+    shut_down_workers(&runtime, &shared, reason, ok);
     runtime.shutdown_background();
     let (ctx, result) = outcome?;
     result?;
@@ -202,6 +200,32 @@ where
     metrics.args = config.args;
     metrics.wall_seconds = started.elapsed().as_secs_f64();
     Ok(metrics)
+}
+
+/// Records the start of the job, the first event of its log.
+pub(crate) fn record_job_start(
+    recorder: &Option<Recorder>,
+    job: &str,
+    args: &[String],
+    options: &JobOptions,
+) {
+    record(recorder, || Event::JobStart {
+        version: crate::observe::FORMAT_VERSION,
+        job: job.to_string(),
+        args: args.to_vec(),
+        workers: options.workers,
+        threads: options.threads,
+        unix_seconds: unix_now() - recorder.as_ref().map_or(0.0, Recorder::now),
+        pid: std::process::id(),
+    });
+}
+
+/// Records the end of the job; `reason` is why it failed when not `ok`.
+pub(crate) fn record_job_end(recorder: &Option<Recorder>, reason: &str, ok: bool) {
+    record(recorder, || Event::JobEnd {
+        ok,
+        error: (!ok).then(|| reason.to_string()),
+    });
 }
 
 /// Tells every worker the job is over and lets the writers flush that before returning.
@@ -240,6 +264,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 struct Registration {
     data_address: String,
     host: String,
+    pid: u32,
 }
 
 /// One worker's connection, from the handshake to its loss.
@@ -263,6 +288,7 @@ async fn serve_worker(stream: tokio::net::TcpStream, peer: SocketAddr, shared: A
         slots: shared.options.threads,
         data_address: registration.data_address,
         host: registration.host,
+        pid: registration.pid,
     });
     let (reason, job_error) = read_worker(id, &mut frames, &shared).await;
     if !shared.finished.load(Ordering::SeqCst) {
@@ -302,7 +328,14 @@ async fn admit(
             ..
         }) => {
             tracing::debug!("worker {id} is pid {pid} on {host}");
-            Ok((conn, Registration { data_address, host }))
+            Ok((
+                conn,
+                Registration {
+                    data_address,
+                    host,
+                    pid,
+                },
+            ))
         }
         Ok(other) => Err(format!("sent {other:?} instead of registering")),
         Err(ReceiveError::Silent(_)) => Err("did not register in time".into()),

@@ -23,6 +23,7 @@ pub mod frame;
 pub mod hash;
 pub mod local;
 pub mod metrics;
+pub mod observe;
 pub mod plan;
 pub mod process;
 pub mod protocol;
@@ -30,6 +31,7 @@ pub mod scheduler;
 pub mod session;
 pub mod shuffle;
 pub mod task;
+pub mod ui;
 pub mod worker;
 
 pub use context::{Broadcast, Counter, JobContext};

@@ -2,17 +2,17 @@
 //! process, no network. The same scheduler, executor and shuffle store as a cluster run, so
 //! local runs test the engine, not a shortcut around it.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cluster::{Cluster, InProcess};
 use crate::context::JobContext;
+use crate::driver::{record_job_end, record_job_start};
 use crate::error::Result;
 use crate::executor::WorkerEnv;
 use crate::metrics::JobMetrics;
 use crate::plan::Plan;
 use crate::protocol::JobOptions;
-use crate::scheduler::{ProgressSink, Scheduler, SchedulerEvent};
+use crate::scheduler::{Observers, Scheduler, SchedulerEvent};
 use crate::shuffle::ShuffleStore;
 
 /// Shuffle output a worker keeps in memory before it spills to disk, unless
@@ -37,7 +37,7 @@ pub fn run_local<F>(
     job_name: &str,
     args: &[String],
     options: JobOptions,
-    progress: Option<Arc<dyn ProgressSink>>,
+    observers: Observers,
     job: F,
 ) -> Result<JobMetrics>
 where
@@ -57,18 +57,28 @@ where
         slots: options.threads.max(1),
         data_address: "local".into(),
         host: "local".into(),
+        pid: std::process::id(),
     })
     .expect("receiver alive");
     let cluster = Cluster::InProcess(InProcess::new(env, tx));
     let mut scheduler = Scheduler::new(plan.clone(), cluster, rx);
-    if let Some(p) = progress {
-        scheduler.set_progress(p);
-    }
-    scheduler.wait_for_workers(1, std::time::Duration::from_secs(5))?;
-    let ctx = JobContext::driver(plan.clone(), options, scheduler, Box::new(|_, _| {}));
-    let outcome = job(&ctx);
+    let recorder = observers.recorder.clone();
+    record_job_start(&recorder, job_name, args, &options);
+    scheduler.set_observers(observers);
+    let outcome = scheduler
+        .wait_for_workers(1, std::time::Duration::from_secs(5))
+        .and_then(|()| {
+            let ctx = JobContext::driver(plan.clone(), options, scheduler, Box::new(|_, _| {}));
+            let outcome = job(&ctx);
+            outcome.map(|()| ctx)
+        });
     plan.close("job ended");
-    outcome?;
+    let reason = match &outcome {
+        Ok(_) => "job finished".to_string(),
+        Err(e) => format!("job failed: {e}"),
+    };
+    record_job_end(&recorder, &reason, outcome.is_ok());
+    let ctx = outcome?;
     let mut metrics = ctx.metrics();
     metrics.job = job_name.to_string();
     metrics.args = args.to_vec();

@@ -49,6 +49,9 @@ pub struct TaskMetrics {
     /// The worker process's peak resident set, in bytes, when the task ended.
     #[serde(default)]
     pub worker_peak_rss_bytes: u64,
+    /// Of `shuffle_read_bytes`: the bytes read from each worker's map outputs.
+    #[serde(default)]
+    pub shuffle_read_from: Vec<(WorkerId, u64)>,
     /// Malformed records skipped, per source partition `(node, partition)`: a source read
     /// twice (by two stages) reports the same lines twice, and the driver counts them once.
     pub bad_records: Vec<((NodeId, usize), u64)>,
@@ -56,6 +59,17 @@ pub struct TaskMetrics {
     pub cached: Vec<(NodeId, usize)>,
     /// Counter increments by counter name.
     pub counters: BTreeMap<String, i64>,
+}
+
+impl TaskMetrics {
+    /// Counts `bytes` of shuffle input read from worker `from`'s map outputs.
+    pub fn add_shuffle_read(&mut self, from: WorkerId, bytes: u64) {
+        self.shuffle_read_bytes += bytes;
+        match self.shuffle_read_from.iter_mut().find(|(w, _)| *w == from) {
+            Some((_, b)) => *b += bytes,
+            None => self.shuffle_read_from.push((from, bytes)),
+        }
+    }
 }
 
 thread_local! {

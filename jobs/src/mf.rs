@@ -275,7 +275,7 @@ pub fn reference(args: &Mf, partitions: usize) -> Result<Vec<f32>> {
         ..weir_engine::JobOptions::default()
     };
     let mut read = None;
-    weir_engine::local::run_local("read-ratings", &[], options, None, |ctx| {
+    weir_engine::local::run_local("read-ratings", &[], options, Default::default(), |ctx| {
         let (parts, rows, cols) = load_ratings(ctx, &args.input, args.test.as_deref(), partitions)?;
         read = Some((parts.collect()?, rows, cols));
         Ok(())

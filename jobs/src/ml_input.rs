@@ -249,7 +249,7 @@ pub fn read_parts_locally(
         ..weir_engine::JobOptions::default()
     };
     let mut out = None;
-    weir_engine::local::run_local("read-parts", &[], options, None, |ctx| {
+    weir_engine::local::run_local("read-parts", &[], options, Default::default(), |ctx| {
         let (parts, features) = load_parts(ctx, input, test, partitions, rule)?;
         out = Some((parts.collect()?, features));
         Ok(())

@@ -28,7 +28,7 @@ pub fn try_local<R>(threads: usize, body: impl FnOnce(&JobContext) -> Result<R>)
         ..JobOptions::default()
     };
     let mut out = None;
-    run_local("test", &[], options, None, |ctx| {
+    run_local("test", &[], options, Default::default(), |ctx| {
         out = Some(body(ctx)?);
         Ok(())
     })?;

@@ -12,6 +12,7 @@
 use super::*;
 use crate::error::TaskError;
 use crate::metrics::TaskSpan;
+use crate::observe::TaskFigures;
 use crate::protocol::TaskSuccess;
 use crate::task::TaskMetrics;
 
@@ -28,8 +29,9 @@ impl Scheduler {
                 slots,
                 data_address,
                 host,
+                pid,
             } => {
-                self.join(worker, slots, data_address, host);
+                self.join(worker, slots, data_address, host, pid);
                 Ok(())
             }
             SchedulerEvent::WorkerLost { worker, reason, .. } => self.lose_worker(worker, &reason),
@@ -46,13 +48,28 @@ impl Scheduler {
         }
     }
 
-    fn join(&mut self, worker: WorkerId, slots: usize, data_address: String, host: String) {
+    fn join(
+        &mut self,
+        worker: WorkerId,
+        slots: usize,
+        data_address: String,
+        host: String,
+        pid: u32,
+    ) {
         tracing::info!("worker {worker} joined from {host} with {slots} slots");
+        self.record(Event::WorkerJoined {
+            worker,
+            host: host.clone(),
+            pid,
+            slots: slots.max(1),
+            address: data_address.clone(),
+        });
         self.workers.insert(
             worker,
             WorkerState {
                 slots: slots.max(1),
                 running: 0,
+                slot_busy: Vec::new(),
                 alive: true,
                 data_address,
                 metrics: WorkerMetrics {
@@ -65,6 +82,11 @@ impl Scheduler {
     }
 
     pub(super) fn lose_worker(&mut self, worker: WorkerId, reason: &str) -> Result<()> {
+        self.drop_worker(worker, reason, false)
+    }
+
+    /// Forgets `worker` and what it held; `evicted` when the driver sent it away.
+    fn drop_worker(&mut self, worker: WorkerId, reason: &str, evicted: bool) -> Result<()> {
         let Some(w) = self.workers.get_mut(&worker) else {
             return Ok(());
         };
@@ -73,7 +95,20 @@ impl Scheduler {
         }
         w.alive = false;
         w.running = 0;
+        w.slot_busy.clear();
         w.metrics.lost = true;
+        let reason_text = reason.to_string();
+        self.record(if evicted {
+            Event::WorkerEvicted {
+                worker,
+                reason: reason_text,
+            }
+        } else {
+            Event::WorkerLost {
+                worker,
+                reason: reason_text,
+            }
+        });
         let lost_tasks: Vec<u64> = self
             .running
             .iter()
@@ -87,8 +122,18 @@ impl Scheduler {
                 lost_outputs += 1;
             }
         }
+        let mut lost_cached = 0;
         for holders in self.cache_locations.values_mut() {
-            holders.remove(&worker);
+            if holders.remove(&worker) && holders.is_empty() {
+                lost_cached += 1;
+            }
+        }
+        if lost_outputs + lost_cached > 0 {
+            self.record(Event::Recompute {
+                reason: format!("worker {worker} lost"),
+                map_outputs: lost_outputs,
+                cached_partitions: lost_cached,
+            });
         }
         tracing::warn!(
             "worker {worker} lost ({reason}); re-running its {} running tasks and {lost_outputs} map outputs on the others",
@@ -111,7 +156,7 @@ impl Scheduler {
     /// Sends away a worker whose report does not fit the driver's records.
     pub(super) fn evict_worker(&mut self, worker: WorkerId, reason: String) -> Result<()> {
         tracing::error!("evicting worker {worker}: {reason}");
-        self.lose_worker(worker, &reason)
+        self.drop_worker(worker, &reason, true)
     }
 
     fn task_done(
@@ -244,6 +289,9 @@ impl Scheduler {
         };
         if let Some(w) = self.workers.get_mut(&worker) {
             w.running = w.running.saturating_sub(1);
+            if let Some(busy) = w.slot_busy.get_mut(task.slot) {
+                *busy = false;
+            }
             w.metrics.busy_seconds += seconds;
             w.metrics.peak_rss_bytes = w
                 .metrics
@@ -257,6 +305,9 @@ impl Scheduler {
             seconds,
             ok: outcome.result.is_ok(),
         });
+        if self.recording() {
+            self.record(task_end(worker, task, outcome, seconds));
+        }
     }
 
     /// The figures and cached partitions of a successful attempt.
@@ -345,6 +396,13 @@ impl Scheduler {
                     }
                 }
                 self.forced.insert(shuffle);
+                self.record(Event::Recompute {
+                    reason: format!(
+                        "worker {worker} could not fetch map output {map_partition} of shuffle {shuffle} from worker {holder}"
+                    ),
+                    map_outputs: 1,
+                    cached_partitions: 0,
+                });
                 if let Some(run) = run {
                     run.fetch_failures += 1;
                     if run.fetch_failures > MAX_FETCH_FAILURES.max(4 * run.results.len() as u32) {
@@ -370,5 +428,36 @@ impl Scheduler {
             }
             TaskError::Failed(message) => Err(Error::Job(message)),
         }
+    }
+}
+
+/// The event of a finished attempt.
+fn task_end(worker: WorkerId, task: &Running, outcome: &TaskOutcome, seconds: f64) -> Event {
+    let m = &outcome.metrics;
+    let read = m.shuffle_read_seconds.clamp(0.0, seconds);
+    let write = m.shuffle_write_seconds.clamp(0.0, seconds - read);
+    Event::TaskEnd {
+        task: outcome.task_id,
+        stage: task.stage,
+        partition: task.partition,
+        worker,
+        slot: task.slot,
+        attempt: task.attempt,
+        ok: outcome.result.is_ok(),
+        figures: TaskFigures {
+            seconds,
+            compute_seconds: seconds - read - write,
+            shuffle_read_seconds: read,
+            shuffle_write_seconds: write,
+            records_in: m.records_in,
+            records_out: m.records_out,
+            bytes_in: m.bytes_in,
+            shuffle_read_bytes: m.shuffle_read_bytes,
+            shuffle_write_bytes: m.shuffle_write_bytes,
+            spill_bytes: m.spill_bytes,
+            peak_rss_bytes: m.worker_peak_rss_bytes,
+            shuffle_read_from: m.shuffle_read_from.clone(),
+        },
+        failure: outcome.result.as_ref().err().map(ToString::to_string),
     }
 }

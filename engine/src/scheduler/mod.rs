@@ -42,6 +42,7 @@ pub use sessions::{
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::metrics::{JobMetrics, StageMetrics, WorkerMetrics};
+use crate::observe::{Event, Recorder};
 use crate::plan::{ActionId, NodeId, Plan, SessionId, ShuffleId};
 use crate::protocol::{SessionReply, TaskKind, TaskOutcome};
 use crate::task::WorkerId;
@@ -69,6 +70,7 @@ pub enum SchedulerEvent {
         slots: usize,
         data_address: String,
         host: String,
+        pid: u32,
     },
     Session {
         worker: WorkerId,
@@ -84,11 +86,18 @@ pub enum SchedulerEvent {
     },
 }
 
-/// Receives progress as the scheduler runs (terminal progress bars, the web UI).
+/// Receives progress as the scheduler runs (terminal progress bars).
 pub trait ProgressSink: Send + Sync {
     fn stage_started(&self, stage: usize, name: &str, tasks: usize);
     fn task_finished(&self, stage: usize, records: u64, bytes: u64);
     fn stage_finished(&self, stage: usize);
+}
+
+/// Who watches a run: terminal progress bars and the event log (which feeds the web UI).
+#[derive(Clone, Default)]
+pub struct Observers {
+    pub progress: Option<Arc<dyn ProgressSink>>,
+    pub recorder: Option<Recorder>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,6 +109,9 @@ enum StageKey {
 struct WorkerState {
     slots: usize,
     running: usize,
+    /// Which of its slots hold an attempt, for the timeline (queued local tasks past its
+    /// slots take the indices after them).
+    slot_busy: Vec<bool>,
     alive: bool,
     data_address: String,
     metrics: WorkerMetrics,
@@ -112,6 +124,9 @@ struct Running {
     stage: usize,
     /// The shuffles the task was told where to read: the only ones it may fail to fetch.
     reads: Vec<ShuffleId>,
+    partition: usize,
+    attempt: u32,
+    slot: usize,
 }
 
 /// A task waiting for a slot.
@@ -160,6 +175,7 @@ pub struct Scheduler {
     bad_records: HashMap<(NodeId, usize), u64>,
     next_task_id: u64,
     progress: Option<Arc<dyn ProgressSink>>,
+    recorder: Option<Recorder>,
     metrics: JobMetrics,
     started: Instant,
 }
@@ -185,14 +201,33 @@ impl Scheduler {
             bad_records: HashMap::new(),
             next_task_id: 0,
             progress: None,
+            recorder: None,
             metrics: JobMetrics::default(),
             started: Instant::now(),
         }
     }
 
-    /// Reports progress to `sink`.
-    pub fn set_progress(&mut self, sink: Arc<dyn ProgressSink>) {
-        self.progress = Some(sink);
+    /// Reports progress and events to `observers`.
+    pub fn set_observers(&mut self, observers: Observers) {
+        self.progress = observers.progress;
+        self.recorder = observers.recorder;
+    }
+
+    /// Records `event` in the run's event log, if it keeps one.
+    pub fn record(&self, event: Event) {
+        if let Some(r) = &self.recorder {
+            r.record(event);
+        }
+    }
+
+    /// The run's event log, if it keeps one.
+    pub fn recorder(&self) -> Option<Recorder> {
+        self.recorder.clone()
+    }
+
+    /// Whether the run keeps an event log (so that building an event is worth it).
+    pub fn recording(&self) -> bool {
+        self.recorder.is_some()
     }
 
     /// Live workers.

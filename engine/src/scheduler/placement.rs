@@ -12,6 +12,7 @@
 //! partitions that worker has cached, so the message does not grow with the plan.
 
 use super::*;
+use crate::observe::Locality;
 use crate::plan::Dependency;
 use crate::protocol::TaskDescription;
 use crate::task::ShuffleLocations;
@@ -67,7 +68,12 @@ impl Scheduler {
             match self.place(&run.pending[i]) {
                 Some(worker) => {
                     let task = run.pending.remove(i).expect("index in range");
-                    self.launch(worker, task.kind, run);
+                    let locality = match &task.preferred[..] {
+                        [] => Locality::Any,
+                        holders if holders.contains(&worker) => Locality::ProcessLocal,
+                        _ => Locality::Remote,
+                    };
+                    self.launch(worker, task.kind, locality, run);
                 }
                 None => i += 1,
             }
@@ -154,7 +160,7 @@ impl Scheduler {
         locations
     }
 
-    fn launch(&mut self, worker: WorkerId, kind: TaskKind, run: &ActionRun) {
+    fn launch(&mut self, worker: WorkerId, kind: TaskKind, locality: Locality, run: &ActionRun) {
         let (node, partition, fingerprint, stage) = match kind {
             TaskKind::ShuffleMap { shuffle, map } => {
                 let e = self.plan.shuffle(shuffle).expect("shuffle exists");
@@ -168,28 +174,60 @@ impl Scheduler {
         };
         let reads = self.shuffles_read(node, partition, worker);
         let locations = self.locations(&reads);
-        let attempt = self.attempts.entry(kind).or_default();
+        let attempts = self.attempts.entry(kind).or_default();
+        let attempt = *attempts;
+        *attempts += 1;
+        let task_id = self.next_task_id;
         let desc = TaskDescription {
-            task_id: self.next_task_id,
+            task_id,
             kind,
-            attempt: *attempt,
+            attempt,
             fingerprint,
             locations,
         };
-        *attempt += 1;
+        let slot = match self.workers.get_mut(&worker) {
+            Some(w) => {
+                w.running += 1;
+                take_slot(&mut w.slot_busy)
+            }
+            None => 0,
+        };
         self.running.insert(
-            self.next_task_id,
+            task_id,
             Running {
                 kind,
                 worker,
                 stage,
                 reads,
+                partition,
+                attempt,
+                slot,
             },
         );
         self.next_task_id += 1;
-        if let Some(w) = self.workers.get_mut(&worker) {
-            w.running += 1;
-        }
+        self.record(Event::TaskStart {
+            task: task_id,
+            stage,
+            partition,
+            worker,
+            slot,
+            attempt,
+            locality,
+        });
         self.cluster.launch(worker, desc);
+    }
+}
+
+/// The lowest free slot index, marked busy.
+fn take_slot(busy: &mut Vec<bool>) -> usize {
+    match busy.iter().position(|b| !b) {
+        Some(i) => {
+            busy[i] = true;
+            i
+        }
+        None => {
+            busy.push(true);
+            busy.len() - 1
+        }
     }
 }

@@ -295,6 +295,7 @@ impl Scheduler {
                 checkpoint,
                 forget_before: checkpoints.forget_before,
             };
+            let began = Instant::now();
             self.broadcast_session(session, workers, &command);
             let fits = |r: &SessionReply| matches!(r, SessionReply::StepDone { step: s, .. } if *s == step);
             let replies = match self.session_replies(session, workers, fits)? {
@@ -306,11 +307,29 @@ impl Scheduler {
             };
             // Every worker finished a step after the pending checkpoint: its replicas
             // have all arrived.
+            if self.recording() {
+                self.record(Event::SessionStep {
+                    session,
+                    name: self.session_name(session),
+                    step,
+                    seconds: began.elapsed().as_secs_f64(),
+                });
+            }
             if let Some(c) = checkpoints.pending.take_if(|c| c.step < step) {
+                self.record(Event::Checkpoint {
+                    session,
+                    step: c.step,
+                    complete: true,
+                });
                 checkpoints.forget_before = c.step;
                 checkpoints.complete = Some(c);
             }
             if checkpoint {
+                self.record(Event::Checkpoint {
+                    session,
+                    step,
+                    complete: false,
+                });
                 let holders = placement
                     .iter()
                     .map(|&w| vec![w, replica_of(w, workers)])
@@ -328,6 +347,13 @@ impl Scheduler {
                 None => return Ok(Ok(step)),
             }
         }
+    }
+
+    /// The name a session was given in the plan.
+    fn session_name(&self, session: SessionId) -> String {
+        self.plan
+            .session(session)
+            .map_or_else(String::new, |e| e.name.clone())
     }
 
     /// Whether every partition of checkpoint `c` has a live holder.
@@ -410,6 +436,12 @@ impl Scheduler {
         } else {
             None
         };
+        self.record(Event::SessionLost {
+            session,
+            step,
+            workers: lost.clone(),
+            restore_step: checkpoint.as_ref().map(|c| c.step),
+        });
         SessionOutcome::Lost {
             step,
             workers: lost,

@@ -180,10 +180,10 @@ impl Scheduler {
                 added += 1;
             }
         }
-        self.announce(stage, added);
+        self.announce(stage, node, added);
     }
 
-    fn announce(&mut self, stage: usize, added: usize) {
+    fn announce(&mut self, stage: usize, node: NodeId, added: usize) {
         if added > 0 {
             if self.stages[stage].tasks == 0 && self.stages[stage].failed_tasks == 0 {
                 self.stages[stage].start_seconds = self.started.elapsed().as_secs_f64();
@@ -192,7 +192,46 @@ impl Scheduler {
             if let Some(p) = &self.progress {
                 p.stage_started(stage, &self.stages[stage].name, added);
             }
+            if self.recording() {
+                let shuffle_map = self
+                    .stage_ids
+                    .iter()
+                    .any(|(k, &id)| id == stage && matches!(k, StageKey::Shuffle(_)));
+                self.record(Event::StageSubmitted {
+                    stage,
+                    name: self.stages[stage].name.clone(),
+                    tasks: added,
+                    parents: self.parent_stages(node),
+                    shuffle_map,
+                });
+            }
         }
+    }
+
+    /// The stages whose shuffles `node` reads, through narrow dependencies (not past cached
+    /// nodes, which are read from memory), ascending.
+    fn parent_stages(&self, node: NodeId) -> Vec<usize> {
+        let mut parents = BTreeSet::new();
+        let mut stack = vec![node];
+        let mut seen = HashSet::new();
+        while let Some(n) = stack.pop() {
+            if !seen.insert(n) || (n != node && self.fully_cached(n)) {
+                continue;
+            }
+            for dep in self.plan.node(n).dependencies() {
+                match *dep {
+                    Dependency::OneToOne { parent } | Dependency::Range { parent, .. } => {
+                        stack.push(parent)
+                    }
+                    Dependency::Shuffle { shuffle } => {
+                        if let Some(&id) = self.stage_ids.get(&StageKey::Shuffle(shuffle)) {
+                            parents.insert(id);
+                        }
+                    }
+                }
+            }
+        }
+        parents.into_iter().collect()
     }
 
     pub(super) fn stage_id(&mut self, key: StageKey, name: String) -> usize {
@@ -217,6 +256,7 @@ impl Scheduler {
             if let Some(p) = &self.progress {
                 p.stage_finished(stage);
             }
+            self.record(Event::StageCompleted { stage });
         }
     }
 }

@@ -122,7 +122,7 @@ fn options(workers: usize, threads: usize) -> JobOptions {
 
 #[test]
 fn partitions_keep_their_state_and_push_to_each_other_in_one_process() {
-    run_local("ring", &[], options(1, 2), None, ring_job).unwrap();
+    run_local("ring", &[], options(1, 2), Default::default(), ring_job).unwrap();
 }
 
 /// Partitions push their value to service shard `p mod 2` every step; each shard adds
@@ -241,7 +241,7 @@ fn tally_job(ctx: &JobContext) -> crate::Result<()> {
 
 #[test]
 fn services_answer_the_partitions_in_one_process() {
-    run_local("tally", &[], options(1, 2), None, tally_job).unwrap();
+    run_local("tally", &[], options(1, 2), Default::default(), tally_job).unwrap();
 }
 
 #[test]
@@ -282,7 +282,7 @@ fn run_two_workers(name: &str, job: fn(&JobContext) -> crate::Result<()>) -> cra
         job: name.into(),
         args: Vec::new(),
         options: options(2, 1),
-        progress: None,
+        observers: Default::default(),
     };
     let metrics = run_driver(
         config,

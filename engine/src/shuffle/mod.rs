@@ -46,6 +46,8 @@ pub struct ShuffleBlocks {
     peers_pending: usize,
     shuffle: ShuffleId,
     worker: WorkerId,
+    /// The worker holding each map output, for the bytes read from each.
+    holders: Vec<Option<WorkerId>>,
     metrics: Arc<Mutex<TaskMetrics>>,
 }
 
@@ -57,19 +59,24 @@ impl Iterator for ShuffleBlocks {
         let item = self.next_block();
         let mut m = self.metrics.lock();
         m.shuffle_read_seconds += started.elapsed().as_secs_f64();
-        if let Some(Ok(block)) = &item {
-            m.shuffle_read_bytes += block.len() as u64;
-        }
-        item
+        Some(match item? {
+            Ok((map, block)) => {
+                let from = self.holders.get(map as usize).copied().flatten();
+                m.add_shuffle_read(from.unwrap_or(self.worker), block.len() as u64);
+                Ok(block)
+            }
+            Err(e) => Err(e),
+        })
     }
 }
 
 impl ShuffleBlocks {
-    /// The next block: local ones first, then remote ones as they arrive.
-    fn next_block(&mut self) -> Option<Result<Bytes, TaskError>> {
+    /// The next block and its map output: local ones first, then remote ones as they
+    /// arrive.
+    fn next_block(&mut self) -> Option<Result<(u32, Bytes), TaskError>> {
         if let Some((map, stored)) = self.local.next() {
             return Some(match stored.load() {
-                Ok(b) => Ok(b),
+                Ok(b) => Ok((map, b)),
                 Err(e) => Err(TaskError::FetchFailed {
                     shuffle: self.shuffle,
                     map_partition: map as usize,
@@ -81,7 +88,7 @@ impl ShuffleBlocks {
         while self.peers_pending > 0 {
             let rx = self.remote.as_mut()?;
             match rx.blocking_recv() {
-                Some(FetchItem::Block { bytes, .. }) => return Some(Ok(bytes)),
+                Some(FetchItem::Block { map, bytes }) => return Some(Ok((map, bytes))),
                 Some(FetchItem::Done { .. }) => self.peers_pending -= 1,
                 Some(FetchItem::Failed(e)) => {
                     self.peers_pending = 0;
@@ -154,6 +161,7 @@ pub fn read_blocks(
         peers_pending,
         shuffle,
         worker: env.worker_id,
+        holders: holders.clone(),
         metrics,
     })
 }
