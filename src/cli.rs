@@ -1,4 +1,4 @@
-//! The command line: `weir jobs`, `weir run`, `weir worker`, `weir demo`, `weir bench`,
+//! The command line: `weir jobs`, `weir run`, `weir worker`, `weir demo`, `weir bench`, `weir history`,
 //! `weir graphalytics`, `weir datasets`.
 //!
 //! Errors end as one line `error: …` on stderr and exit code 2; a closed stdout (a pipe to
@@ -57,6 +57,9 @@ enum Command {
     /// Runs the LDBC Graphalytics algorithms a dataset lists, validates them against the
     /// expected outputs and reports times, EVPS and PASS/FAIL.
     Graphalytics(crate::graphalytics::GraphalyticsArgs),
+    /// A run from its event log: a summary, a self-contained HTML report (`--html`), or a
+    /// history server over a directory of logs (`serve DIR`).
+    History(crate::history::HistoryArgs),
     /// Dataset tools.
     Datasets {
         #[command(subcommand)]
@@ -160,6 +163,7 @@ pub(crate) fn main_with(registry: Registry) -> ExitCode {
         ),
         Command::Graphalytics(args) => crate::graphalytics::graphalytics_command(&registry, &args),
         Command::Datasets { command } => crate::generate::datasets_command(command),
+        Command::History(args) => crate::history::history_command(args),
     };
     report(result)
 }

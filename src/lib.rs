@@ -14,6 +14,7 @@ pub mod cli;
 mod demo;
 mod generate;
 mod graphalytics;
+mod history;
 mod progress;
 mod run;
 mod watch;

@@ -25,7 +25,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use weir_engine::scheduler::{SessionOutcome, SessionRun};
-use weir_engine::{Error, Result};
+use weir_engine::observe::Event;
+use weir_engine::{Error, JobContext, Result};
 
 use crate::dataset::{Data, Dataset, NodeBuilder, Records};
 use crate::graph::aggregate::Aggregate;
@@ -139,6 +140,7 @@ impl<V: Data, E: Data> Graph<V, E> {
             control: &control,
             per_step: Vec::new(),
             converged: false,
+            ctx: ctx.clone(),
         };
         let run = SessionRun {
             checkpoint_every: options
@@ -243,6 +245,8 @@ struct Barrier<'c, P: VertexProgram> {
     /// `(messages sent, messages delivered)` of each superstep.
     per_step: Vec<(u64, u64)>,
     converged: bool,
+    /// The job's context, for the run's event log.
+    ctx: JobContext,
 }
 
 impl<P: VertexProgram> Barrier<'_, P> {
@@ -259,6 +263,12 @@ impl<P: VertexProgram> Barrier<'_, P> {
         }
         self.per_step.truncate(step as usize);
         self.per_step.push((total.sent, total.delivered));
+        self.ctx.record(|| Event::Superstep {
+            step,
+            active_vertices: total.active,
+            messages: total.sent,
+            delivered: total.delivered,
+        });
         let mut aggregated = total.aggregate;
         let decision = self.program.master(step, &mut aggregated);
         let quiet = total.active == 0 && total.sent == 0;

@@ -59,6 +59,10 @@ pub struct CurvePoint {
     /// The minibatches' summed loss, as computed before their updates.
     pub loss: f64,
     pub examples: u64,
+    /// The largest staleness the window's pulls ran at: their clock minus the oldest clock
+    /// of the updates they were sure to see.
+    #[serde(default)]
+    pub staleness: u64,
 }
 
 /// What a trainer reports after an epoch.
@@ -254,14 +258,14 @@ impl<L: Learner> Trainer<L> {
             );
             for batch in control.start_clock.saturating_sub(first_clock)..clocks {
                 let clock = first_clock + batch;
-                let (loss, examples) = self.clock(
+                let (loss, examples, staleness) = self.clock(
                     client,
                     &mut scratch,
                     (&order, batch, clock),
                     control,
                     report,
                 )?;
-                window.add(loss, examples);
+                window.add(loss, examples, staleness);
                 if (clock + 1).checked_rem(span) == Some(0) || batch + 1 == clocks {
                     report
                         .curve
@@ -273,7 +277,7 @@ impl<L: Learner> Trainer<L> {
     }
 
     /// Runs minibatch `batch` of an epoch in `order` as clock `clock`: pull, gradient,
-    /// push. Returns its summed loss and its examples.
+    /// push. Returns its summed loss, its examples and the staleness its pull ran at.
     fn clock(
         &self,
         client: &mut PsClient<'_, '_>,
@@ -281,7 +285,7 @@ impl<L: Learner> Trainer<L> {
         (order, batch, clock): (&[u32], u64, u64),
         control: &Control,
         report: &mut Report,
-    ) -> Result<(f64, u64), TaskError> {
+    ) -> Result<(f64, u64, u64), TaskError> {
         let learner = &self.learner;
         let part = self.part();
         if let Some(delay) = weir_engine::executor::injected_delay() {
@@ -290,7 +294,7 @@ impl<L: Learner> Trainer<L> {
         let rows = minibatch(order, batch, control.clocks_per_epoch);
         if rows.is_empty() {
             client.push(&[], &[], clock)?;
-            return Ok((0.0, 0));
+            return Ok((0.0, 0, 0));
         }
         let Scratch {
             keys,
@@ -299,7 +303,7 @@ impl<L: Learner> Trainer<L> {
         } = scratch;
         learner.keys(part, rows, keys);
         let handle = client.pull(keys, clock, false)?;
-        client.wait(handle, values)?;
+        let seen = client.wait(handle, values)?;
         let started = Instant::now();
         grads.clear();
         grads.resize(values.len(), 0.0f32);
@@ -316,7 +320,7 @@ impl<L: Learner> Trainer<L> {
         report.minibatch_loss += loss;
         report.minibatch_examples += rows.len() as u64;
         client.push(keys, grads, clock)?;
-        Ok((loss, rows.len() as u64))
+        Ok((loss, rows.len() as u64, clock.saturating_sub(seen)))
     }
 }
 
@@ -340,12 +344,14 @@ struct Scratch {
 struct Window {
     loss: f64,
     examples: u64,
+    staleness: u64,
 }
 
 impl Window {
-    fn add(&mut self, loss: f64, examples: u64) {
+    fn add(&mut self, loss: f64, examples: u64, staleness: u64) {
         self.loss += loss;
         self.examples += examples;
+        self.staleness = self.staleness.max(staleness);
     }
 
     /// The window as a curve point ending before `clock`, now; starts the next.
@@ -356,6 +362,7 @@ impl Window {
             seconds: unix_seconds(),
             loss: self.loss,
             examples: self.examples,
+            staleness: self.staleness,
         };
         *self = Window::default();
         point
