@@ -88,7 +88,10 @@ fn print_summary(v: &RunView) {
     println!("seconds    {:.3}", v.job.seconds);
     println!("tasks      {done} succeeded, {failed} failed, {running} unfinished");
     for w in v.workers.values() {
-        let left = w.reason.as_deref().map_or(String::new(), |r| format!(": {r}"));
+        let left = w
+            .reason
+            .as_deref()
+            .map_or(String::new(), |r| format!(": {r}"));
         println!(
             "worker {:<3} {} pid {}, {} tasks, {:.2}s busy, {}{left}",
             w.id, w.host, w.pid, w.tasks, w.busy_seconds, w.state

@@ -171,9 +171,6 @@ pub fn run_command(registry: &Registry, args: &[String]) -> anyhow::Result<()> {
     let opts = RunOptions::try_parse_from(&run_args)
         .map_err(|e| anyhow!("{}", weir_jobs::clap_error_line(&e)))?;
     let metrics = run_job(registry, &job, &job_args, &opts)?;
-    if let Some(path) = &opts.metrics_json {
-        write_metrics(path, &metrics)?;
-    }
     if !opts.quiet {
         eprintln!(
             "{job}: {:.2}s with {} worker(s) x {} thread(s)",
@@ -280,8 +277,7 @@ pub fn run_job(
     };
     if local {
         let outcome = run_local(job, job_args, options, observers, job_fn);
-        watch.finish(opts)?;
-        return Ok(outcome?);
+        return finish(outcome, watch, opts);
     }
     let secret_dir = tempfile::Builder::new().prefix("weir-secret-").tempdir()?;
     let secret_path = secret_dir.path().join("secret");
@@ -317,7 +313,22 @@ pub fn run_job(
         job_fn,
     );
     reap(&mut children);
+    finish(outcome, watch, opts)
+}
+
+/// Writes the metrics JSON when asked, then closes the event log and the web UI (after
+/// `--ui-linger`).
+fn finish(
+    outcome: weir_engine::Result<JobMetrics>,
+    watch: Watch,
+    opts: &RunOptions,
+) -> anyhow::Result<JobMetrics> {
+    let written = match (&outcome, &opts.metrics_json) {
+        (Ok(metrics), Some(path)) => write_metrics(path, metrics),
+        _ => Ok(()),
+    };
     watch.finish(opts)?;
+    written?;
     Ok(outcome?)
 }
 

@@ -18,6 +18,7 @@ mod it {
     mod metrics;
     mod ml;
     mod multihost;
+    mod observe;
     mod pregel_faults;
     mod ps_faults;
     mod rogue;

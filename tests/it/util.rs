@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 mod data;
+pub mod http;
 pub use data::*;
 
 use std::ffi::OsStr;

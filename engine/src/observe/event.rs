@@ -99,7 +99,11 @@ pub enum Event {
     StageSubmitted {
         stage: usize,
         name: String,
+        /// The stage's partitions: one task each.
         tasks: usize,
+        /// The tasks queued now (fewer than `tasks` when part of the stage is done, or
+        /// when lost outputs are computed again).
+        queued: usize,
         /// The stages whose shuffle output this stage reads.
         parents: Vec<usize>,
         /// Whether the stage writes a shuffle (a map side) rather than an action's result.

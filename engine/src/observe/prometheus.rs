@@ -47,7 +47,7 @@ pub fn render(view: &RunView) -> String {
     );
     for s in &view.stages {
         for (state, n) in [
-            ("submitted", s.tasks),
+            ("partitions", s.tasks),
             ("succeeded", s.succeeded),
             ("failed", s.failed),
             ("running", s.running),

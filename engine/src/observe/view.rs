@@ -33,8 +33,9 @@ pub struct StageView {
     pub shuffle_map: bool,
     pub submitted: f64,
     pub completed: Option<f64>,
-    /// Tasks submitted, counting re-submissions.
+    /// Its partitions: one task each.
     pub tasks: usize,
+    /// Successful attempts (a partition computed again counts again).
     pub succeeded: usize,
     pub failed: usize,
     pub running: usize,
@@ -203,6 +204,7 @@ impl RunView {
                 tasks,
                 parents,
                 shuffle_map,
+                ..
             } => {
                 let s = self.stage_mut(*stage);
                 if s.tasks == 0 {
@@ -211,7 +213,7 @@ impl RunView {
                     s.shuffle_map = *shuffle_map;
                     s.submitted = t;
                 }
-                s.tasks += tasks;
+                s.tasks = *tasks;
                 s.completed = None;
             }
             Event::StageCompleted { stage } => self.stage_mut(*stage).completed = Some(t),

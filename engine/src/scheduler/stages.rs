@@ -200,7 +200,8 @@ impl Scheduler {
                 self.record(Event::StageSubmitted {
                     stage,
                     name: self.stages[stage].name.clone(),
-                    tasks: added,
+                    tasks: self.plan.node(node).num_partitions(),
+                    queued: added,
                     parents: self.parent_stages(node),
                     shuffle_map,
                 });

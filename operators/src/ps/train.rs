@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use weir_engine::scheduler::{SessionOutcome, SessionRun};
 use weir_engine::observe::Event;
+use weir_engine::scheduler::{SessionOutcome, SessionRun};
 use weir_engine::{Error, JobContext, Result};
 
 use crate::dataset::Dataset;

@@ -165,7 +165,7 @@ function foldStageSubmitted(s, e) {
   st.name = e.name || st.name;
   st.parents = Array.isArray(e.parents) ? e.parents : st.parents;
   st.shuffleMap = !!e.shuffle_map;
-  st.total += num(e.tasks);
+  st.total = Math.max(st.total, num(e.tasks));
   st.submissions += 1;
   st.completedT = null;
 }
@@ -290,7 +290,12 @@ function addAttempt(d, a) {
   w.writeBytes += num(a.writeBytes);
   if (!a.ok) { d.tasks.failed++; st.failed++; w.failed++; }
   else {
-    d.tasks.done++; st.done++;
+    // A stage's progress counts partitions done: a partition computed again (its output
+    // lost with a worker) counts once.
+    d.tasks.done++;
+    st.parts = st.parts || new Set();
+    st.parts.add(a.partition);
+    st.done = st.parts.size;
     st.recordsIn += num(a.recordsIn); st.recordsOut += num(a.recordsOut);
     st.bytesIn += num(a.bytesIn); st.readBytes += num(a.readBytes); st.writeBytes += num(a.writeBytes);
   }

@@ -1,0 +1,443 @@
+//! Observability end to end: the event log of real runs, the live web UI in headless
+//! Chromium, the JSON API and `/metrics` against the event log of the same run, the history
+//! report of a run with a killed worker, the history server, the UI's token, and bad logs.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::faults::strike;
+use super::util::browser::{screenshot_dir, Browser};
+use super::util::http::{get, get_json, request};
+use super::util::*;
+
+/// The events of a log, one JSON value a line.
+fn events(log: &Path) -> Vec<Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_else(|e| panic!("{}: {e}", log.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == kind).collect()
+}
+
+/// Waits until the log at `log` ends with `job_end` (the writer flushes it last).
+fn wait_for_job_end(log: &Path, timeout: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(log) {
+            if text
+                .lines()
+                .last()
+                .is_some_and(|l| l.contains("\"job_end\""))
+            {
+                return events(log);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} has no job_end",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The UI's address as `weir run` printed it (`web UI: http://ADDR/…`).
+fn ui_address(driver: &mut Proc) -> (String, Option<String>) {
+    driver.wait_for_stderr("web UI: http://", Duration::from_secs(60));
+    let err = driver.stderr_so_far();
+    let line = err.lines().find(|l| l.starts_with("web UI: ")).unwrap();
+    let url = line.trim_start_matches("web UI: http://");
+    let (address, rest) = url.split_once('/').unwrap();
+    let token = rest.strip_prefix("?token=").map(str::to_string);
+    (address.to_string(), token)
+}
+
+fn slow_wordcount(tmp: &Path, extra: &[&str], delay_ms: u64) -> Proc {
+    let text = gen_text(tmp, "2MB", 11);
+    let mut args = vec![
+        "run".to_string(),
+        "wordcount".into(),
+        "--input".into(),
+        path_str(&text),
+        "--workers".into(),
+        "2".into(),
+        "--partitions".into(),
+        "12".into(),
+        "--output".into(),
+        path_str(&tmp.join("out")),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut cmd = weir(&args);
+    cmd.env("WEIR_INJECT_TASK_DELAY_MS", delay_ms.to_string());
+    Proc::spawn(cmd)
+}
+
+/// The sum of a Prometheus sample's values whose line starts with `prefix`.
+fn sample(metrics: &str, prefix: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+#[test]
+fn the_live_ui_shows_stages_and_task_bars_growing_while_the_job_runs() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = ["--ui", "127.0.0.1:0", "--ui-linger", "60"];
+    let mut driver = slow_wordcount(tmp.path(), &extra, 300);
+    let (address, _) = ui_address(&mut driver);
+    let base = format!("http://{address}/");
+    browser.open(&base);
+    browser.wait_for("tr.stage", 1, Duration::from_secs(30));
+    let first = browser.wait_for("g.task-bar", 1, Duration::from_secs(30));
+    let shots = screenshot_dir();
+    browser.screenshot(&shots.join("live-running.png"));
+    assert!(driver.is_running(), "the job ended before the UI was read");
+    let state = browser.eval("return document.getElementById('job-state').textContent;");
+    assert_eq!(state, "running");
+    // Bars are added as tasks start, and the clock they are drawn against runs on.
+    let elapsed = "return parseFloat(document.getElementById('job-elapsed').dataset.seconds);";
+    let e1 = browser.eval(elapsed).as_f64().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let later = browser.count("g.task-bar");
+    let e2 = browser.eval(elapsed).as_f64().unwrap();
+    assert!(
+        later > first,
+        "task bars did not grow in number: {first} -> {later}"
+    );
+    assert!(
+        e2 > e1 + 0.5,
+        "the elapsed time did not run on: {e1} -> {e2}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while browser.eval("return document.getElementById('job-state').textContent;") != "finished" {
+        assert!(
+            Instant::now() < deadline,
+            "the page never showed the job finished"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    browser.screenshot(&shots.join("live-finished.png"));
+    let tasks = browser.count("g.task-bar");
+    let attempts = get_json(&address, "/api/v1/applications/current/tasks");
+    assert_eq!(
+        tasks as usize,
+        attempts.as_array().unwrap().len(),
+        "one bar per attempt"
+    );
+    assert_eq!(browser.count("tr.worker"), 2);
+    assert!(browser.count("g.dag-node") >= 2);
+    let outside: Vec<String> = browser
+        .requests()
+        .into_iter()
+        .filter(|u| !u.starts_with(&base) && !u.starts_with("data:"))
+        .collect();
+    assert!(outside.is_empty(), "the page requested {outside:?}");
+    driver.kill();
+}
+
+#[test]
+fn the_json_api_and_metrics_agree_with_the_event_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("run.jsonl");
+    let metrics_json = tmp.path().join("metrics.json");
+    let extra = [
+        "--ui",
+        "127.0.0.1:0",
+        "--ui-linger",
+        "60",
+        "--event-log",
+        &path_str(&log),
+        "--metrics-json",
+        &path_str(&metrics_json),
+    ];
+    let mut driver = slow_wordcount(tmp.path(), &extra, 20);
+    let (address, _) = ui_address(&mut driver);
+    let log_events = wait_for_job_end(&log, TIMEOUT);
+    let apps = get_json(&address, "/api/v1/applications");
+    let id = apps[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(apps[0]["state"], "finished");
+    let api = |what: &str| get_json(&address, &format!("/api/v1/applications/{id}/{what}"));
+    let (tasks, stages, workers) = (api("tasks"), api("stages"), api("workers"));
+    let metrics = get(&address, "/metrics");
+
+    let starts = of_kind(&log_events, "task_start");
+    let ends = of_kind(&log_events, "task_end");
+    assert_eq!(tasks.as_array().unwrap().len(), starts.len());
+    for end in &ends {
+        let task = tasks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["task"] == end["task"])
+            .unwrap_or_else(|| panic!("task {} is not in the API", end["task"]));
+        for field in ["stage", "partition", "worker", "slot", "attempt", "ok"] {
+            assert_eq!(task[field], end[field], "task {} {field}", end["task"]);
+        }
+        assert_eq!(task["figures"]["records_in"], end["records_in"]);
+        assert_eq!(
+            task["figures"]["shuffle_read_bytes"],
+            end["shuffle_read_bytes"]
+        );
+    }
+    let ok = ends.iter().filter(|e| e["ok"] == true).count();
+    assert_eq!(
+        sample(&metrics, "weir_tasks{state=\"succeeded\"}"),
+        ok as f64
+    );
+    assert_eq!(sample(&metrics, "weir_job_succeeded"), 1.0);
+    // Each stage's records against the log's attempts and the run's own metrics JSON.
+    let engine_metrics = read_metrics(&metrics_json);
+    for stage in stages.as_array().unwrap() {
+        let id = stage["id"].as_u64().unwrap();
+        let from_log: u64 = ends
+            .iter()
+            .filter(|e| e["stage"] == id && e["ok"] == true)
+            .map(|e| e["records_in"].as_u64().unwrap())
+            .sum();
+        assert_eq!(stage["records_in"], from_log, "stage {id}");
+        assert_eq!(
+            engine_metrics["stages"][id as usize]["records_in"], from_log,
+            "stage {id} in the metrics JSON"
+        );
+        let line = format!("weir_stage_records_in_total{{stage=\"{id}\"}}");
+        assert_eq!(sample(&metrics, &line), from_log as f64);
+    }
+    let joined = of_kind(&log_events, "worker_joined");
+    assert_eq!(workers.as_array().unwrap().len(), joined.len());
+    for w in workers.as_array().unwrap() {
+        let j = joined.iter().find(|j| j["worker"] == w["id"]).unwrap();
+        assert_eq!(w["pid"], j["pid"]);
+        let done = ends
+            .iter()
+            .filter(|e| e["worker"] == w["id"] && e["ok"] == true)
+            .count();
+        assert_eq!(w["tasks"], done);
+        let line = format!("weir_worker_tasks_total{{worker=\"{}\"}}", w["id"]);
+        assert_eq!(sample(&metrics, &line), done as f64);
+    }
+    // Shuffle bytes by source add up to each worker's shuffle reads.
+    for w in workers.as_array().unwrap() {
+        let by_source: u64 = w["read_from"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert_eq!(w["shuffle_read_bytes"], by_source);
+    }
+    driver.kill();
+}
+
+#[test]
+fn history_shows_the_killed_worker_and_the_tasks_run_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = gen_text(tmp.path(), "3MB", 5);
+    let log = tmp.path().join("killed.jsonl");
+    let job = vec!["wordcount".into(), "--input".into(), path_str(&text)];
+    let log_arg = path_str(&log);
+    let extra = ["--partitions", "18", "--no-ui", "--event-log", &log_arg];
+    let run = strike(
+        tmp.path(),
+        &job,
+        3,
+        &extra,
+        150,
+        Duration::from_secs(1),
+        1,
+        libc::SIGKILL,
+    );
+    run.driver.wait(TIMEOUT).assert_ok();
+    let log_events = events(&log);
+    let lost = of_kind(&log_events, "worker_lost");
+    assert_eq!(lost.len(), 1, "one worker lost");
+    let victim = &lost[0]["worker"];
+    let rerun = of_kind(&log_events, "task_start")
+        .into_iter()
+        .filter(|t| t["attempt"].as_u64() > Some(0))
+        .count();
+    assert!(rerun > 0, "no task ran again after the loss");
+
+    let report = tmp.path().join("report.html");
+    let out = run_weir(&["history", &log_arg, "--html", &path_str(&report)]);
+    out.assert_ok();
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("id=\"weir-events\"") && html.contains("\"worker_lost\""));
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    let summary = run_weir(&["history", &log_arg]);
+    summary.assert_ok();
+    assert!(summary.stdout.contains("lost"), "{}", summary.stdout);
+
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    browser.open(&format!("file://{}", report.display()));
+    browser.wait_for("g.task-bar", 1, Duration::from_secs(20));
+    assert_eq!(browser.count("line.worker-lost"), 1);
+    assert!(
+        browser.count("g.task-bar.retry") > 0,
+        "no re-run attempt on the timeline"
+    );
+    let lost_rows = format!("tr.worker[data-worker=\"{victim}\"]");
+    assert_eq!(browser.count(&lost_rows), 1);
+    let state = browser.eval(&format!(
+        "return document.querySelector('{}').textContent;",
+        lost_rows.replace('\'', "\\'")
+    ));
+    assert!(state.as_str().unwrap().contains("lost"), "{state}");
+    assert_eq!(
+        browser.eval("return document.getElementById('job-state').textContent;"),
+        "finished"
+    );
+    browser.screenshot(&screenshot_dir().join("history-killed-worker.png"));
+    let requests = browser.requests();
+    let outside: Vec<&String> = requests
+        .iter()
+        .filter(|u| !u.starts_with("file:") && !u.starts_with("data:"))
+        .collect();
+    assert!(outside.is_empty(), "the report requested {outside:?}");
+}
+
+#[test]
+fn the_history_server_lists_and_serves_the_runs_of_a_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("logs");
+    let mut cmd = weir(&[
+        "run",
+        "wordcount",
+        "--input",
+        &path_str(&samples().join("text")),
+        "--workers",
+        "0",
+        "--threads",
+        "2",
+        "--quiet",
+        "--no-ui",
+    ]);
+    cmd.env("WEIR_EVENT_LOG_DIR", &dir);
+    run(cmd, TIMEOUT).assert_ok();
+    let logs: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(logs.len(), 1, "one log per run");
+    let id = logs[0]
+        .path()
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(id.starts_with("wordcount-"), "{id}");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Proc::spawn(weir(&[
+        "history",
+        "serve",
+        &path_str(&dir),
+        "--listen",
+        &listen,
+    ]));
+    server.wait_for_stderr("weir history: http://", Duration::from_secs(30));
+    assert!(get(&listen, "/").contains(&format!("runs/{id}/")));
+    let page = get(&listen, &format!("/runs/{id}/"));
+    assert!(page.contains("\"job_start\""));
+    let apps = get_json(&listen, "/api/v1/applications");
+    assert_eq!(apps[0]["id"], id.as_str());
+    assert_eq!(apps[0]["state"], "finished");
+    let stages = get_json(&listen, &format!("/api/v1/applications/{id}/stages"));
+    assert_eq!(stages.as_array().unwrap().len(), 2);
+    assert_eq!(request(&listen, "GET", "/runs/nope/", None).status, 404);
+    server.kill();
+}
+
+#[test]
+fn a_ui_off_loopback_asks_for_the_token_derived_from_the_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut driver = slow_wordcount(tmp.path(), &["--ui", "0.0.0.0:0", "--ui-linger", "60"], 10);
+    let (address, token) = ui_address(&mut driver);
+    let token = token.expect("a token in the printed URL");
+    assert_eq!(token.len(), 32);
+    let denied = request(&address, "GET", "/api/v1/applications", None);
+    assert_eq!(denied.status, 401);
+    let wrong = request(
+        &address,
+        "GET",
+        "/metrics?token=00000000000000000000000000000000",
+        None,
+    );
+    assert_eq!(wrong.status, 401);
+    let page = request(&address, "GET", &format!("/?token={token}"), None);
+    assert_eq!(page.status, 200);
+    assert!(page
+        .headers
+        .to_lowercase()
+        .contains("set-cookie: weir_token="));
+    get_json(&address, &format!("/api/v1/applications?token={token}"));
+    driver.kill();
+}
+
+#[test]
+fn bad_event_logs_fail_cleanly_or_render_what_they_can() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("good.jsonl");
+    run_weir(&[
+        "run",
+        "wordcount",
+        "--input",
+        &path_str(&samples().join("text")),
+        "--workers",
+        "0",
+        "--quiet",
+        "--no-ui",
+        "--event-log",
+        &path_str(&log),
+    ])
+    .assert_ok();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines = text.lines().count();
+    // Cut in the middle of the last line: a driver killed mid-write.
+    let cut = tmp.path().join("cut.jsonl");
+    std::fs::write(&cut, &text[..text.len() - 10]).unwrap();
+    let report = tmp.path().join("cut.html");
+    let out = run_weir(&["history", &path_str(&cut), "--html", &path_str(&report)]);
+    out.assert_ok();
+    assert!(
+        out.stderr.contains(&format!("{}:{lines}:", cut.display())),
+        "{}",
+        out.stderr
+    );
+    assert!(std::fs::read_to_string(&report)
+        .unwrap()
+        .contains("id=\"log-note\""));
+
+    let garbage = tmp.path().join("garbage.jsonl");
+    std::fs::write(&garbage, b"\x00\x01 not json\n{\"t\":1}\n").unwrap();
+    let err = run_weir(&["history", &path_str(&garbage)]);
+    let line = err.assert_clean_error();
+    assert!(
+        line.contains(&format!("{}:1:", garbage.display())),
+        "{line}"
+    );
+
+    let versioned = tmp.path().join("future.jsonl");
+    std::fs::write(
+        &versioned,
+        text.replacen("\"version\":1", "\"version\":2", 1),
+    )
+    .unwrap();
+    let line = run_weir(&["history", &path_str(&versioned)])
+        .assert_clean_error()
+        .to_string();
+    assert!(line.contains("version 2"), "{line}");
+    let missing = tmp.path().join("missing.jsonl");
+    let out = run_weir(&["history", &path_str(&missing), "--html", &path_str(&report)]);
+    assert!(out.assert_clean_error().contains("missing.jsonl"));
+}
