@@ -175,7 +175,7 @@ fn run_one(
         "--dataset".to_string(),
         args.properties.display().to_string(),
     ];
-    let mut opts = match RunOptions::try_parse_from(["--quiet"]) {
+    let mut opts = match RunOptions::try_parse_from(["--quiet", "--no-ui"]) {
         Ok(o) => o,
         Err(e) => {
             row.detail = Some(e.to_string());
