@@ -196,7 +196,13 @@ fn the_json_api_and_metrics_agree_with_the_event_log() {
         ok as f64
     );
     assert_eq!(sample(&metrics, "weir_job_succeeded"), 1.0);
-    // Each stage's records against the log's attempts and the run's own metrics JSON.
+    // Each stage's records against the log's attempts and the run's own metrics JSON
+    // (written after the log's last event, before the UI lingers).
+    let deadline = Instant::now() + TIMEOUT;
+    while !metrics_json.exists() {
+        assert!(Instant::now() < deadline, "no metrics JSON");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let engine_metrics = read_metrics(&metrics_json);
     for stage in stages.as_array().unwrap() {
         let id = stage["id"].as_u64().unwrap();
