@@ -233,7 +233,7 @@ pub fn run_job(
     if let Some(out) = &opts.output {
         weir_datasets::check_output_dir(out)?;
     }
-    let options = JobOptions {
+    let mut options = JobOptions {
         parallelism: opts.partitions.unwrap_or(workers * threads * 3).max(1),
         workers,
         threads,
@@ -245,6 +245,7 @@ pub fn run_job(
         format: opts.format.clone(),
         silent: opts.silent,
         checkpoint_every: opts.checkpoint_every,
+        record_events: false,
     };
     let progress: Option<Arc<dyn ProgressSink>> = if !opts.quiet && std::io::stderr().is_terminal()
     {
@@ -271,6 +272,7 @@ pub fn run_job(
         }
     };
     let watch = Watch::start(job, opts, &secret)?;
+    options.record_events = watch.recorder().is_some();
     let observers = Observers {
         progress,
         recorder: watch.recorder(),

@@ -71,7 +71,15 @@ impl Cluster {
                 let env = local.env.clone();
                 let events = local.events.clone();
                 local.env.pool.spawn(move || {
-                    let reply = crate::session::handle(&env, session, command);
+                    let to_driver = events.clone();
+                    let progress = move |reply| {
+                        let _ = to_driver.send(SchedulerEvent::Session {
+                            worker,
+                            session,
+                            reply,
+                        });
+                    };
+                    let reply = crate::session::handle(&env, session, command, &progress);
                     let _ = events.send(SchedulerEvent::Session {
                         worker,
                         session,

@@ -35,6 +35,10 @@ pub struct JobOptions {
     pub silent: bool,
     /// Sessions that can (Pregel runs) take a checkpoint every this many steps; 0 never.
     pub checkpoint_every: u64,
+    /// The driver records events (an event log or the web UI): session partitions report
+    /// their progress as they go.
+    #[serde(default)]
+    pub record_events: bool,
 }
 
 impl Default for JobOptions {
@@ -48,6 +52,7 @@ impl Default for JobOptions {
             format: "tsv".into(),
             silent: false,
             checkpoint_every: 10,
+            record_events: false,
         }
     }
 }
@@ -170,6 +175,10 @@ pub enum SessionReply {
     },
     /// The session failed here.
     Failed(TaskError),
+    /// Events of the running step, recorded by its partitions as they go (a JSON array of
+    /// [`crate::observe::Event`]; only the kinds a partition may report, see
+    /// `Outbox::record`), for the run's event log and live UI.
+    Progress { events: Vec<u8> },
 }
 
 /// Driver → worker.

@@ -337,7 +337,11 @@ async fn control_loop(
                 let env = running.env.clone();
                 let tx = running.to_driver.clone();
                 running.env.pool.spawn(move || {
-                    let reply = crate::session::handle(&env, session, command);
+                    let to_driver = tx.clone();
+                    let progress = move |reply| {
+                        let _ = to_driver.send(WorkerMessage::Session { session, reply });
+                    };
+                    let reply = crate::session::handle(&env, session, command, &progress);
                     let _ = tx.send(WorkerMessage::Session { session, reply });
                 });
             }

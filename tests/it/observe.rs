@@ -447,3 +447,137 @@ fn bad_event_logs_fail_cleanly_or_render_what_they_can() {
     let out = run_weir(&["history", &path_str(&missing), "--html", &path_str(&report)]);
     assert!(out.assert_clean_error().contains("missing.jsonl"));
 }
+
+#[test]
+fn the_pregel_and_parameter_server_views_show_supersteps_and_clocks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pregel_log, ps_log) = (tmp.path().join("pr.jsonl"), tmp.path().join("lr.jsonl"));
+    let graph = samples().join("graphalytics/test-pr-directed.properties");
+    let watched = |log: &Path| {
+        ["--workers", "2", "--quiet", "--no-ui", "--event-log"]
+            .map(str::to_string)
+            .into_iter()
+            .chain([path_str(log)])
+    };
+    let mut pagerank = vec![
+        "run".to_string(),
+        "pagerank".into(),
+        "--dataset".into(),
+        path_str(&graph),
+    ];
+    pagerank.extend(watched(&pregel_log));
+    run_weir(&pagerank).assert_ok();
+    let mushrooms = samples().join("ml/agaricus.train.libsvm");
+    let mut logreg = vec![
+        "run".to_string(),
+        "logreg".into(),
+        "--input".into(),
+        path_str(&mushrooms),
+    ];
+    logreg.extend(["--epochs", "3", "--consistency", "ssp:2"].map(str::to_string));
+    logreg.extend(watched(&ps_log));
+    run_weir(&logreg).assert_ok();
+
+    let supersteps = of_kind(&events(&pregel_log), "superstep").len();
+    assert!(supersteps > 1, "pagerank ran {supersteps} supersteps");
+    let ps_events = events(&ps_log);
+    let clocks = of_kind(&ps_events, "clock");
+    let trainers: std::collections::BTreeSet<u64> = clocks
+        .iter()
+        .map(|c| c["trainer"].as_u64().unwrap())
+        .collect();
+    assert!(trainers.len() >= 2, "clocks of {trainers:?}");
+    for t in &trainers {
+        let seen: Vec<u64> = clocks
+            .iter()
+            .filter(|c| c["trainer"] == *t)
+            .map(|c| c["clock"].as_u64().unwrap())
+            .collect();
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "trainer {t}: {seen:?}"
+        );
+    }
+    let staleness = clocks
+        .iter()
+        .map(|c| c["staleness"].as_u64().unwrap())
+        .max();
+    assert!(
+        staleness <= Some(2),
+        "SSP(2) pulls ran {staleness:?} clocks stale"
+    );
+    // Reported as the trainers go, not at a barrier: under SSP one step trains every
+    // epoch, and the clocks come before its barrier.
+    let first_clock = ps_events
+        .iter()
+        .position(|e| e["event"] == "clock")
+        .unwrap();
+    let first_step = ps_events
+        .iter()
+        .position(|e| e["event"] == "session_step")
+        .unwrap();
+    assert!(
+        first_clock < first_step,
+        "clocks arrived only at the barrier"
+    );
+
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    for (log, name) in [(&pregel_log, "pregel"), (&ps_log, "ps")] {
+        let report = tmp.path().join(format!("{name}.html"));
+        run_weir(&["history", &path_str(log), "--html", &path_str(&report)]).assert_ok();
+        browser.open(&format!("file://{}", report.display()));
+        browser.wait_for("tr.stage", 1, Duration::from_secs(20));
+        browser.screenshot(&screenshot_dir().join(format!("history-{name}.png")));
+    }
+    browser.open(&format!(
+        "file://{}",
+        tmp.path().join("pregel.html").display()
+    ));
+    browser.wait_for("tr.superstep", supersteps as u64, Duration::from_secs(20));
+    assert_eq!(browser.count("tr.superstep"), supersteps as u64);
+    browser.open(&format!("file://{}", tmp.path().join("ps.html").display()));
+    browser.wait_for("tr.trainer", trainers.len() as u64, Duration::from_secs(20));
+    assert_eq!(browser.count("tr.trainer"), trainers.len() as u64);
+    assert_eq!(
+        browser.count("#loss-chart polyline.series"),
+        trainers.len() as u64
+    );
+}
+
+#[test]
+fn a_run_whose_driver_was_killed_renders_from_what_was_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("killed.jsonl");
+    let mut driver = slow_wordcount(
+        tmp.path(),
+        &["--quiet", "--no-ui", "--event-log", &path_str(&log)],
+        300,
+    );
+    let deadline = Instant::now() + TIMEOUT;
+    while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains("\"task_end\"")) {
+        assert!(Instant::now() < deadline, "no task ended");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        driver.is_running(),
+        "the job ended before its driver was killed"
+    );
+    driver.kill();
+    let summary = run_weir(&["history", &path_str(&log)]);
+    summary.assert_ok();
+    assert!(summary.stdout.contains("incomplete"), "{}", summary.stdout);
+    let report = tmp.path().join("killed.html");
+    run_weir(&["history", &path_str(&log), "--html", &path_str(&report)]).assert_ok();
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    browser.open(&format!("file://{}", report.display()));
+    browser.wait_for("g.task-bar", 1, Duration::from_secs(20));
+    assert_eq!(
+        browser.eval("return document.getElementById('job-state').textContent;"),
+        "incomplete"
+    );
+    browser.screenshot(&screenshot_dir().join("history-driver-killed.png"));
+}

@@ -33,6 +33,7 @@ use rayon::prelude::*;
 use crate::error::TaskError;
 use crate::exchange::{ChannelId, Delivery, Pusher};
 use crate::executor::{panic_message, WorkerEnv, PLAN_WAIT};
+use crate::observe::Event;
 use crate::plan::{SessionId, SessionPartition, SessionTask};
 use crate::protocol::{ServiceRestore, SessionCommand, SessionReply, SessionRestore};
 use crate::task::{ShuffleLocations, TaskContext, WorkerId};
@@ -51,6 +52,8 @@ pub struct Outbox<'a> {
     pusher: &'a Pusher,
     session: SessionId,
     step: u64,
+    /// Where `record` sends events: `None` when the driver records none.
+    progress: Option<&'a ProgressSender>,
     route: &'a Route,
     answers: Option<&'a Receiver<Delivery>>,
     batches: u64,
@@ -58,6 +61,24 @@ pub struct Outbox<'a> {
 }
 
 impl Outbox<'_> {
+    /// Reports `events` to the driver now, for the run's event log and live UI, when it
+    /// records events (else nothing happens). A partition may report its own progress
+    /// only: parameter-server [`Event::Clock`]s; the driver evicts a worker that sends any
+    /// other kind. Call it once per batch of events (a window of clocks), not per record.
+    pub fn record(&self, events: &[Event]) {
+        if let (Some(send), false) = (self.progress, events.is_empty()) {
+            if let Ok(events) = serde_json::to_vec(events) {
+                send(SessionReply::Progress { events });
+            }
+        }
+    }
+
+    /// Whether [`record`](Self::record) reports anything (so that building events is worth
+    /// it).
+    pub fn recording(&self) -> bool {
+        self.progress.is_some()
+    }
+
     /// How many partitions the session has.
     pub fn partitions(&self) -> usize {
         self.route.placement.len()
@@ -150,8 +171,17 @@ pub struct SessionHost {
     sessions: Mutex<HashMap<SessionId, Arc<Mutex<LocalSession>>>>,
 }
 
-/// Runs one command of `session` on this worker; call on the task pool.
-pub fn handle(env: &Arc<WorkerEnv>, session: SessionId, command: SessionCommand) -> SessionReply {
+/// Sends a session's progress to the driver, ahead of the step's reply.
+pub type ProgressSender = dyn Fn(SessionReply) + Send + Sync;
+
+/// Runs one command of `session` on this worker; call on the task pool. Progress its
+/// partitions record during a step goes to `progress` as it comes.
+pub fn handle(
+    env: &Arc<WorkerEnv>,
+    session: SessionId,
+    command: SessionCommand,
+    progress: &ProgressSender,
+) -> SessionReply {
     let run = || match command {
         SessionCommand::Open {
             fingerprint,
@@ -184,7 +214,8 @@ pub fn handle(env: &Arc<WorkerEnv>, session: SessionId, command: SessionCommand)
                 let channel = local.lock().checkpoints;
                 env.mailbox.forget_tags(channel, |t| t < forget_before);
             }
-            run_step(env, session, step, &control, checkpoint)
+            let progress = env.options.record_events.then_some(progress);
+            run_step(env, session, (step, &control, checkpoint), progress)
         }
         SessionCommand::Close => close(env, session),
         SessionCommand::Abort => Ok(checkpoint::abort(env, session)),
@@ -349,9 +380,8 @@ fn local_session(
 fn run_step(
     env: &Arc<WorkerEnv>,
     session: SessionId,
-    step: u64,
-    control: &[u8],
-    take_checkpoint: bool,
+    (step, control, take_checkpoint): (u64, &[u8], bool),
+    progress: Option<&ProgressSender>,
 ) -> Result<SessionReply, TaskError> {
     let local = local_session(env, session)?;
     let mut local = local.lock();
@@ -400,6 +430,7 @@ fn run_step(
             pusher: &env.pusher,
             session,
             step,
+            progress,
             route,
             answers: answers.get(&p),
             batches: 0,
@@ -536,6 +567,8 @@ fn close(env: &Arc<WorkerEnv>, session: SessionId) -> Result<SessionReply, TaskE
 }
 
 pub mod checkpoint;
+#[cfg(test)]
+mod progress_tests;
 pub mod service;
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@ use crate::protocol::JobOptions;
 use crate::worker::{run_worker, JobFn, JobResolver, WorkerConfig};
 
 /// A persisted node of `n` partitions, filled by [`Fill`].
-struct Numbers(usize);
+pub(super) struct Numbers(pub(super) usize);
 impl PlanNode for Numbers {
     fn name(&self) -> &str {
         "numbers"
@@ -30,7 +30,7 @@ impl PlanNode for Numbers {
 }
 
 /// Caches `[10 p]` as partition `p`.
-struct Fill(NodeId);
+pub(super) struct Fill(pub(super) NodeId);
 impl ResultTask for Fill {
     fn run(&self, p: usize, tc: &TaskContext) -> Result<Vec<u8>, TaskError> {
         tc.store_cached(self.0, p, Arc::new(vec![10 * p as u64]));

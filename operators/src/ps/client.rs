@@ -93,6 +93,17 @@ impl<'o, 'a> PsClient<'o, 'a> {
         }
     }
 
+    /// Reports the trainer's progress to the driver's event log and live UI now (see
+    /// `Outbox::record`).
+    pub fn record(&self, events: &[weir_engine::observe::Event]) {
+        self.outbox.record(events);
+    }
+
+    /// Whether [`record`](Self::record) reports anything.
+    pub fn recording(&self) -> bool {
+        self.outbox.recording()
+    }
+
     fn check_keys(&self, keys: &[u64]) -> Result<(), TaskError> {
         if keys.windows(2).any(|w| w[0] >= w[1]) {
             return Err(TaskError::failed(

@@ -21,7 +21,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use weir_engine::observe::Event;
 use weir_engine::scheduler::{SessionOutcome, SessionRun};
-use weir_engine::{Error, JobContext, Result};
+use weir_engine::{Error, Result};
 
 use crate::dataset::Dataset;
 use crate::ps::client::Traffic;
@@ -168,7 +168,6 @@ pub fn train<L: Learner>(
         step_began: 0.0,
         started_unix: unix_seconds(),
         on_epoch: &mut on_epoch,
-        ctx: ctx.clone(),
     };
     let mut run = SessionRun::default();
     let mut first = barrier.control(0, 0);
@@ -281,8 +280,6 @@ struct Barrier<'f, F: FnMut(&EpochStats)> {
     /// `started` in Unix seconds, for the trainers' curve points.
     started_unix: f64,
     on_epoch: &'f mut F,
-    /// The job's context, for the run's event log.
-    ctx: JobContext,
 }
 
 impl<F: FnMut(&EpochStats)> Barrier<'_, F> {
@@ -352,14 +349,6 @@ impl<F: FnMut(&EpochStats)> Barrier<'_, F> {
                 seconds: c.seconds - started,
                 ..*c
             }));
-            for c in &r.curve {
-                self.ctx.record(|| Event::Clock {
-                    trainer: c.trainer,
-                    clock: c.clock,
-                    loss: c.loss / c.examples.max(1) as f64,
-                    staleness: c.staleness,
-                });
-            }
         }
         // The minibatches of step `step` ran after its evaluation: their loss belongs
         // with the next one.

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use weir_engine::observe::Event;
 use weir_engine::plan::{NodeId, SessionPartition, SessionTask};
 use weir_engine::session::service::SessionService;
 use weir_engine::session::Outbox;
@@ -267,9 +268,9 @@ impl<L: Learner> Trainer<L> {
                 )?;
                 window.add(loss, examples, staleness);
                 if (clock + 1).checked_rem(span) == Some(0) || batch + 1 == clocks {
-                    report
-                        .curve
-                        .push(window.close(self.partition as u32, clock + 1));
+                    let point = window.close(self.partition as u32, clock + 1);
+                    report_progress(client, &point);
+                    report.curve.push(point);
                 }
             }
         }
@@ -321,6 +322,21 @@ impl<L: Learner> Trainer<L> {
         report.minibatch_examples += rows.len() as u64;
         client.push(keys, grads, clock)?;
         Ok((loss, rows.len() as u64, clock.saturating_sub(seen)))
+    }
+}
+
+/// Sends a point of the loss curve to the driver as it is made, for the live UI's
+/// parameter-server view (a point whose loss is not finite is left out: it has none to
+/// show).
+fn report_progress(client: &PsClient<'_, '_>, point: &CurvePoint) {
+    let loss = point.loss / point.examples.max(1) as f64;
+    if client.recording() && loss.is_finite() {
+        client.record(&[Event::Clock {
+            trainer: point.trainer,
+            clock: point.clock,
+            loss,
+            staleness: point.staleness,
+        }]);
     }
 }
 
