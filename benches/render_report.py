@@ -365,6 +365,15 @@ def main():
             "Printed by `benches/ps.sh` (run by `benches/report.sh`), medians of REPEAT runs.",
         )
     page += ps_loopback_section()
+    if os.path.exists(os.path.join(OUT, "event-log.txt")):
+        page += text_section(
+            "event-log",
+            "Watching a run: the event log and the live web UI on wordcount 200 MB",
+            "Printed by `benches/event_log_overhead.py` (run by `benches/report.sh` with 7 x "
+            "REPEAT rounds): 2 worker processes, whole processes, with nothing recorded, "
+            "with the event log, and with the log and the live UI, taking turns in a rotating "
+            "order.",
+        )
     print("\n".join(page))
 
 

@@ -144,6 +144,11 @@ if wanted ps; then
     echo "== parameter server: sparse traffic, Fashion-MNIST, Spark" >&2
     WEIR_BENCH_DIR=$DATA REPEAT=$REPEAT bash benches/ps.sh | tee "$OUT/ps.txt"
 fi
+if wanted event-log; then
+    echo "== the event log's and the web UI's cost on wordcount 200 MB" >&2
+    WEIR_BENCH_DIR=$DATA python3 benches/event_log_overhead.py --rounds $((REPEAT * 7)) |
+        tee "$OUT/event-log.txt"
+fi
 
 if [ -z "$UNTIL" ] && wanted shuffle; then
     echo "== criterion: shuffle over loopback against a raw TCP copy" >&2

@@ -42,11 +42,15 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         connect_timeout: u64,
     },
-    /// Runs wordcount and pagerank on bundled data with a local cluster of 2 workers.
+    /// Runs wordcount, pagerank and logistic regression on bundled data with a local
+    /// cluster of 2 workers.
     Demo {
         /// Worker processes.
         #[arg(long, default_value_t = 2)]
         workers: usize,
+        /// Keep each run's event log in this directory and write its HTML report there.
+        #[arg(long)]
+        history: Option<PathBuf>,
     },
     /// Benchmarks: `weir bench speedup JOB [JOB ARGS] --workers 1,2,4 …` (see `weir bench speedup --help`).
     #[cfg(feature = "bench")]
@@ -152,7 +156,9 @@ pub(crate) fn main_with(registry: Registry) -> ExitCode {
             secret_file,
             connect_timeout,
         } => crate::run::worker_command(&registry, &join, &secret_file, connect_timeout),
-        Command::Demo { workers } => crate::demo::demo(&registry, workers),
+        Command::Demo { workers, history } => {
+            crate::demo::demo(&registry, workers, history.as_deref())
+        }
         #[cfg(feature = "bench")]
         Command::Bench { command } => weir_bench::bench_command(
             &weir_bench::Host {

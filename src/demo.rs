@@ -2,16 +2,21 @@
 //! samples (wordcount, pagerank, logistic regression on the parameter server) and prints
 //! what it found and how long it took; pagerank is checked against the Graphalytics
 //! expected output shipped with the sample, the classifier against its held-out rows.
+//! With `--history DIR` each run's event log is kept and rendered as an HTML report in
+//! `DIR` (task timeline, workers, supersteps, clocks), as `weir history --html` would.
 
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use weir_datasets::samples_dir;
+use weir_engine::observe::read_log;
+use weir_engine::ui::history_html;
 
 use crate::run::{run_job, RunOptions};
 use crate::Registry;
 
-pub fn demo(registry: &Registry, workers: usize) -> anyhow::Result<()> {
+pub fn demo(registry: &Registry, workers: usize, history: Option<&Path>) -> anyhow::Result<()> {
     let samples = samples_dir();
     let text = samples.join("text");
     let graph = samples.join("graphalytics/test-pr-directed.properties");
@@ -37,7 +42,7 @@ pub fn demo(registry: &Registry, workers: usize) -> anyhow::Result<()> {
         join_timeout: 60,
         heartbeat_timeout: 5,
         checkpoint_every: 10,
-        event_log: None,
+        event_log: history.map(|dir| dir.join(format!("{name}.jsonl"))),
         ui: None,
         no_ui: true,
         ui_linger: 0,
@@ -96,6 +101,19 @@ pub fn demo(registry: &Registry, workers: usize) -> anyhow::Result<()> {
     );
     let accuracy = classify(registry, &samples, &opts("logreg"))?;
     println!("demo finished in {:.2}s", started.elapsed().as_secs_f64());
+    if let Some(dir) = history {
+        for name in ["wordcount", "pagerank", "logreg"] {
+            let log = dir.join(format!("{name}.jsonl"));
+            let read = read_log(&log)?;
+            let html = dir.join(format!("{name}.html"));
+            std::fs::write(&html, history_html(&read.events, read.stopped.as_deref()))
+                .with_context(|| html.display().to_string())?;
+        }
+        println!(
+            "each run's report (task timeline, workers, supersteps, clocks): {}/{{wordcount,pagerank,logreg}}.html",
+            dir.display()
+        );
+    }
     if worst > 1e-4 {
         bail!("pagerank does not match the expected output");
     }

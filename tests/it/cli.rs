@@ -78,8 +78,18 @@ fn run_help_shows_job_and_run_options() {
 
 #[test]
 fn demo_runs_and_matches() {
-    let out = run_weir(&["demo"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let history = tmp.path().join("history");
+    let out = run_weir(&["demo", "--history", &path_str(&history)]);
     out.assert_ok();
+    for job in ["wordcount", "pagerank", "logreg"] {
+        let html = std::fs::read_to_string(history.join(format!("{job}.html")))
+            .unwrap_or_else(|e| panic!("{job}.html: {e}"));
+        assert!(
+            html.contains(&format!("\"job\":\"{job}\"")),
+            "{job}.html has its run"
+        );
+    }
     assert!(
         out.stdout.contains("matches"),
         "demo output:\n{}",
