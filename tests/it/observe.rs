@@ -498,6 +498,16 @@ fn the_pregel_and_parameter_server_views_show_supersteps_and_clocks() {
             "trainer {t}: {seen:?}"
         );
     }
+    let joined: Vec<&Value> = of_kind(&ps_events, "worker_joined")
+        .into_iter()
+        .map(|w| &w["worker"])
+        .collect();
+    for c in &clocks {
+        assert!(
+            joined.contains(&&c["worker"]),
+            "a clock from no worker: {c}"
+        );
+    }
     let staleness = clocks
         .iter()
         .map(|c| c["staleness"].as_u64().unwrap())
@@ -540,6 +550,12 @@ fn the_pregel_and_parameter_server_views_show_supersteps_and_clocks() {
     browser.open(&format!("file://{}", tmp.path().join("ps.html").display()));
     browser.wait_for("tr.trainer", trainers.len() as u64, Duration::from_secs(20));
     assert_eq!(browser.count("tr.trainer"), trainers.len() as u64);
+    let rows = browser.eval(
+        "return Array.from(document.querySelectorAll('tr.trainer')).map(r => r.textContent);",
+    );
+    for row in rows.as_array().unwrap() {
+        assert!(row.as_str().unwrap().contains('w'), "no worker in {row}");
+    }
     assert_eq!(
         browser.count("#loss-chart polyline.series"),
         trainers.len() as u64

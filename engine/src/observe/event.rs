@@ -178,6 +178,10 @@ pub enum Event {
     /// they were guaranteed).
     Clock {
         trainer: u32,
+        /// The worker the trainer runs on, as the driver knows it (it fills this in for
+        /// the reports it receives).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        worker: Option<u32>,
         clock: u64,
         loss: f64,
         staleness: u64,

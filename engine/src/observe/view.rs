@@ -97,6 +97,8 @@ pub struct SuperstepView {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct ClockView {
     pub t: f64,
+    /// The worker the trainer ran on.
+    pub worker: Option<u32>,
     pub clock: u64,
     pub loss: f64,
     pub staleness: u64,
@@ -292,11 +294,13 @@ impl RunView {
             }),
             Event::Clock {
                 trainer,
+                worker,
                 clock,
                 loss,
                 staleness,
             } => self.clocks.entry(*trainer).or_default().push(ClockView {
                 t,
+                worker: *worker,
                 clock: *clock,
                 loss: *loss,
                 staleness: *staleness,

@@ -30,6 +30,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 mod events;
 mod placement;
+mod progress;
 mod release;
 mod service_recovery;
 mod sessions;

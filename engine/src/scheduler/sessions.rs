@@ -573,31 +573,6 @@ impl Scheduler {
         Ok(Replies::All(got.into_iter().collect()))
     }
 
-    /// Records the events a worker's partitions reported during a step of `session`; a
-    /// report that does not parse, or holds a kind a partition may not report, evicts the
-    /// worker.
-    fn session_progress(
-        &mut self,
-        worker: WorkerId,
-        session: SessionId,
-        events: &[u8],
-    ) -> Result<()> {
-        let parsed: std::result::Result<Vec<Event>, _> = serde_json::from_slice(events);
-        let why = match parsed {
-            Ok(events) => match events.iter().find(|e| !matches!(e, Event::Clock { .. })) {
-                None => {
-                    for e in events {
-                        self.record(e);
-                    }
-                    return Ok(());
-                }
-                Some(other) => format!("reported a {} event for session {session}", kind_of(other)),
-            },
-            Err(e) => format!("sent a malformed progress report for session {session}: {e}"),
-        };
-        self.evict_worker(worker, why)
-    }
-
     /// Each partition's bytes from the workers' replies; a worker naming a partition it
     /// does not hold is evicted.
     fn by_partition(
@@ -636,12 +611,4 @@ impl Scheduler {
             })
             .collect()
     }
-}
-
-/// The kind of an event as the log names it.
-fn kind_of(event: &Event) -> String {
-    serde_json::to_value(event)
-        .ok()
-        .and_then(|v| v.get("event").and_then(|k| k.as_str()).map(str::to_string))
-        .unwrap_or_else(|| "unknown".into())
 }

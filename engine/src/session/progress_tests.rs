@@ -53,6 +53,7 @@ const PARTITIONS: usize = 4;
 fn clock(step: u64, partition: usize) -> Event {
     Event::Clock {
         trainer: partition as u32,
+        worker: None,
         clock: step,
         loss: 0.5,
         staleness: 0,
@@ -105,7 +106,15 @@ fn progress_reaches_the_event_log_during_the_steps() {
     let mut clocks: Vec<(u32, u64)> = events
         .iter()
         .filter_map(|e| match e {
-            Event::Clock { trainer, clock, .. } => Some((*trainer, *clock)),
+            Event::Clock {
+                trainer,
+                clock,
+                worker,
+                ..
+            } => {
+                assert_eq!(*worker, Some(0), "the driver names the reporting worker");
+                Some((*trainer, *clock))
+            }
             _ => None,
         })
         .collect();

@@ -2,7 +2,7 @@
 //! history server over a directory of event logs, and the self-contained HTML report of a
 //! finished run ([`history_html`]).
 //!
-//! The page, its script and its style are files of this directory (`assets/`), embedded in
+//! The page, its scripts and its style are files of this directory (`assets/`), embedded in
 //! the binary: the UI needs no network access and no build step. The page folds the run's
 //! events itself, from the server's event stream while the job runs or from the events
 //! embedded in a history report, so a live run and its report show the same views.
@@ -21,13 +21,23 @@ use crate::observe::Stamped;
 
 /// The page.
 pub const INDEX_HTML: &str = include_str!("assets/index.html");
-/// Its script: folds events into views and draws them.
-pub const APP_JS: &str = include_str!("assets/app.js");
+/// Its scripts, in the order the page loads them: the fold of events into the run's
+/// state, the SVG helpers and charts, the task timeline, the views and the start.
+pub const SCRIPTS: [(&str, &str); 4] = [
+    ("fold.js", include_str!("assets/fold.js")),
+    ("charts.js", include_str!("assets/charts.js")),
+    ("timeline.js", include_str!("assets/timeline.js")),
+    ("app.js", include_str!("assets/app.js")),
+];
 /// Its style.
 pub const STYLE_CSS: &str = include_str!("assets/style.css");
 
 const STYLE_LINK: &str = r#"<link rel="stylesheet" href="style.css">"#;
-const SCRIPT_TAG: &str = r#"<script src="app.js"></script>"#;
+
+/// The line of the page that loads script `name`.
+fn script_tag(name: &str) -> String {
+    format!(r#"<script src="{name}"></script>"#)
+}
 
 /// One HTML file showing the run of `events`, with the script, the style and the events
 /// inlined: it opens offline, from a file.
@@ -36,13 +46,15 @@ pub fn history_html(events: &[Stamped], note: Option<&str>) -> String {
     // The events sit inside a <script> element: no "</" may end it early.
     json = json.replace("</", "<\\/");
     let style = format!("<style>\n{STYLE_CSS}\n</style>");
-    let script = format!(
-        "<script>\n{}\n</script>",
-        APP_JS.replace("</script", "<\\/script")
-    );
-    let mut page = INDEX_HTML
-        .replacen(STYLE_LINK, &style, 1)
-        .replacen(SCRIPT_TAG, &script, 1);
+    let mut page = INDEX_HTML.replacen(STYLE_LINK, &style, 1);
+    for (name, code) in SCRIPTS {
+        let code = code.replace("</script", "<\\/script");
+        page = page.replacen(
+            &script_tag(name),
+            &format!("<script>\n{code}\n</script>"),
+            1,
+        );
+    }
     let mut tail = format!(r#"<script id="weir-events" type="application/json">{json}</script>"#);
     if let Some(note) = note {
         let note = note
@@ -82,7 +94,9 @@ mod tests {
     #[test]
     fn the_assets_have_the_lines_the_report_inlines() {
         assert!(INDEX_HTML.contains(STYLE_LINK));
-        assert!(INDEX_HTML.contains(SCRIPT_TAG));
+        for (name, _) in SCRIPTS {
+            assert!(INDEX_HTML.contains(&script_tag(name)), "{name}");
+        }
         assert!(INDEX_HTML.contains("</body>"));
     }
 
@@ -96,7 +110,7 @@ mod tests {
             },
         }];
         let html = history_html(&events, Some("stopped at <line 3>"));
-        assert!(!html.contains(STYLE_LINK) && !html.contains(SCRIPT_TAG));
+        assert!(!html.contains(STYLE_LINK) && !html.contains("<script src="));
         assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
         assert!(!html.contains("</script><script>alert"));
         assert!(html.contains("stopped at &lt;line 3&gt;"));

@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! /                                   the page (live) or the list of runs (history)
-//! /app.js, /style.css                 the page's script and style
+//! /fold.js, /charts.js, /timeline.js, /app.js, /style.css   the page's scripts and style
 //! /runs/APP/                          a run's report (history)
 //! /api/v1/stream                      the live run's events, as server-sent events
 //! /api/v1/applications                the runs: id, name, state, start, seconds
@@ -41,7 +41,7 @@ use axum::Router;
 use futures::Stream;
 use serde::Serialize;
 
-use super::{history_html, token_matches, APP_JS, INDEX_HTML, STYLE_CSS};
+use super::{history_html, token_matches, INDEX_HTML, SCRIPTS, STYLE_CSS};
 use crate::error::{Error, Result};
 use crate::observe::{read_log, LiveRun, RunView};
 
@@ -163,12 +163,12 @@ fn router(state: AppState) -> Router {
         .route("/applications/{app}/clocks", get(clocks))
         .route("/applications/{app}/marks", get(marks))
         .route("/stream", get(stream));
-    Router::new()
-        .route("/", get(index))
-        .route(
-            "/app.js",
-            get(|| async { asset("text/javascript", APP_JS) }),
-        )
+    let mut pages = Router::new().route("/", get(index));
+    for (name, code) in SCRIPTS {
+        let script = move || async move { asset("text/javascript", code) };
+        pages = pages.route(&format!("/{name}"), get(script));
+    }
+    pages
         .route("/style.css", get(|| async { asset("text/css", STYLE_CSS) }))
         .route("/runs/{app}/", get(report))
         .route("/metrics", get(metrics))

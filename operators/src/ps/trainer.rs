@@ -333,6 +333,7 @@ fn report_progress(client: &PsClient<'_, '_>, point: &CurvePoint) {
     if client.recording() && loss.is_finite() {
         client.record(&[Event::Clock {
             trainer: point.trainer,
+            worker: None,
             clock: point.clock,
             loss,
             staleness: point.staleness,
