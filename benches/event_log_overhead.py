@@ -1,6 +1,6 @@
 """The cost of watching a run: wordcount on 200 MB of generated text, 2 worker processes,
-whole processes timed side by side, the three modes taking turns each round (in an order
-that rotates from round to round):
+whole processes timed side by side, the three modes taking turns each round (the rounds
+going through all six orders of the modes):
 
     off   --no-ui                              (nothing recorded)
     log   --no-ui --event-log FILE             (the event log written)
@@ -13,6 +13,7 @@ The text is `weir datasets gen text` (seed 1) in WEIR_BENCH_DIR (default /tmp/we
 Prints every run, the medians and each mode's ratio to `off`.
 """
 import argparse
+import itertools
 import os
 import statistics
 import subprocess
@@ -55,10 +56,11 @@ def main():
         }
         times = {m: [] for m in modes}
         timed(base + modes["off"])  # warm-up: page cache, binary
-        names = list(modes)
+        # The rounds go through every order of the three modes in turn, so each mode runs
+        # first, second and third, and after each other mode, equally often.
+        orders = list(itertools.permutations(modes))
         for r in range(args.rounds):
-            # The order rotates each round, so no mode always follows the same one.
-            for mode in names[r % 3:] + names[:r % 3]:
+            for mode in orders[r % len(orders)]:
                 seconds = timed(base + modes[mode])
                 times[mode].append(seconds)
                 print(f"round {r + 1} {mode:<4} {seconds:.3f} s", flush=True)

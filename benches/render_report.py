@@ -371,8 +371,8 @@ def main():
             "Watching a run: the event log and the live web UI on wordcount 200 MB",
             "Printed by `benches/event_log_overhead.py` (run by `benches/report.sh` with 7 x "
             "REPEAT rounds): 2 worker processes, whole processes, with nothing recorded, "
-            "with the event log, and with the log and the live UI, taking turns in a rotating "
-            "order.",
+            "with the event log, and with the log and the live UI, taking turns in all six "
+            "orders.",
         )
     print("\n".join(page))
 
