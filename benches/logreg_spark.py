@@ -21,7 +21,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 WEIR = os.path.join(ROOT, "target", "release", "weir")
-WEIR_ARGS = ["--epochs", "3", "--batch", "8192", "--optimizer", "adagrad", "--learning-rate", "0.1"]
+WEIR_ARGS = ["--epochs", "3", "--batch", "8192", "--optimizer", "adagrad", "--learning-rate", "0.3",
+             "--average", "1"]
 
 
 def data(work):

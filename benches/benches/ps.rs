@@ -7,11 +7,13 @@
 //!   shard on worker B, as `PsClient::push` does: encoded with the parameter server's wire
 //!   format (`encode_push`: keys as varint deltas, values as raw `f32`) and sent through
 //!   the engine's push exchange (`Pusher` → an authenticated link → B's data server →
-//!   B's `Mailbox` subscription). The shard thread decodes each push, applies it (SGD) to
-//!   its values and acknowledges it; a round ends when every push is acknowledged.
-//! * `weir_pull`: the trainer sends `BATCHES` pulls of `KEYS` keys; the shard decodes each,
-//!   gathers the values and answers through its own pusher; the trainer decodes every
-//!   answer. The round's bytes are the pulls' and the answers'.
+//!   B's `Mailbox` subscription). The shard thread decodes each push, a `ServerShard`
+//!   (SGD, asynchronous) applies it, and the thread acknowledges it; a round ends when
+//!   every push is acknowledged.
+//! * `weir_pull`: the trainer sends `BATCHES` pulls of `KEYS` keys; the shard thread
+//!   decodes each, the `ServerShard` gathers the answer and the thread sends it back
+//!   through its own pusher; the trainer decodes every answer into its values. The
+//!   round's bytes are the pulls' and the answers'.
 //!
 //! And `ps_restore/shard_10M`: a shard of 10M parameters under AdaGrad (values and
 //! optimiser state, 80 MB) restored on a new worker the way recovery does it: its
@@ -32,7 +34,7 @@ use weir_engine::exchange::{Delivery, Mailbox, Network, Pusher};
 use weir_engine::shuffle::fetch::serve_blocks;
 use weir_engine::shuffle::ShuffleStore;
 use weir_operators::ps::wire::{encode_pull, encode_push, Answer, Request};
-use weir_operators::ps::{AdaGrad, Consistency, KeyLayout, ServerShard, ShardSpec};
+use weir_operators::ps::{AdaGrad, Consistency, KeyLayout, ServerShard, Sgd, ShardSpec};
 
 use common::RawCopy;
 
@@ -143,7 +145,7 @@ impl PsPair {
         }
     }
 
-    fn send(&self, payload: &[u8]) {
+    fn send(&self, payload: Vec<u8>) {
         let (shard, address) = &self.shard_at;
         self.trainer
             .pusher
@@ -154,8 +156,7 @@ impl PsPair {
     /// Pushes a round's gradients and waits for every acknowledgement.
     fn push_round(&self) {
         for clock in 0..BATCHES as u64 {
-            let bytes = encode_push(0, clock, &self.keys, &self.gradients);
-            self.send(&bytes);
+            self.send(encode_push(0, clock, &self.keys, &self.gradients));
         }
         for _ in 0..BATCHES {
             self.answers.recv().expect("an acknowledgement");
@@ -163,11 +164,11 @@ impl PsPair {
     }
 
     /// Hands `snapshot` to the shard's worker and restores the shard from it there.
-    fn restore(&self, spec: &ShardSpec, snapshot: &[u8]) -> ServerShard {
+    fn restore(&self, spec: &ShardSpec, snapshot: &bytes::Bytes) -> ServerShard {
         let (shard, address) = &self.shard_at;
         self.trainer
             .pusher
-            .send(*shard, address, SNAPSHOTS, 10, SHARD, snapshot)
+            .send(*shard, address, SNAPSHOTS, 10, SHARD, snapshot.clone())
             .expect("snapshot sent");
         let arrived = self.snapshots.recv().expect("the snapshot arrived");
         ServerShard::restore(spec, 0, &arrived.payload).expect("a valid snapshot")
@@ -176,40 +177,40 @@ impl PsPair {
     /// Pulls a round's batches and decodes every answer.
     fn pull_round(&self) {
         for request in 0..BATCHES as u64 {
-            let bytes = encode_pull(0, request, 0, false, &self.keys);
-            self.send(&bytes);
+            self.send(encode_pull(0, request, 0, false, &self.keys));
         }
         let mut sum = 0.0f32;
+        let mut values = vec![0.0f32; KEYS];
         for _ in 0..BATCHES {
             let answer = self.answers.recv().expect("an answer");
-            let answer = Answer::decode(&answer.payload, KEYS).expect("a valid answer");
-            sum += answer.values[KEYS - 1];
+            Answer::decode_into(&answer.payload, &mut values).expect("a valid answer");
+            sum += values[KEYS - 1];
         }
         std::hint::black_box(sum);
     }
 }
 
-/// The shard: applies pushes (acknowledging each), answers pulls, over the keys `2k`.
+/// The shard: a `ServerShard` of the keys `0..2 * KEYS` under SGD, asynchronous, that
+/// applies pushes (acknowledging each) and answers pulls.
 fn serve_shard(me: Worker, requests: crossbeam_channel::Receiver<Delivery>, back: (u32, String)) {
-    let mut values = vec![0.0f32; KEYS];
+    let spec = ShardSpec {
+        layout: KeyLayout::new(2 * KEYS as u64, 1, 1),
+        trainers: 1,
+        rule: Arc::new(Sgd { rate: 0.1 }),
+        consistency: Consistency::Asp,
+        checkpoint_every: 0,
+        average_from: None,
+    };
+    let mut shard = ServerShard::new(&spec, 0, &|_, v: &mut [f32]| v[0] = 0.0);
     for delivery in requests {
         let reply = match Request::decode(&delivery.payload, 1).expect("a valid request") {
             Request::Push(push) => {
-                for (k, g) in push.keys.iter().zip(&push.values) {
-                    values[(*k / 2) as usize] -= 0.1 * g;
-                }
+                shard.take_push(push);
                 Vec::new()
             }
-            Request::Pull(pull) => {
-                let gathered: Vec<f32> = pull
-                    .keys
-                    .iter()
-                    .map(|k| values[(*k / 2) as usize])
-                    .collect();
-                Answer::encode(pull.request, 0, &gathered)
-            }
+            Request::Pull(pull) => shard.answer_bytes(&pull),
         };
-        let sent = me.pusher.send(back.0, &back.1, CHANNEL, 0, TRAINER, &reply);
+        let sent = me.pusher.send(back.0, &back.1, CHANNEL, 0, TRAINER, reply);
         if sent.is_err() {
             return;
         }
@@ -250,9 +251,10 @@ fn ps_restore(c: &mut Criterion) {
         }),
         consistency: Consistency::Bsp,
         checkpoint_every: 10,
+        average_from: None,
     };
     let shard = ServerShard::new(&spec, 0, &|key, v: &mut [f32]| v[0] = key as f32 * 1e-7);
-    let snapshot = shard.snapshot();
+    let snapshot = bytes::Bytes::from(shard.snapshot());
     drop(shard);
     let mut group = c.benchmark_group("ps_restore");
     group

@@ -100,6 +100,7 @@ impl Job for KMeans {
             }),
             straggler: None,
             checkpoint_every: None,
+            average_from: None,
             tolerance: Some(self.tolerance),
         };
         let width = dim as usize + 1;

@@ -38,6 +38,11 @@ pub struct TrainArgs {
     /// factor F; `rotate:F:K` slows one trainer at a time by F, each for K clocks in turn.
     #[arg(long, value_parser = parse_straggler)]
     pub straggler: Option<Straggler>,
+    /// Averaged SGD: evaluate and write the model's mean over the updates from epoch E on
+    /// (0: all of them) instead of its last values, which a constant step leaves
+    /// jittering around the optimum.
+    #[arg(long, value_name = "E")]
+    pub average: Option<u64>,
 }
 
 fn parse_straggler(text: &str) -> std::result::Result<Straggler, String> {
@@ -86,6 +91,7 @@ impl TrainArgs {
             rule,
             straggler: self.straggler,
             checkpoint_every: None,
+            average_from: self.average,
             tolerance: None,
         })
     }

@@ -6,9 +6,10 @@
 //! [`Pusher::send`] a batch for `(channel, tag, target)` and the batch goes to the peer
 //! that holds the target, over one authenticated connection per peer (the same handshake
 //! and frames as the shuffle's, [`FrameKind::Message`]). A batch for a target on the
-//! sender's own worker goes straight into its [`Mailbox`]. Each peer link has a bounded
-//! queue, so a sender that outruns the network waits (backpressure) instead of buffering
-//! without end. The driver never relays data; it only runs the barriers.
+//! sender's own worker goes straight into its [`Mailbox`]. The sending thread writes the
+//! frame to the peer's connection itself (no hand-off to an I/O thread on the way out),
+//! so a sender that outruns the network waits on the socket (backpressure) instead of
+//! buffering without end. The driver never relays data; it only runs the barriers.
 //!
 //! A tag (a superstep, a clock) ends for a sender when it calls [`Pusher::flush`]: a flush
 //! marker goes to every peer after that sender's batches, on the same connection, so it
@@ -34,17 +35,19 @@
 //! frame that does not parse closes its connection with a logged error.
 
 use std::collections::{BTreeSet, HashMap};
+use std::io::{IoSlice, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use futures::SinkExt;
 use parking_lot::{Condvar, Mutex};
 use tokio::net::TcpStream;
 
 use crate::auth::{join_driver, Secret};
 use crate::error::TaskError;
-use crate::frame::{framed, Frame, FrameKind};
+use crate::frame::{
+    frame_header, framed, FrameKind, DEFAULT_MAX_FRAME_BYTES, HEADER_BYTES as FRAME_HEADER_BYTES,
+};
 use crate::protocol::binary_version;
 use crate::task::WorkerId;
 
@@ -54,11 +57,6 @@ pub type ChannelId = u64;
 /// Bytes of the header at the front of every `Message` frame body.
 pub const HEADER_BYTES: usize = 25;
 
-/// Frames queued per peer link before a sender waits.
-pub const LINK_QUEUE_FRAMES: usize = 64;
-
-/// The largest write buffer a link keeps between flushes.
-const KEPT_WRITE_BUFFER: usize = 4 << 20;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -85,14 +83,21 @@ pub struct BatchHeader {
 }
 
 impl BatchHeader {
+    /// The header's bytes, at the front of a frame body.
+    pub fn to_bytes(&self) -> [u8; HEADER_BYTES] {
+        let mut b = [0u8; HEADER_BYTES];
+        b[0..8].copy_from_slice(&self.channel.to_le_bytes());
+        b[8..16].copy_from_slice(&self.tag.to_le_bytes());
+        b[16..20].copy_from_slice(&self.from.to_le_bytes());
+        b[20..24].copy_from_slice(&self.to.to_le_bytes());
+        b[24] = self.kind as u8;
+        b
+    }
+
     /// The frame body: this header, then `payload`.
     pub fn encode(&self, payload: &[u8]) -> Bytes {
         let mut b = BytesMut::with_capacity(HEADER_BYTES + payload.len());
-        b.put_u64_le(self.channel);
-        b.put_u64_le(self.tag);
-        b.put_u32_le(self.from);
-        b.put_u32_le(self.to);
-        b.put_u8(self.kind as u8);
+        b.put_slice(&self.to_bytes());
         b.extend_from_slice(payload);
         b.freeze()
     }
@@ -345,7 +350,73 @@ fn drop_older_tags(
     }
 }
 
-type Link = tokio::sync::mpsc::Sender<Frame>;
+/// A connection to a peer, written by the sending threads themselves, a whole frame at a
+/// time under its lock: no hand-off to another thread on the way out.
+type Link = Arc<Mutex<std::net::TcpStream>>;
+
+/// A `Message` frame on its way to a peer: the frame's header and the batch's, made (the
+/// checksum too) on the sending thread, and the batch, written from where it lies.
+pub struct OutgoingFrame {
+    head: [u8; FRAME_HEADER_BYTES + HEADER_BYTES],
+    payload: Bytes,
+}
+
+impl OutgoingFrame {
+    /// The frame of `payload` under `header`; refused when it exceeds the frame limit.
+    pub fn new(header: BatchHeader, payload: Bytes) -> Result<OutgoingFrame, String> {
+        let batch_head = header.to_bytes();
+        let body = HEADER_BYTES + payload.len();
+        let len = u32::try_from(body)
+            .ok()
+            .filter(|_| body <= DEFAULT_MAX_FRAME_BYTES)
+            .ok_or_else(|| {
+                format!(
+                    "a batch of {body} bytes exceeds the frame limit of {DEFAULT_MAX_FRAME_BYTES}"
+                )
+            })?;
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&batch_head);
+        crc.update(&payload);
+        let mut head = [0u8; FRAME_HEADER_BYTES + HEADER_BYTES];
+        head[..FRAME_HEADER_BYTES].copy_from_slice(&frame_header(
+            FrameKind::Message,
+            len,
+            crc.finalize(),
+        ));
+        head[FRAME_HEADER_BYTES..].copy_from_slice(&batch_head);
+        Ok(OutgoingFrame { head, payload })
+    }
+}
+
+/// Writes `frame` whole, its header and batch in one system call where the socket takes
+/// them, the batch from its own buffer. Waits while the peer's socket buffer is full.
+fn write_frame(stream: &mut std::net::TcpStream, frame: &OutgoingFrame) -> std::io::Result<()> {
+    let mut parts: [&[u8]; 2] = [&frame.head, &frame.payload];
+    let mut first = 0;
+    while first < parts.len() {
+        let slices: Vec<IoSlice<'_>> = parts[first..].iter().map(|p| IoSlice::new(p)).collect();
+        let mut written = match stream.write_vectored(&slices) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        while written > 0 && first < parts.len() {
+            let part = parts[first];
+            if written >= part.len() {
+                written -= part.len();
+                first += 1;
+            } else {
+                parts[first] = &part[written..];
+                written = 0;
+            }
+        }
+        while first < parts.len() && parts[first].is_empty() {
+            first += 1;
+        }
+    }
+    Ok(())
+}
 
 /// How a worker reaches its peers: its I/O runtime and the cluster's secret.
 #[derive(Clone)]
@@ -376,8 +447,9 @@ impl Pusher {
     }
 
     /// Sends `payload` for `to` under `(channel, tag)` to worker `peer` at `address`.
-    /// Call from a task thread, never from the async runtime: it waits while the link's
-    /// queue is full.
+    /// The payload is not copied: a local target gets it as it is, a remote one through a
+    /// write straight from it. Call from a task thread, never from the async runtime: it
+    /// waits while the link's queue is full.
     pub fn send(
         &self,
         peer: WorkerId,
@@ -385,7 +457,7 @@ impl Pusher {
         channel: ChannelId,
         tag: u64,
         to: u32,
-        payload: &[u8],
+        payload: impl Into<Bytes>,
     ) -> Result<(), TaskError> {
         let header = BatchHeader {
             channel,
@@ -394,7 +466,7 @@ impl Pusher {
             to,
             kind: BatchKind::Batch,
         };
-        self.push(peer, address, header, payload)
+        self.push(peer, address, header, payload.into())
     }
 
     /// Ends `tag` on `channel` for this worker: a flush marker to every one of `peers`
@@ -413,7 +485,7 @@ impl Pusher {
                 to: 0,
                 kind: BatchKind::Flush,
             };
-            self.push(*peer, address, header, &[])?;
+            self.push(*peer, address, header, Bytes::new())?;
         }
         Ok(())
     }
@@ -423,15 +495,17 @@ impl Pusher {
         peer: WorkerId,
         address: &str,
         header: BatchHeader,
-        payload: &[u8],
+        payload: Bytes,
     ) -> Result<(), TaskError> {
         if peer == self.me {
-            self.local.deliver(header, Bytes::copy_from_slice(payload));
+            self.local.deliver(header, payload);
             return Ok(());
         }
         let link = self.link(peer, address)?;
-        let frame = Frame::new(FrameKind::Message, header.encode(payload));
-        link.blocking_send(frame).map_err(|_| {
+        let frame = OutgoingFrame::new(header, payload)
+            .map_err(|e| TaskError::failed(format!("pushing to worker {peer}: {e}")))?;
+        let written = write_frame(&mut link.lock(), &frame);
+        written.map_err(|_| {
             self.links.lock().remove(&peer);
             TaskError::failed(format!("the link to worker {peer} at {address} closed"))
         })
@@ -454,13 +528,14 @@ impl Pusher {
             .map_err(|e| {
                 TaskError::failed(format!("pushing to worker {peer} at {address}: {e}"))
             })?;
-        self.links.lock().insert(peer, link.clone());
-        Ok(link)
+        // Two threads may have connected at once: all use the first link kept, so that a
+        // sender's batches and its flush marker share one connection, in order.
+        Ok(self.links.lock().entry(peer).or_insert(link).clone())
     }
 }
 
-/// Connects and authenticates to a peer's data server and starts the writer that drains
-/// the link's queue into the connection, many frames per flush.
+/// Connects and authenticates to a peer's data server; returns the connection as a
+/// blocking socket for the sending threads to write.
 async fn open_link(address: String, secret: Arc<Secret>) -> Result<Link, String> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&address))
         .await
@@ -470,28 +545,16 @@ async fn open_link(address: String, secret: Arc<Secret>) -> Result<Link, String>
     join_driver(&mut conn, &secret, &binary_version(), HANDSHAKE_TIMEOUT)
         .await
         .map_err(|e| e.to_string())?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Frame>(LINK_QUEUE_FRAMES);
-    tokio::spawn(async move {
-        while let Some(frame) = rx.recv().await {
-            if conn.feed(frame).await.is_err() {
-                break;
-            }
-            while let Ok(more) = rx.try_recv() {
-                if conn.feed(more).await.is_err() {
-                    return;
-                }
-            }
-            if conn.flush().await.is_err() {
-                break;
-            }
-            // One large frame must not leave its size allocated for the link's life.
-            if conn.write_buffer().capacity() > KEPT_WRITE_BUFFER {
-                *conn.write_buffer_mut() = bytes::BytesMut::new();
-            }
-        }
-        let _ = conn.close().await;
-    });
-    Ok(tx)
+    // From here on the link only writes, and its senders write their frames themselves.
+    let parts = conn.into_parts();
+    let mut stream = parts.io.into_std().map_err(|e| e.to_string())?;
+    stream.set_nonblocking(false).map_err(|e| e.to_string())?;
+    if !parts.write_buf.is_empty() {
+        stream
+            .write_all(&parts.write_buf)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(Arc::new(Mutex::new(stream)))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use futures::SinkExt;
 
 use super::*;
+use crate::frame::Frame;
 use crate::shuffle::fetch::serve_blocks;
 use crate::shuffle::ShuffleStore;
 
@@ -166,14 +167,14 @@ fn batches_cross_over_loopback_in_order_and_flush_behind_them() {
     };
     let pusher = Pusher::new(Some(network), a.id, a.mailbox.clone());
     let peers = vec![(a.id, a.address.clone()), (b.id, b.address.clone())];
-    // Many more batches than the link queue holds: the sender waits, nothing is lost.
+    // Many batches to both peers, one local: nothing is lost, each target's in order.
     let sent: Vec<Vec<u8>> = (0..1000u32)
         .map(|i| (0..(i % 50)).map(|j| (i + j) as u8).collect())
         .collect();
     for (i, payload) in sent.iter().enumerate() {
         let (peer, address) = &peers[i % 2];
         pusher
-            .send(*peer, address, 1, 4, (i % 3) as u32, payload)
+            .send(*peer, address, 1, 4, (i % 3) as u32, payload.clone())
             .unwrap();
     }
     pusher.flush(&peers, 1, 4).unwrap();

@@ -41,10 +41,6 @@ pub const HEADER_BYTES: usize = 16;
 /// Default upper bound on a frame body (256 MiB).
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 256 << 20;
 
-/// Largest read-ahead reservation made for a body that has not fully arrived yet, so a peer
-/// announcing a large frame does not make us commit all of its memory up front.
-const MAX_BODY_RESERVE: usize = 1 << 20;
-
 /// What a frame carries; decides how its body is interpreted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -217,7 +213,11 @@ impl Decoder for FrameCodec {
         let crc = read_u32(src, 12);
         let total = HEADER_BYTES + len;
         if src.len() < total {
-            src.reserve((total - src.len()).min(MAX_BODY_RESERVE));
+            // Room for the whole frame at once, so its body is read in place rather than
+            // copied each time the buffer grows. The limit bounds it: a peer that has not
+            // proved the secret yet is held to the handshake's small one, and the pages
+            // are only touched as the bytes arrive.
+            src.reserve(total - src.len());
             return Ok(None);
         }
         if crc32fast::hash(&src[HEADER_BYTES..total]) != crc {
@@ -244,15 +244,27 @@ impl Encoder<Frame> for FrameCodec {
             }
         };
         dst.reserve(HEADER_BYTES + len);
-        dst.put_u32(MAGIC);
-        dst.put_u16(WIRE_VERSION);
-        dst.put_u8(frame.kind as u8);
-        dst.put_u8(0);
-        dst.put_u32(wire_len);
-        dst.put_u32(crc32fast::hash(&frame.body));
+        dst.put_slice(&frame_header(
+            frame.kind,
+            wire_len,
+            crc32fast::hash(&frame.body),
+        ));
         dst.extend_from_slice(&frame.body);
         Ok(())
     }
+}
+
+/// The header of a frame of `kind` whose body is `len` bytes with CRC32 `crc`: for a
+/// writer that sends the body from where it lies instead of through [`FrameCodec`].
+pub fn frame_header(kind: FrameKind, len: u32, crc: u32) -> [u8; HEADER_BYTES] {
+    let mut header = [0u8; HEADER_BYTES];
+    header[0..4].copy_from_slice(&MAGIC.to_be_bytes());
+    header[4..6].copy_from_slice(&WIRE_VERSION.to_be_bytes());
+    header[6] = kind as u8;
+    header[7] = 0;
+    header[8..12].copy_from_slice(&len.to_be_bytes());
+    header[12..16].copy_from_slice(&crc.to_be_bytes());
+    header
 }
 
 /// A TCP connection carrying Weir frames.

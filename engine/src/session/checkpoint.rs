@@ -76,7 +76,7 @@ impl Replica<'_> {
         partition: &dyn SessionPartition,
         inbox: &[Bytes],
     ) -> Result<(), TaskError> {
-        let bytes = encode(&partition.snapshot()?, inbox);
+        let bytes = Bytes::from(encode(&partition.snapshot()?, inbox));
         for worker in [self.me, self.next] {
             let address = self
                 .addresses
@@ -84,7 +84,7 @@ impl Replica<'_> {
                 .map(String::as_str)
                 .unwrap_or("");
             self.pusher
-                .send(worker, address, self.channel, self.step, p, &bytes)?;
+                .send(worker, address, self.channel, self.step, p, bytes.clone())?;
             if self.next == self.me {
                 break;
             }
@@ -185,7 +185,7 @@ pub(super) fn gather(
         }
         for snapshot in env.mailbox.peek(channel, step, p as u32) {
             env.pusher
-                .send(owner, &address(owner), channel, step, p as u32, &snapshot)?;
+                .send(owner, &address(owner), channel, step, p as u32, snapshot)?;
         }
     }
     let peers: Vec<(WorkerId, String)> = workers.iter().map(|w| (*w, address(*w))).collect();
@@ -243,7 +243,7 @@ pub(super) fn gather_services(
         let target = SERVICE_TARGET | shard as u32;
         for snapshot in env.mailbox.peek(channel, tag, target) {
             env.pusher
-                .send(owner, &address(owner), channel, tag, target, &snapshot)?;
+                .send(owner, &address(owner), channel, tag, target, snapshot)?;
         }
     }
     let peers: Vec<(WorkerId, String)> = workers.iter().map(|w| (*w, address(*w))).collect();

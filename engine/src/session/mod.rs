@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use parking_lot::Mutex;
 use rayon::prelude::*;
@@ -90,13 +91,13 @@ impl Outbox<'_> {
     }
 
     /// Pushes `payload` to partition `to`, for its next step.
-    pub fn send(&mut self, to: usize, payload: &[u8]) -> Result<(), TaskError> {
+    pub fn send(&mut self, to: usize, payload: impl Into<Bytes>) -> Result<(), TaskError> {
         if to >= self.partitions() {
             return Err(TaskError::failed(format!(
                 "partition {to} is not in the session"
             )));
         }
-        self.push(self.step, to as u32, payload)
+        self.push(self.step, to as u32, payload.into())
     }
 
     /// Pushes `payload` under `tag` to service shard `shard`.
@@ -104,9 +105,9 @@ impl Outbox<'_> {
         &mut self,
         shard: u32,
         tag: u64,
-        payload: &[u8],
+        payload: impl Into<Bytes>,
     ) -> Result<(), TaskError> {
-        self.push(tag, service::service_target(shard), payload)
+        self.push(tag, service::service_target(shard), payload.into())
     }
 
     /// The next batch pushed to this partition (a service's answer), waiting at most
@@ -126,7 +127,7 @@ impl Outbox<'_> {
         })
     }
 
-    fn push(&mut self, tag: u64, to: u32, payload: &[u8]) -> Result<(), TaskError> {
+    fn push(&mut self, tag: u64, to: u32, payload: Bytes) -> Result<(), TaskError> {
         self.batches += 1;
         self.bytes += payload.len() as u64;
         self.route

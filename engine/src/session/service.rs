@@ -69,7 +69,7 @@ impl Route {
         channel: ChannelId,
         tag: u64,
         to: u32,
-        payload: &[u8],
+        payload: Bytes,
     ) -> Result<(), TaskError> {
         let worker = if to & SERVICE_TARGET != 0 {
             let shard = to & !SERVICE_TARGET;
@@ -127,7 +127,7 @@ impl Replies<'_> {
         &mut self,
         partition: u32,
         tag: u64,
-        payload: &[u8],
+        payload: impl Into<Bytes>,
     ) -> Result<(), TaskError> {
         if partition & SERVICE_TARGET != 0 {
             return Err(TaskError::failed(format!(
@@ -135,13 +135,14 @@ impl Replies<'_> {
             )));
         }
         self.route
-            .push(self.pusher, self.channel, tag, partition, payload)
+            .push(self.pusher, self.channel, tag, partition, payload.into())
     }
 
     /// Keeps `snapshot` of this shard under `tag` (a clock) here and on the replica
     /// worker, where a later attempt of the session finds it after this worker is lost
     /// (see `SessionTask::restore_service`). Each holder keeps a shard's latest few.
-    pub fn keep_snapshot(&mut self, tag: u64, snapshot: &[u8]) -> Result<(), TaskError> {
+    pub fn keep_snapshot(&mut self, tag: u64, snapshot: impl Into<Bytes>) -> Result<(), TaskError> {
+        let snapshot: Bytes = snapshot.into();
         let SnapshotPlace {
             channel,
             me,
@@ -155,7 +156,7 @@ impl Replies<'_> {
                 channel,
                 tag,
                 target,
-                snapshot,
+                snapshot.clone(),
             )?;
             if replica == me {
                 break;

@@ -71,7 +71,7 @@ impl SessionPartition for RingPartition {
             self.value = got + u64::from(control[0]);
         }
         let next = (self.partition + 1) % outbox.partitions();
-        outbox.send(next, &self.value.to_le_bytes())?;
+        outbox.send(next, self.value.to_le_bytes().to_vec())?;
         Ok(self.value.to_le_bytes().to_vec())
     }
     fn finish(&mut self, _tc: &TaskContext) -> Result<Vec<u8>, TaskError> {
@@ -163,7 +163,7 @@ impl SessionPartition for TallyPartition {
         let shard = (self.partition % 2) as u32;
         let mut request = (self.partition as u32).to_le_bytes().to_vec();
         request.extend_from_slice(&self.value.to_le_bytes());
-        outbox.send_to_service(shard, step, &request)?;
+        outbox.send_to_service(shard, step, request)?;
         let answer = outbox.receive(Duration::from_secs(20))?;
         assert_eq!(
             answer.header.tag, step,
@@ -197,7 +197,7 @@ impl service::SessionService for TallyShard {
             )));
         }
         self.0 += as_u64(&payload[4..]);
-        replies.to_partition(partition, tag, &self.0.to_le_bytes())
+        replies.to_partition(partition, tag, self.0.to_le_bytes().to_vec())
     }
     fn finish(&mut self) -> Result<Vec<u8>, TaskError> {
         Ok(self.0.to_le_bytes().to_vec())

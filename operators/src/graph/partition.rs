@@ -144,7 +144,7 @@ impl<P: VertexProgram> PregelPartition<P> {
             return Err(e);
         }
         for (to, bytes) in sender.ready.drain(..) {
-            outbox.send(to, &bytes)?;
+            outbox.send(to, bytes)?;
         }
         Ok(())
     }

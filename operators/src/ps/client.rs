@@ -132,7 +132,7 @@ impl<'o, 'a> PsClient<'o, 'a> {
             *self.next_request += 1;
             let bytes = encode_pull(self.trainer, request, clock, exact, &keys[run.clone()]);
             self.traffic.pulled_bytes += bytes.len() as u64;
-            self.outbox.send_to_service(shard, request, &bytes)?;
+            self.outbox.send_to_service(shard, request, bytes)?;
             requests.push((request, run));
         }
         self.traffic.pulls += 1;
@@ -155,11 +155,11 @@ impl<'o, 'a> PsClient<'o, 'a> {
         for (request, run) in handle.requests {
             let bytes = self.answer_of(request)?;
             self.traffic.pulled_bytes += bytes.len() as u64;
-            let answer = Answer::decode(&bytes, run.len() * w).map_err(|e| {
-                TaskError::failed(format!("a malformed answer to pull {request}: {e}"))
-            })?;
-            values[run.start * w..run.end * w].copy_from_slice(&answer.values);
-            seen = seen.min(answer.applied);
+            let (_, applied) = Answer::decode_into(&bytes, &mut values[run.start * w..run.end * w])
+                .map_err(|e| {
+                    TaskError::failed(format!("a malformed answer to pull {request}: {e}"))
+                })?;
+            seen = seen.min(applied);
         }
         self.traffic.max_staleness = self.traffic.max_staleness.max(handle.clock - seen);
         self.traffic.wait_seconds += started.elapsed().as_secs_f64();
@@ -206,7 +206,7 @@ impl<'o, 'a> PsClient<'o, 'a> {
                 &grads[run.start * w..run.end * w],
             );
             self.traffic.pushed_bytes += bytes.len() as u64;
-            self.outbox.send_to_service(shard, clock, &bytes)?;
+            self.outbox.send_to_service(shard, clock, bytes)?;
         }
         self.traffic.pushes += 1;
         self.traffic.touched_bytes += (grads.len() * 4) as u64;

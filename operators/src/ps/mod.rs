@@ -6,8 +6,10 @@
 //!
 //! - `keys`: the key layout and its ranges over the shards;
 //! - `update`: the servers' update rules (SGD, AdaGrad, Adam, or a user's own);
+//! - `average`: iterate averaging, the model as its mean over the later pushes;
 //! - `consistency`: BSP / SSP(S) / ASP and when a pull may be answered;
 //! - `wire`: the pull, push and answer messages and their compact encoding;
+//! - `wire_keys`: their keys, as varint gaps, checked once and read in place;
 //! - `server`: a shard: values, optimiser state, vector clock, parked pulls;
 //! - `client`: a trainer's asynchronous, batched pull and push;
 //! - `learner`: what a model tells the parameter server;
@@ -19,6 +21,7 @@
 //! Messages travel over the same push exchange as Pregel's, worker to worker; the driver
 //! only runs the epoch barrier.
 
+mod average;
 mod client;
 mod consistency;
 mod keys;
@@ -30,7 +33,9 @@ mod train;
 mod trainer;
 mod update;
 pub mod wire;
+mod wire_keys;
 
+pub use average::Average;
 pub use client::{PsClient, PullHandle, Traffic};
 pub use consistency::Consistency;
 pub use keys::KeyLayout;

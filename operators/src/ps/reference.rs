@@ -4,6 +4,7 @@
 //! in partition order, as the shards do. A BSP run with the same seed must give exactly
 //! this model; tests and users check the engine against it.
 
+use crate::ps::average::Average;
 use crate::ps::learner::Learner;
 use crate::ps::schedule::{clocks_per_epoch, epoch_order, minibatch};
 use crate::ps::train::TrainOptions;
@@ -25,6 +26,10 @@ pub fn train_sequential<L: Learner>(
     let spv = options.rule.state_per_value();
     let largest = parts.iter().map(|p| learner.examples(p)).max().unwrap_or(0);
     let clocks = clocks_per_epoch(largest, options.batch);
+    let mut average = options
+        .average_from
+        .map(|epoch| Average::new(epoch * clocks, keys as usize, width));
+    let mut rows = Vec::new();
     let (mut batch_keys, mut pulled) = (Vec::new(), Vec::new());
     for epoch in 0..options.epochs {
         let orders: Vec<Vec<u32>> = parts
@@ -53,7 +58,13 @@ pub fn train_sequential<L: Learner>(
                 }
                 pushes.push((batch_keys.clone(), grads));
             }
+            let clock = epoch * clocks + batch;
             for (keys, grads) in pushes {
+                rows.clear();
+                rows.extend(keys.iter().map(|&k| k as usize));
+                if let Some(a) = average.as_mut() {
+                    a.before(clock, &rows, &values);
+                }
                 for (i, k) in keys.iter().enumerate() {
                     let at = *k as usize * width;
                     options.rule.apply(
@@ -65,5 +76,8 @@ pub fn train_sequential<L: Learner>(
             }
         }
     }
-    values
+    match average {
+        Some(average) => average.means(options.epochs * clocks, &values),
+        None => values,
+    }
 }

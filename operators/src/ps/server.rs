@@ -17,10 +17,11 @@ use bytes::Bytes;
 use weir_engine::session::service::{Replies, SessionService};
 use weir_engine::TaskError;
 
+use crate::ps::average::Average;
 use crate::ps::consistency::Consistency;
 use crate::ps::keys::KeyLayout;
 use crate::ps::update::UpdateRule;
-use crate::ps::wire::{Answer, Pull, Push, Request};
+use crate::ps::wire::{Answer, Keys, Pull, Push, Request};
 
 /// How a shard starts a key's values.
 pub type Init = dyn Fn(u64, &mut [f32]) + Send + Sync;
@@ -34,6 +35,9 @@ pub struct ShardSpec {
     pub consistency: Consistency,
     /// Keep a snapshot every this many clocks (0: never).
     pub checkpoint_every: u64,
+    /// Answer evaluations and finish with the mean of the values over the pushes of this
+    /// clock and later (see `average`); `None`: with the values.
+    pub average_from: Option<u64>,
 }
 
 /// One shard of the parameters.
@@ -58,7 +62,14 @@ pub struct ServerShard {
     checkpoint_every: u64,
     /// The clock of the last snapshot kept.
     last_snapshot: u64,
+    /// A run of a push's rows and gradients, as they are applied.
+    rows: Vec<usize>,
+    grads: Vec<f32>,
+    average: Option<Average>,
 }
+
+/// Keys a shard applies per call of its rule: their gradients stay in the cache.
+const APPLY_RUN: usize = 1024;
 
 impl ServerShard {
     /// Shard `shard` of `spec`, every key started by `init`.
@@ -87,6 +98,11 @@ impl ServerShard {
             parked: Vec::new(),
             checkpoint_every: spec.checkpoint_every,
             last_snapshot: 0,
+            rows: Vec::new(),
+            grads: Vec::new(),
+            average: spec
+                .average_from
+                .map(|from| Average::new(from, keys as usize, width)),
         }
     }
 
@@ -116,6 +132,9 @@ impl ServerShard {
             }
             bytes = rest;
         }
+        if let Some(average) = restored.average.as_mut() {
+            average.decode(clock, &mut bytes).map_err(|e| corrupt(&e))?;
+        }
         if !bytes.is_empty() {
             return Err(corrupt("bytes after the state"));
         }
@@ -125,7 +144,8 @@ impl ServerShard {
         Ok(restored)
     }
 
-    /// The shard's snapshot: its applied clock, values and optimiser state.
+    /// The shard's snapshot: its applied clock, values and optimiser state (and the
+    /// running mean's, when it averages).
     pub fn snapshot(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(24 + (self.weights.len() + self.state.len()) * 4);
         out.extend_from_slice(&self.applied_clock().to_le_bytes());
@@ -134,6 +154,9 @@ impl ServerShard {
             for v in part.iter() {
                 out.extend_from_slice(&v.to_le_bytes());
             }
+        }
+        if let Some(average) = &self.average {
+            average.encode(&mut out);
         }
         out
     }
@@ -147,7 +170,7 @@ impl ServerShard {
             return Ok(());
         }
         self.last_snapshot = clock;
-        replies.keep_snapshot(clock, &self.snapshot())
+        replies.keep_snapshot(clock, self.snapshot())
     }
 
     /// The shard's values, key after key.
@@ -168,11 +191,9 @@ impl ServerShard {
     }
 
     /// Checks that every key is in the shard's range.
-    fn check_keys(&self, keys: &[u64]) -> Result<(), String> {
-        match (keys.first(), keys.last()) {
-            (Some(&first), Some(&last))
-                if first < self.first_key || last - self.first_key >= self.keys =>
-            {
+    fn check_keys(&self, keys: &Keys) -> Result<(), String> {
+        match keys.bounds() {
+            Some((first, last)) if first < self.first_key || last - self.first_key >= self.keys => {
                 Err(format!(
                     "keys {first}..={last} are not all in the shard's range {}..{}",
                     self.first_key,
@@ -183,21 +204,39 @@ impl ServerShard {
         }
     }
 
-    /// Applies one push's gradients.
+    /// Applies one push's gradients, a run of keys at a time: each run's gradients read
+    /// into a buffer of the shard's, then handed to the rule in one call.
     fn apply(&mut self, push: &Push) {
-        let (w, spv) = (self.width, self.rule.state_per_value());
-        for (i, key) in push.keys.iter().enumerate() {
-            let at = (key - self.first_key) as usize;
-            self.rule.apply(
-                &mut self.weights[at * w..(at + 1) * w],
-                &mut self.state[at * w * spv..(at + 1) * w * spv],
-                &push.values[i * w..(i + 1) * w],
+        let w = self.width;
+        let mut keys = push.keys.iter();
+        let mut done = 0;
+        let now = self.applied_clock();
+        while keys.len() > 0 {
+            self.rows.clear();
+            self.rows.extend(
+                keys.by_ref()
+                    .take(APPLY_RUN)
+                    .map(|key| (key - self.first_key) as usize),
+            );
+            self.grads.resize(self.rows.len() * w, 0.0);
+            push.values.read_into(done * w, &mut self.grads);
+            done += self.rows.len();
+            if let Some(average) = self.average.as_mut() {
+                average.before(now, &self.rows, &self.weights);
+            }
+            self.rule.apply_rows(
+                &mut self.weights,
+                &mut self.state,
+                w,
+                &self.rows,
+                &self.grads,
             );
         }
     }
 
-    /// Takes a push in: applies it, or holds it until its clock is complete (BSP).
-    fn take_push(&mut self, push: Push) {
+    /// Takes a push in (its keys checked to be the shard's, its clock the trainer's
+    /// next): applies it, or holds it until its clock is complete (BSP).
+    pub fn take_push(&mut self, push: Push) {
         let t = push.trainer as usize;
         self.expected[t] += 1;
         if self.consistency != Consistency::Bsp {
@@ -236,15 +275,33 @@ impl ServerShard {
         }
     }
 
-    fn answer(&self, pull: &Pull, replies: &mut Replies<'_>) -> Result<(), TaskError> {
+    /// The answer to `pull` as the shard's values stand (its keys checked to be the
+    /// shard's); an exact pull (an evaluation) of an averaging shard gets the means.
+    pub fn answer_bytes(&self, pull: &Pull) -> Vec<u8> {
         let w = self.width;
-        let mut values = Vec::with_capacity(pull.keys.len() * w);
-        for key in &pull.keys {
-            let at = (key - self.first_key) as usize * w;
-            values.extend_from_slice(&self.weights[at..at + w]);
+        let mut bytes = Answer::start(pull.request, self.applied_clock(), pull.keys.len() * w);
+        let start = bytes.len();
+        bytes.resize(start + pull.keys.len() * w * 4, 0);
+        let average = self.average.as_ref().filter(|_| pull.exact);
+        let mut mean = vec![0.0f32; if average.is_some() { w } else { 0 }];
+        for (out, key) in bytes[start..].chunks_exact_mut(w * 4).zip(pull.keys.iter()) {
+            let row = (key - self.first_key) as usize;
+            let values = match average {
+                Some(average) => {
+                    average.mean_into(self.applied_clock(), row, &self.weights, &mut mean);
+                    &mean[..]
+                }
+                None => &self.weights[row * w..(row + 1) * w],
+            };
+            for (o, v) in out.chunks_exact_mut(4).zip(values) {
+                o.copy_from_slice(&v.to_le_bytes());
+            }
         }
-        let bytes = Answer::encode(pull.request, self.applied_clock(), &values);
-        replies.to_partition(pull.trainer, pull.request, &bytes)
+        bytes
+    }
+
+    fn answer(&self, pull: &Pull, replies: &mut Replies<'_>) -> Result<(), TaskError> {
+        replies.to_partition(pull.trainer, pull.request, self.answer_bytes(pull))
     }
 
     /// Answers the parked pulls the clock now allows.
@@ -312,8 +369,16 @@ impl SessionService for ServerShard {
     }
 
     fn finish(&mut self) -> Result<Vec<u8>, TaskError> {
-        let mut out = Vec::with_capacity(self.weights.len() * 4);
-        for v in &self.weights {
+        let means;
+        let weights = match &self.average {
+            Some(average) => {
+                means = average.means(self.applied_clock(), &self.weights);
+                &means
+            }
+            None => &self.weights,
+        };
+        let mut out = Vec::with_capacity(weights.len() * 4);
+        for v in weights {
             out.extend_from_slice(&v.to_le_bytes());
         }
         Ok(out)
@@ -330,6 +395,7 @@ fn take_u64(bytes: &mut &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::ps::update::{rule_named, Sgd};
+    use crate::ps::wire::Floats;
 
     fn spec(consistency: Consistency, trainers: usize, rule: Arc<dyn UpdateRule>) -> ShardSpec {
         ShardSpec {
@@ -338,6 +404,7 @@ mod tests {
             rule,
             consistency,
             checkpoint_every: 4,
+            average_from: None,
         }
     }
 
@@ -383,12 +450,45 @@ mod tests {
         assert!(restore(KeyLayout::new(12, 2, 2), &bytes).is_err());
     }
 
+    #[test]
+    fn an_averaging_shard_answers_evaluations_with_the_mean_and_snapshots_it() {
+        let sgd = ShardSpec {
+            average_from: Some(1),
+            ..spec(Consistency::Bsp, 1, rule_named("sgd", 1.0).unwrap())
+        };
+        let mut s = ServerShard::new(&sgd, 1, &|_, v: &mut [f32]| v.fill(0.0));
+        // Key 6's first value after clocks 0, 1, 2: 1, 3, 6; averaged from clock 1: 4.5.
+        for (clock, grad) in [(0, -1.0), (1, -2.0), (2, -3.0)] {
+            s.take_push(push(0, clock, vec![6], grad));
+        }
+        let pull = |exact| Pull {
+            trainer: 0,
+            request: 9,
+            clock: 3,
+            exact,
+            keys: Keys::from_slice(&[6]),
+        };
+        let value = |s: &ServerShard, exact| {
+            let answer = Answer::decode(&s.answer_bytes(&pull(exact)), 2).unwrap();
+            answer.values[0]
+        };
+        assert_eq!((value(&s, false), value(&s, true)), (6.0, 4.5));
+        let back = ServerShard::restore(&sgd, 1, &s.snapshot()).unwrap();
+        assert_eq!(value(&back, true), 4.5);
+        assert!(ServerShard::restore(
+            &spec(Consistency::Bsp, 1, sgd.rule.clone()),
+            1,
+            &s.snapshot()
+        )
+        .is_err());
+    }
+
     fn push(trainer: u32, clock: u64, keys: Vec<u64>, grad: f32) -> Push {
-        let values = vec![grad; keys.len() * 2];
+        let values = Floats::from_slice(&vec![grad; keys.len() * 2]);
         Push {
             trainer,
             clock,
-            keys,
+            keys: Keys::from_slice(&keys),
             values,
         }
     }
@@ -401,9 +501,9 @@ mod tests {
             s.weights(),
             &[5.0, 5.0, 6.0, 6.0, 7.0, 7.0, 8.0, 8.0, 9.0, 9.0]
         );
-        assert!(s.check_keys(&[5, 9]).is_ok());
-        assert!(s.check_keys(&[4, 9]).is_err());
-        assert!(s.check_keys(&[5, 10]).is_err());
+        assert!(s.check_keys(&Keys::from_slice(&[5, 9])).is_ok());
+        assert!(s.check_keys(&Keys::from_slice(&[4, 9])).is_err());
+        assert!(s.check_keys(&Keys::from_slice(&[5, 10])).is_err());
     }
 
     #[test]
@@ -434,7 +534,7 @@ mod tests {
             request: 0,
             clock,
             exact: false,
-            keys: vec![5],
+            keys: Keys::from_slice(&[5]),
         };
         assert!(s.ready(&pull(1)), "one clock ahead is within the bound");
         assert!(!s.ready(&pull(2)));

@@ -96,6 +96,7 @@ fn options(consistency: Consistency, epochs: u64) -> TrainOptions {
         rule: Arc::new(Sgd { rate: 0.02 }),
         straggler: None,
         checkpoint_every: None,
+        average_from: None,
         tolerance: None,
     }
 }
@@ -130,6 +131,25 @@ fn bsp_gives_the_sequential_reference_model_exactly() {
         .collect();
     assert!(losses.windows(2).all(|w| w[1] < w[0]), "{losses:?}");
     assert_eq!(stats.last().train_examples, 305);
+}
+
+#[test]
+fn an_averaged_bsp_run_gives_the_averaged_reference_model_exactly() {
+    let plain = options(Consistency::Bsp, 4);
+    let averaged = TrainOptions {
+        average_from: Some(1),
+        ..plain.clone()
+    };
+    let trained = train_parts(averaged.clone());
+    let reference = train_sequential(&LeastSquares, &parts(), u64::from(FEATURES), 1, &averaged);
+    assert_eq!(trained.weights, reference);
+    let last_values = train_parts(plain);
+    assert_ne!(trained.weights, last_values.weights);
+    // The evaluations before averaging began are of the same model; the last one is of
+    // the mean, not of the last values.
+    let loss = |t: &Trained, e: usize| t.stats.epochs[e].evaluation.mean_train_loss();
+    assert_eq!(loss(&trained, 1), loss(&last_values, 1));
+    assert_ne!(loss(&trained, 4), loss(&last_values, 4));
 }
 
 #[test]

@@ -53,6 +53,9 @@ pub struct TrainOptions {
     pub checkpoint_every: Option<u64>,
     /// Stop once an epoch lowers the mean training loss by less than this fraction.
     pub tolerance: Option<f64>,
+    /// Evaluate and finish with the model's mean over the pushes from this epoch on
+    /// (averaged SGD, see `average`); `None`: with its last values.
+    pub average_from: Option<u64>,
 }
 
 /// The model after an epoch (or before the first: epoch 0 is the starting model).
@@ -181,6 +184,7 @@ pub fn train<L: Learner>(
                 rule: options.rule.clone(),
                 consistency: options.consistency,
                 checkpoint_every,
+                average_from: options.average_from.map(|epoch| epoch * clocks),
             },
             seed: options.seed,
             straggler: options.straggler,

@@ -17,6 +17,28 @@ pub trait UpdateRule: Send + Sync + 'static {
     /// Applies `grad` to one key's `weights`; `state` is that key's
     /// `state_per_value() * weights.len()` floats.
     fn apply(&self, weights: &mut [f32], state: &mut [f32], grad: &[f32]);
+
+    /// Applies a run of keys' gradients: key `i` of the run is row `rows[i]` of the
+    /// shard's `weights` and `state` (`width` values a row) and has
+    /// `grads[i * width..(i + 1) * width]`. The provided loop calls [`apply`](Self::apply)
+    /// per row, without dynamic dispatch; a rule may replace it with a faster one.
+    fn apply_rows(
+        &self,
+        weights: &mut [f32],
+        state: &mut [f32],
+        width: usize,
+        rows: &[usize],
+        grads: &[f32],
+    ) {
+        let spv = self.state_per_value() * width;
+        for (&row, grad) in rows.iter().zip(grads.chunks_exact(width.max(1))) {
+            self.apply(
+                &mut weights[row * width..(row + 1) * width],
+                &mut state[row * spv..(row + 1) * spv],
+                grad,
+            );
+        }
+    }
 }
 
 /// Plain stochastic gradient descent: `w -= rate * g`.
@@ -32,9 +54,28 @@ impl UpdateRule for Sgd {
     fn state_per_value(&self) -> usize {
         0
     }
+    #[inline]
     fn apply(&self, weights: &mut [f32], _state: &mut [f32], grad: &[f32]) {
         for (w, g) in weights.iter_mut().zip(grad) {
             *w -= self.rate * g;
+        }
+    }
+    fn apply_rows(
+        &self,
+        weights: &mut [f32],
+        _state: &mut [f32],
+        width: usize,
+        rows: &[usize],
+        grads: &[f32],
+    ) {
+        if width == 1 {
+            for (&row, g) in rows.iter().zip(grads) {
+                weights[row] -= self.rate * g;
+            }
+            return;
+        }
+        for (&row, grad) in rows.iter().zip(grads.chunks_exact(width)) {
+            self.apply(&mut weights[row * width..(row + 1) * width], &mut [], grad);
         }
     }
 }
@@ -54,6 +95,7 @@ impl UpdateRule for AdaGrad {
     fn state_per_value(&self) -> usize {
         1
     }
+    #[inline]
     fn apply(&self, weights: &mut [f32], state: &mut [f32], grad: &[f32]) {
         for ((w, s), g) in weights.iter_mut().zip(state.iter_mut()).zip(grad) {
             *s += g * g;
@@ -78,6 +120,7 @@ impl UpdateRule for Adam {
     fn state_per_value(&self) -> usize {
         3
     }
+    #[inline]
     fn apply(&self, weights: &mut [f32], state: &mut [f32], grad: &[f32]) {
         let n = weights.len();
         let (m, rest) = state.split_at_mut(n);
@@ -160,5 +203,29 @@ mod tests {
         assert!(rule_named("momentum", 0.1).is_err());
         assert!(rule_named("sgd", 0.0).is_err());
         assert!(rule_named("sgd", f32::NAN).is_err());
+    }
+
+    #[test]
+    fn apply_rows_is_apply_row_by_row() {
+        for name in ["sgd", "adagrad", "adam"] {
+            for width in [1usize, 3] {
+                let rule = rule_named(name, 0.1).unwrap();
+                let spv = rule.state_per_value() * width;
+                let rows = [4usize, 0, 2];
+                let grads: Vec<f32> = (0..rows.len() * width).map(|i| i as f32 - 2.5).collect();
+                let mut weights: Vec<f32> = (0..5 * width).map(|i| i as f32 * 0.25).collect();
+                let mut state = vec![0.5f32; 5 * spv];
+                let (mut w2, mut s2) = (weights.clone(), state.clone());
+                rule.apply_rows(&mut weights, &mut state, width, &rows, &grads);
+                for (i, &r) in rows.iter().enumerate() {
+                    rule.apply(
+                        &mut w2[r * width..(r + 1) * width],
+                        &mut s2[r * spv..(r + 1) * spv],
+                        &grads[i * width..(i + 1) * width],
+                    );
+                }
+                assert_eq!((weights, state), (w2, s2), "{name}, width {width}");
+            }
+        }
     }
 }

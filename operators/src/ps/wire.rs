@@ -4,8 +4,9 @@
 //! gradients for them, which also advance the trainer's clock at the shard); the shard
 //! answers each pull with an [`Answer`]. Keys are sorted and travel as varint deltas, so a
 //! sparse minibatch's keys take a byte or two each; values travel as raw little-endian
-//! `f32`. A message that does not decode (truncated, keys out of order, a count that does
-//! not match) is refused with the reason.
+//! `f32`, and a decoded push keeps them where they arrived ([`Floats`]) rather than copying
+//! them out. A message that does not decode (truncated, keys out of order, a count that
+//! does not match) is refused with the reason.
 //!
 //! ```text
 //!  Pull   = 0u8  trainer u32  request u64  clock u64  exact u8  keys
@@ -14,7 +15,12 @@
 //!  keys   = count varint, first key varint, then each gap to the previous key varint
 //! ```
 
-use bytes::{Buf, BufMut};
+use bytes::{Buf, BufMut, Bytes};
+
+use crate::ps::wire_keys::put_keys;
+#[cfg(test)]
+use crate::ps::wire_keys::put_varint;
+pub use crate::ps::wire_keys::{KeyIter, Keys};
 
 /// A trainer asks a shard for the values of `keys`.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +32,7 @@ pub struct Pull {
     pub clock: u64,
     /// Wait for every update before `clock`, whatever the consistency (an evaluation).
     pub exact: bool,
-    pub keys: Vec<u64>,
+    pub keys: Keys,
 }
 
 /// A trainer's gradients for `keys` (`width` floats each) at `clock`.
@@ -34,8 +40,43 @@ pub struct Pull {
 pub struct Push {
     pub trainer: u32,
     pub clock: u64,
-    pub keys: Vec<u64>,
-    pub values: Vec<f32>,
+    pub keys: Keys,
+    pub values: Floats,
+}
+
+/// Little-endian `f32`s left in the bytes they arrived in (a slice of the message), read
+/// a run at a time into the reader's own buffer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Floats(Bytes);
+
+impl Floats {
+    /// The bytes of `values`.
+    pub fn from_slice(values: &[f32]) -> Floats {
+        let mut bytes = Vec::with_capacity(values.len() * 4);
+        put_values(&mut bytes, values);
+        Floats(bytes.into())
+    }
+
+    /// How many floats.
+    pub fn len(&self) -> usize {
+        self.0.len() / 4
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Floats `from..from + out.len()`, into `out`.
+    pub fn read_into(&self, from: usize, out: &mut [f32]) {
+        read_floats(&self.0[from * 4..(from + out.len()) * 4], out);
+    }
+
+    /// Every float, copied out.
+    pub fn to_vec(&self) -> Vec<f32> {
+        let mut out = vec![0.0; self.len()];
+        self.read_into(0, &mut out);
+        out
+    }
 }
 
 /// A shard's answer to a pull.
@@ -66,7 +107,7 @@ impl Pull {
             self.request,
             self.clock,
             self.exact,
-            &self.keys,
+            &self.keys.to_vec(),
         )
     }
 }
@@ -86,7 +127,12 @@ pub fn encode_pull(trainer: u32, request: u64, clock: u64, exact: bool, keys: &[
 impl Push {
     /// The message's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        encode_push(self.trainer, self.clock, &self.keys, &self.values)
+        encode_push(
+            self.trainer,
+            self.clock,
+            &self.keys.to_vec(),
+            &self.values.to_vec(),
+        )
     }
 }
 
@@ -102,8 +148,10 @@ pub fn encode_push(trainer: u32, clock: u64, keys: &[u64], values: &[f32]) -> Ve
 }
 
 impl Request {
-    /// Decodes a trainer's message; `width` floats per key.
-    pub fn decode(mut bytes: &[u8], width: usize) -> Result<Request, String> {
+    /// Decodes a trainer's message; `width` floats per key. A push's values stay in
+    /// `message`'s bytes.
+    pub fn decode(message: &Bytes, width: usize) -> Result<Request, String> {
+        let mut bytes = &message[..];
         let kind = take_u8(&mut bytes)?;
         let trainer = take_u32(&mut bytes)?;
         let request = match kind {
@@ -111,7 +159,7 @@ impl Request {
                 let request = take_u64(&mut bytes)?;
                 let clock = take_u64(&mut bytes)?;
                 let exact = take_u8(&mut bytes)? != 0;
-                let keys = take_keys(&mut bytes)?;
+                let keys = Keys::take(message, &mut bytes)?;
                 Request::Pull(Pull {
                     trainer,
                     request,
@@ -122,8 +170,17 @@ impl Request {
             }
             PUSH => {
                 let clock = take_u64(&mut bytes)?;
-                let keys = take_keys(&mut bytes)?;
-                let values = take_values(&mut bytes, keys.len() * width)?;
+                let keys = Keys::take(message, &mut bytes)?;
+                let len = keys
+                    .len()
+                    .checked_mul(width * 4)
+                    .filter(|len| *len <= bytes.len())
+                    .ok_or_else(|| {
+                        format!("{} keys' values in {} bytes", keys.len(), bytes.len())
+                    })?;
+                let at = message.len() - bytes.len();
+                let values = Floats(message.slice(at..at + len));
+                bytes = &bytes[len..];
                 Request::Push(Push {
                     trainer,
                     clock,
@@ -150,19 +207,40 @@ impl Answer {
         out
     }
 
+    /// The front of an answer of `count` floats, which the caller appends with
+    /// [`put_values`].
+    pub fn start(request: u64, applied: u64, count: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + count * 4);
+        out.put_u64_le(request);
+        out.put_u64_le(applied);
+        out
+    }
+
     /// Decodes an answer of `count` floats.
-    pub fn decode(mut bytes: &[u8], count: usize) -> Result<Answer, String> {
-        let request = take_u64(&mut bytes)?;
-        let applied = take_u64(&mut bytes)?;
-        let values = take_values(&mut bytes, count)?;
-        if !bytes.is_empty() {
-            return Err(format!("{} bytes after the answer", bytes.len()));
-        }
+    pub fn decode(bytes: &[u8], count: usize) -> Result<Answer, String> {
+        let mut values = vec![0.0; count];
+        let (request, applied) = Answer::decode_into(bytes, &mut values)?;
         Ok(Answer {
             request,
             applied,
             values,
         })
+    }
+
+    /// Decodes an answer of `values.len()` floats into `values`; returns its request and
+    /// applied clock.
+    pub fn decode_into(mut bytes: &[u8], values: &mut [f32]) -> Result<(u64, u64), String> {
+        let request = take_u64(&mut bytes)?;
+        let applied = take_u64(&mut bytes)?;
+        if bytes.len() != values.len() * 4 {
+            return Err(format!(
+                "{} bytes of values where {} floats were due",
+                bytes.len(),
+                values.len()
+            ));
+        }
+        read_floats(bytes, values);
+        Ok((request, applied))
     }
 
     /// The request an answer's bytes name, without decoding the rest.
@@ -172,90 +250,8 @@ impl Answer {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn take_varint(bytes: &mut &[u8]) -> Result<u64, String> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = take_u8(bytes)?;
-        v |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Ok(v);
-        }
-    }
-    Err("a varint longer than 64 bits".into())
-}
-
-/// Keys encoded a run at a time into a buffer on the stack: a key's varint is at most
-/// 10 bytes.
-const KEY_RUN: usize = 64;
-
-fn put_keys(out: &mut Vec<u8>, keys: &[u64]) {
-    put_varint(out, keys.len() as u64);
-    let mut previous = 0;
-    let mut run = [0u8; KEY_RUN * 10];
-    for (c, chunk) in keys.chunks(KEY_RUN).enumerate() {
-        let mut at = 0;
-        for (i, &k) in chunk.iter().enumerate() {
-            let mut v = if c == 0 && i == 0 {
-                k
-            } else {
-                k.wrapping_sub(previous)
-            };
-            previous = k;
-            while v >= 0x80 {
-                run[at] = (v as u8) | 0x80;
-                at += 1;
-                v >>= 7;
-            }
-            run[at] = v as u8;
-            at += 1;
-        }
-        out.extend_from_slice(&run[..at]);
-    }
-}
-
-fn take_keys(bytes: &mut &[u8]) -> Result<Vec<u64>, String> {
-    let count = take_varint(bytes)?;
-    // Each key takes at least a byte: a count beyond the bytes left is a lie.
-    if count > bytes.len() as u64 {
-        return Err(format!("{count} keys in {} bytes", bytes.len()));
-    }
-    let mut keys = Vec::with_capacity(count as usize);
-    let mut previous = 0u64;
-    let mut rest = *bytes;
-    for i in 0..count {
-        // Most gaps take one byte.
-        let gap = match rest.first() {
-            Some(&b) if b < 0x80 => {
-                rest = &rest[1..];
-                u64::from(b)
-            }
-            _ => take_varint(&mut rest)?,
-        };
-        let key = if i == 0 {
-            gap
-        } else if gap == 0 {
-            return Err(format!("key {i} repeats the key before it"));
-        } else {
-            previous
-                .checked_add(gap)
-                .ok_or_else(|| format!("key {i} overflows"))?
-        };
-        keys.push(key);
-        previous = key;
-    }
-    *bytes = rest;
-    Ok(keys)
-}
-
-fn put_values(out: &mut Vec<u8>, values: &[f32]) {
+/// Appends `values` as little-endian `f32`s.
+pub fn put_values(out: &mut Vec<u8>, values: &[f32]) {
     if cfg!(target_endian = "little") {
         out.extend_from_slice(bytemuck::cast_slice(values));
     } else {
@@ -266,23 +262,15 @@ fn put_values(out: &mut Vec<u8>, values: &[f32]) {
     }
 }
 
-fn take_values(bytes: &mut &[u8], count: usize) -> Result<Vec<f32>, String> {
-    let len = count
-        .checked_mul(4)
-        .filter(|len| *len <= bytes.len())
-        .ok_or_else(|| format!("{count} values in {} bytes", bytes.len()))?;
-    let (head, rest) = bytes.split_at(len);
-    let values = if cfg!(target_endian = "little") {
-        let mut values = vec![0.0f32; count];
-        bytemuck::cast_slice_mut::<f32, u8>(&mut values).copy_from_slice(head);
-        values
+/// Reads `out.len()` little-endian `f32`s from `bytes` (exactly that many bytes' worth).
+fn read_floats(bytes: &[u8], out: &mut [f32]) {
+    if cfg!(target_endian = "little") {
+        bytemuck::cast_slice_mut::<f32, u8>(out).copy_from_slice(bytes);
     } else {
-        head.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    };
-    *bytes = rest;
-    Ok(values)
+        for (v, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+            *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+    }
 }
 
 fn take_u8(bytes: &mut &[u8]) -> Result<u8, String> {
@@ -299,7 +287,7 @@ fn take_u32(bytes: &mut &[u8]) -> Result<u32, String> {
     Ok(bytes.get_u32_le())
 }
 
-fn take_u64(bytes: &mut &[u8]) -> Result<u64, String> {
+pub(crate) fn take_u64(bytes: &mut &[u8]) -> Result<u64, String> {
     if bytes.len() < 8 {
         return Err("the message ends early".into());
     }
@@ -317,20 +305,20 @@ mod tests {
             request: 77,
             clock: 12,
             exact: true,
-            keys: vec![0, 5, 6, 1 << 40],
+            keys: Keys::from_slice(&[0, 5, 6, 1 << 40]),
         };
         assert_eq!(
-            Request::decode(&pull.encode(), 2).unwrap(),
+            Request::decode(&pull.encode().into(), 2).unwrap(),
             Request::Pull(pull)
         );
         let push = Push {
             trainer: 1,
             clock: 9,
-            keys: vec![4, 1_000_000],
-            values: vec![1.0, -2.5, 0.0, 7.0],
+            keys: Keys::from_slice(&[4, 1_000_000]),
+            values: Floats::from_slice(&[1.0, -2.5, 0.0, 7.0]),
         };
         assert_eq!(
-            Request::decode(&push.encode(), 2).unwrap(),
+            Request::decode(&push.encode().into(), 2).unwrap(),
             Request::Push(push)
         );
         let answer = Answer::encode(77, 10, &[1.5, 2.5]);
@@ -355,11 +343,11 @@ mod tests {
         let push = Push {
             trainer: 2,
             clock: 1,
-            keys,
-            values,
+            keys: Keys::from_slice(&keys),
+            values: Floats::from_slice(&values),
         };
         assert_eq!(
-            Request::decode(&push.encode(), 1).unwrap(),
+            Request::decode(&push.encode().into(), 1).unwrap(),
             Request::Push(push)
         );
     }
@@ -372,7 +360,7 @@ mod tests {
             request: 0,
             clock: 0,
             exact: false,
-            keys,
+            keys: Keys::from_slice(&keys),
         };
         let bytes = pull.encode().len();
         assert!(bytes < 5_000 * 2 + 40, "{bytes} bytes");
@@ -383,27 +371,58 @@ mod tests {
         let push = Push {
             trainer: 1,
             clock: 9,
-            keys: vec![4, 8],
-            values: vec![1.0, 2.0],
+            keys: Keys::from_slice(&[4, 8]),
+            values: Floats::from_slice(&[1.0, 2.0]),
         }
         .encode();
         // Truncated, trailing bytes, wrong width, unknown kind, a repeated key.
-        assert!(Request::decode(&push[..push.len() - 1], 1).is_err());
+        assert!(Request::decode(&Bytes::copy_from_slice(&push[..push.len() - 1]), 1).is_err());
         let mut long = push.clone();
         long.push(0);
-        assert!(Request::decode(&long, 1).is_err());
-        assert!(Request::decode(&push, 2).is_err());
+        assert!(Request::decode(&long.into(), 1).is_err());
+        assert!(Request::decode(&push.clone().into(), 2).is_err());
         let mut kind = push.clone();
         kind[0] = 9;
-        assert!(Request::decode(&kind, 1).is_err());
+        assert!(Request::decode(&kind.into(), 1).is_err());
         let repeated = encode_push(1, 9, &[4, 4], &[1.0, 2.0]);
-        assert!(Request::decode(&repeated, 1).is_err());
-        assert!(Request::decode(&[], 1).is_err());
+        assert!(Request::decode(&repeated.into(), 1).is_err());
+        assert!(Request::decode(&Bytes::new(), 1).is_err());
         // A huge key count in a few bytes.
         let mut lie = vec![PULL];
         lie.extend_from_slice(&[0; 21]);
         put_varint(&mut lie, u64::MAX);
-        assert!(Request::decode(&lie, 1).is_err());
+        assert!(Request::decode(&lie.into(), 1).is_err());
         assert!(Answer::decode(&Answer::encode(1, 2, &[1.0]), 2).is_err());
+    }
+
+    #[test]
+    fn runs_of_one_byte_gaps_decode_and_a_repeat_among_them_is_refused() {
+        let keys: Vec<u64> = (0..1_000u64).map(|k| 5 + 3 * k + k % 2).collect();
+        let pull = Pull {
+            trainer: 0,
+            request: 1,
+            clock: 2,
+            exact: false,
+            keys: Keys::from_slice(&keys),
+        };
+        let mut bytes = pull.encode();
+        assert_eq!(pull.keys.to_vec(), keys);
+        assert_eq!(pull.keys.bounds(), Some((5, keys[999])));
+        assert_eq!(
+            Request::decode(&bytes.clone().into(), 1).unwrap(),
+            Request::Pull(pull)
+        );
+        // kind, trainer, request, clock, exact: 22 bytes; the count: 2; the first key: 1.
+        bytes[25 + 10] = 0;
+        let refused = Request::decode(&bytes.into(), 1).unwrap_err();
+        assert!(refused.contains("repeats"), "{refused}");
+        // Gaps that would carry a key past u64::MAX.
+        let mut over = vec![PULL];
+        over.extend_from_slice(&[0; 21]);
+        put_varint(&mut over, 9);
+        put_varint(&mut over, u64::MAX - 3);
+        over.extend_from_slice(&[1; 8]);
+        let refused = Request::decode(&over.into(), 1).unwrap_err();
+        assert!(refused.contains("overflows"), "{refused}");
     }
 }
