@@ -449,7 +449,7 @@ impl Pusher {
     /// Sends `payload` for `to` under `(channel, tag)` to worker `peer` at `address`.
     /// The payload is not copied: a local target gets it as it is, a remote one through a
     /// write straight from it. Call from a task thread, never from the async runtime: it
-    /// waits while the link's queue is full.
+    /// writes on the sending thread and waits while the peer's socket buffer is full.
     pub fn send(
         &self,
         peer: WorkerId,
