@@ -94,7 +94,9 @@ fn the_live_ui_shows_stages_and_task_bars_growing_while_the_job_runs() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let extra = ["--ui", "127.0.0.1:0", "--ui-linger", "60"];
-    let mut driver = slow_wordcount(tmp.path(), &extra, 300);
+    // Slow enough (about 10 s) that the job still runs when a browser started on a busy
+    // machine first reads the page, and 1.5 s later.
+    let mut driver = slow_wordcount(tmp.path(), &extra, 800);
     let (address, _) = ui_address(&mut driver);
     let base = format!("http://{address}/");
     browser.open(&base);

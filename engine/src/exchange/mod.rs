@@ -356,14 +356,14 @@ type Link = Arc<Mutex<std::net::TcpStream>>;
 
 /// A `Message` frame on its way to a peer: the frame's header and the batch's, made (the
 /// checksum too) on the sending thread, and the batch, written from where it lies.
-pub struct OutgoingFrame {
+struct OutgoingFrame {
     head: [u8; FRAME_HEADER_BYTES + HEADER_BYTES],
     payload: Bytes,
 }
 
 impl OutgoingFrame {
     /// The frame of `payload` under `header`; refused when it exceeds the frame limit.
-    pub fn new(header: BatchHeader, payload: Bytes) -> Result<OutgoingFrame, String> {
+    fn new(header: BatchHeader, payload: Bytes) -> Result<OutgoingFrame, String> {
         let batch_head = header.to_bytes();
         let body = HEADER_BYTES + payload.len();
         let len = u32::try_from(body)

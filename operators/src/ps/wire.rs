@@ -298,6 +298,17 @@ pub(crate) fn take_u64(bytes: &mut &[u8]) -> Result<u64, String> {
 mod tests {
     use super::*;
 
+    /// A plain pull of `keys` by trainer 0.
+    fn pull_of(keys: &[u64]) -> Pull {
+        Pull {
+            trainer: 0,
+            request: 1,
+            clock: 2,
+            exact: false,
+            keys: Keys::from_slice(keys),
+        }
+    }
+
     #[test]
     fn messages_round_trip() {
         let pull = Pull {
@@ -355,14 +366,7 @@ mod tests {
     #[test]
     fn sparse_keys_take_about_two_bytes_each() {
         let keys: Vec<u64> = (0..5_000).map(|i| i * 200 + 7).collect();
-        let pull = Pull {
-            trainer: 0,
-            request: 0,
-            clock: 0,
-            exact: false,
-            keys: Keys::from_slice(&keys),
-        };
-        let bytes = pull.encode().len();
+        let bytes = pull_of(&keys).encode().len();
         assert!(bytes < 5_000 * 2 + 40, "{bytes} bytes");
     }
 
@@ -398,13 +402,7 @@ mod tests {
     #[test]
     fn runs_of_one_byte_gaps_decode_and_a_repeat_among_them_is_refused() {
         let keys: Vec<u64> = (0..1_000u64).map(|k| 5 + 3 * k + k % 2).collect();
-        let pull = Pull {
-            trainer: 0,
-            request: 1,
-            clock: 2,
-            exact: false,
-            keys: Keys::from_slice(&keys),
-        };
+        let pull = pull_of(&keys);
         let mut bytes = pull.encode();
         assert_eq!(pull.keys.to_vec(), keys);
         assert_eq!(pull.keys.bounds(), Some((5, keys[999])));
