@@ -5,7 +5,8 @@
 //!   `common::RawCopy`): the ceiling.
 //! * `weir_push`: a trainer on worker A pushes `BATCHES` gradients of `KEYS` keys each to a
 //!   shard on worker B, as `PsClient::push` does: encoded with the parameter server's wire
-//!   format (`encode_push`: keys as varint deltas, values as raw `f32`) and sent through
+//!   format (`encode_push`: values as raw `f32`, and the keys as their count, since the
+//!   shard was sent the same list before: key caching, `SentKeys`) and sent through
 //!   the engine's push exchange (`Pusher` → an authenticated link → B's data server →
 //!   B's `Mailbox` subscription). The shard thread decodes each push, a `ServerShard`
 //!   (SGD, asynchronous) applies it, and the thread acknowledges it; a round ends when
@@ -14,6 +15,10 @@
 //!   decodes each, the `ServerShard` gathers the answer and the thread sends it back
 //!   through its own pusher; the trainer decodes every answer into its values. The
 //!   round's bytes are the pulls' and the answers'.
+//!
+//! The keys are listed to the shard once, before the first round; a round's bytes are the
+//! bytes a trainer that pushes and pulls the same keys again sends and receives, and the
+//! raw copy moves as many.
 //!
 //! And `ps_restore/shard_10M`: a shard of 10M parameters under AdaGrad (values and
 //! optimiser state, 80 MB) restored on a new worker the way recovery does it: its
@@ -33,8 +38,8 @@ use weir_engine::auth::Secret;
 use weir_engine::exchange::{Delivery, Mailbox, Network, Pusher};
 use weir_engine::shuffle::fetch::serve_blocks;
 use weir_engine::shuffle::ShuffleStore;
-use weir_operators::ps::wire::{encode_pull, encode_push, Answer, Request};
-use weir_operators::ps::{AdaGrad, Consistency, KeyLayout, ServerShard, Sgd, ShardSpec};
+use weir_operators::ps::wire::{encode_pull, encode_push, Answer, OutgoingKeys, Request};
+use weir_operators::ps::{AdaGrad, Consistency, KeyLayout, SentKeys, ServerShard, Sgd, ShardSpec};
 
 use common::RawCopy;
 
@@ -98,6 +103,8 @@ struct PsPair {
     /// Snapshots arriving at the shard's worker.
     snapshots: crossbeam_channel::Receiver<Delivery>,
     keys: Vec<u64>,
+    /// The keys last listed to the shard.
+    sent: SentKeys,
     gradients: Vec<f32>,
     push_bytes: u64,
     pull_bytes: u64,
@@ -128,21 +135,26 @@ impl PsPair {
         // Every other key: a sparse batch whose gaps still take a byte each.
         let keys: Vec<u64> = (0..KEYS as u64).map(|k| 2 * k).collect();
         let gradients: Vec<f32> = (0..KEYS).map(|i| (i % 97) as f32 * 1e-3).collect();
-        let push_bytes = encode_push(0, 0, &keys, &gradients).len() as u64;
+        let again = OutgoingKeys::Again(keys.len());
+        let push_bytes = encode_push(0, 0, again, &gradients).len() as u64;
         let answer_bytes = Answer::encode(0, 0, &gradients).len() as u64;
-        let pull_bytes = encode_pull(0, 0, 0, false, &keys).len() as u64 + answer_bytes;
-        PsPair {
+        let pull_bytes = encode_pull(0, 0, 0, false, again).len() as u64 + answer_bytes;
+        let mut pair = PsPair {
             trainer,
             shard_at,
             answers,
             snapshots,
             keys,
+            sent: SentKeys::default(),
             gradients,
             push_bytes: push_bytes * BATCHES as u64,
             pull_bytes: pull_bytes * BATCHES as u64,
             _shard: serving,
             _runtimes: [ra, rb],
-        }
+        };
+        // List the keys to the shard once, as a trainer's first pull does.
+        pair.pull_round(u64::MAX - BATCHES as u64);
+        pair
     }
 
     fn send(&self, payload: Vec<u8>) {
@@ -154,9 +166,10 @@ impl PsPair {
     }
 
     /// Pushes a round's gradients and waits for every acknowledgement.
-    fn push_round(&self) {
+    fn push_round(&mut self) {
         for clock in 0..BATCHES as u64 {
-            self.send(encode_push(0, clock, &self.keys, &self.gradients));
+            let keys = self.sent.outgoing(0, &self.keys);
+            self.send(encode_push(0, clock, keys, &self.gradients));
         }
         for _ in 0..BATCHES {
             self.answers.recv().expect("an acknowledgement");
@@ -174,10 +187,11 @@ impl PsPair {
         ServerShard::restore(spec, 0, &arrived.payload).expect("a valid snapshot")
     }
 
-    /// Pulls a round's batches and decodes every answer.
-    fn pull_round(&self) {
-        for request in 0..BATCHES as u64 {
-            self.send(encode_pull(0, request, 0, false, &self.keys));
+    /// Pulls a round's batches, requests `first..`, and decodes every answer.
+    fn pull_round(&mut self, first: u64) {
+        for request in first..first + BATCHES as u64 {
+            let keys = self.sent.outgoing(0, &self.keys);
+            self.send(encode_pull(0, request, 0, false, keys));
         }
         let mut sum = 0.0f32;
         let mut values = vec![0.0f32; KEYS];
@@ -205,10 +219,10 @@ fn serve_shard(me: Worker, requests: crossbeam_channel::Receiver<Delivery>, back
     for delivery in requests {
         let reply = match Request::decode(&delivery.payload, 1).expect("a valid request") {
             Request::Push(push) => {
-                shard.take_push(push);
+                shard.take_push(push).expect("a push that fits");
                 Vec::new()
             }
-            Request::Pull(pull) => shard.answer_bytes(&pull),
+            Request::Pull(pull) => shard.answer_bytes(&pull).expect("a pull that fits"),
         };
         let sent = me.pusher.send(back.0, &back.1, CHANNEL, 0, TRAINER, reply);
         if sent.is_err() {
@@ -218,7 +232,7 @@ fn serve_shard(me: Worker, requests: crossbeam_channel::Receiver<Delivery>, back
 }
 
 fn ps_loopback(c: &mut Criterion) {
-    let pair = PsPair::new();
+    let mut pair = PsPair::new();
     let mut raw_push = RawCopy::new(pair.push_bytes).expect("connecting loopback sockets");
     let mut raw_pull = RawCopy::new(pair.pull_bytes).expect("connecting loopback sockets");
     let mut group = c.benchmark_group("ps_loopback");
@@ -236,7 +250,7 @@ fn ps_loopback(c: &mut Criterion) {
     group.bench_function("raw_tcp_copy_pull_bytes", |b| {
         b.iter(|| raw_pull.round(pair.pull_bytes))
     });
-    group.bench_function("weir_pull", |b| b.iter(|| pair.pull_round()));
+    group.bench_function("weir_pull", |b| b.iter(|| pair.pull_round(0)));
     group.finish();
 }
 

@@ -6,6 +6,7 @@
 //! in the keys' order. Answers to other outstanding pulls met while waiting are kept for
 //! their own wait. A push sends every shard the gradients of its keys, and an empty push
 //! to the shards it has none for, since a push also moves the trainer's clock there.
+//! Keys a shard was sent last time travel as their count (key caching, `key_cache`).
 //! The client counts what it moves, so a run can show its bytes against the bytes of the
 //! parameters it touched.
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use weir_engine::session::Outbox;
 use weir_engine::TaskError;
 
+use crate::ps::key_cache::SentKeys;
 use crate::ps::keys::KeyLayout;
 use crate::ps::wire::{encode_pull, encode_push, Answer};
 
@@ -71,23 +73,28 @@ pub struct PsClient<'o, 'a> {
     layout: KeyLayout,
     trainer: u32,
     next_request: &'o mut u64,
+    sent: &'o mut SentKeys,
     early: HashMap<u64, Bytes>,
     pub traffic: Traffic,
 }
 
 impl<'o, 'a> PsClient<'o, 'a> {
-    /// The client of trainer `trainer`; `next_request` numbers its requests across steps.
+    /// The client of trainer `trainer`; `next_request` numbers its requests across steps,
+    /// and `sent` keeps the keys last listed to each shard across steps (the session's
+    /// shards keep them as long).
     pub fn new(
         outbox: &'o mut Outbox<'a>,
         layout: KeyLayout,
         trainer: u32,
         next_request: &'o mut u64,
+        sent: &'o mut SentKeys,
     ) -> Self {
         PsClient {
             outbox,
             layout,
             trainer,
             next_request,
+            sent,
             early: HashMap::new(),
             traffic: Traffic::default(),
         }
@@ -130,7 +137,8 @@ impl<'o, 'a> PsClient<'o, 'a> {
             }
             let request = *self.next_request;
             *self.next_request += 1;
-            let bytes = encode_pull(self.trainer, request, clock, exact, &keys[run.clone()]);
+            let keys = self.sent.outgoing(shard, &keys[run.clone()]);
+            let bytes = encode_pull(self.trainer, request, clock, exact, keys);
             self.traffic.pulled_bytes += bytes.len() as u64;
             self.outbox.send_to_service(shard, request, bytes)?;
             requests.push((request, run));
@@ -199,10 +207,11 @@ impl<'o, 'a> PsClient<'o, 'a> {
             )));
         }
         for (shard, run) in self.layout.split(keys) {
+            let shard_keys = self.sent.outgoing(shard, &keys[run.clone()]);
             let bytes = encode_push(
                 self.trainer,
                 clock,
-                &keys[run.clone()],
+                shard_keys,
                 &grads[run.start * w..run.end * w],
             );
             self.traffic.pushed_bytes += bytes.len() as u64;

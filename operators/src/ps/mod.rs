@@ -10,6 +10,7 @@
 //! - `consistency`: BSP / SSP(S) / ASP and when a pull may be answered;
 //! - `wire`: the pull, push and answer messages and their compact encoding;
 //! - `wire_keys`: their keys, as varint gaps, checked once and read in place;
+//! - `key_cache`: key lists sent once per trainer and shard, then as their count;
 //! - `server`: a shard: values, optimiser state, vector clock, parked pulls;
 //! - `client`: a trainer's asynchronous, batched pull and push;
 //! - `learner`: what a model tells the parameter server;
@@ -24,6 +25,7 @@
 mod average;
 mod client;
 mod consistency;
+mod key_cache;
 mod keys;
 mod learner;
 mod reference;
@@ -38,6 +40,7 @@ mod wire_keys;
 pub use average::Average;
 pub use client::{PsClient, PullHandle, Traffic};
 pub use consistency::Consistency;
+pub use key_cache::{KnownKeys, Rows, SentKeys};
 pub use keys::KeyLayout;
 pub use learner::{Evaluation, Learner};
 pub use reference::train_sequential;

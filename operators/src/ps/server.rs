@@ -7,8 +7,11 @@
 //! under BSP the shard holds a clock's pushes until every trainer's is in, then applies
 //! them in trainer order, so every run gives the same model. A pull is answered when the
 //! consistency model allows (see `consistency`), else parked until a push moves the clock
-//! far enough. Messages that do not fit (a trainer its sender does not hold, a key outside
-//! the shard, a clock out of turn, a malformed body) are refused with the reason.
+//! far enough. A message's keys are resolved to the shard's rows on arrival, or taken as
+//! the rows of the trainer's last listed keys when it sends them again (`key_cache`).
+//! Messages that do not fit (a trainer its sender does not hold, a key outside the shard,
+//! a list sent again that the shard does not hold, a clock out of turn, a malformed body)
+//! are refused with the reason.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,9 +22,10 @@ use weir_engine::TaskError;
 
 use crate::ps::average::Average;
 use crate::ps::consistency::Consistency;
+use crate::ps::key_cache::{KnownKeys, Rows};
 use crate::ps::keys::KeyLayout;
 use crate::ps::update::UpdateRule;
-use crate::ps::wire::{Answer, Keys, Pull, Push, Request};
+use crate::ps::wire::{Answer, Floats, Pull, Push, Request};
 
 /// How a shard starts a key's values.
 pub type Init = dyn Fn(u64, &mut [f32]) + Send + Sync;
@@ -40,11 +44,24 @@ pub struct ShardSpec {
     pub average_from: Option<u64>,
 }
 
+/// A push's gradients, its keys resolved to rows.
+struct Update {
+    rows: Rows,
+    values: Floats,
+}
+
+/// A pull waiting for the clock, its keys resolved to rows.
+struct Waiting {
+    trainer: u32,
+    request: u64,
+    clock: u64,
+    exact: bool,
+    rows: Rows,
+}
+
 /// One shard of the parameters.
 pub struct ServerShard {
     shard: u32,
-    first_key: u64,
-    keys: u64,
     width: usize,
     weights: Vec<f32>,
     state: Vec<f32>,
@@ -55,15 +72,16 @@ pub struct ServerShard {
     /// The clock each trainer's next push must carry.
     expected: Vec<u64>,
     /// BSP: the pushes of clocks not yet complete, by clock and trainer.
-    held: BTreeMap<u64, Vec<Option<Push>>>,
+    held: BTreeMap<u64, Vec<Option<Update>>>,
     /// Pulls waiting for the clock to move.
-    parked: Vec<Pull>,
+    parked: Vec<Waiting>,
+    /// The rows of each trainer's last listed keys.
+    known: KnownKeys,
     /// Keep a snapshot every this many clocks (0: never).
     checkpoint_every: u64,
     /// The clock of the last snapshot kept.
     last_snapshot: u64,
-    /// A run of a push's rows and gradients, as they are applied.
-    rows: Vec<usize>,
+    /// A run of a push's gradients, as they are applied.
     grads: Vec<f32>,
     average: Option<Average>,
 }
@@ -85,8 +103,6 @@ impl ServerShard {
         let trainers = spec.trainers;
         ServerShard {
             shard,
-            first_key: range.start,
-            keys,
             width,
             weights,
             state,
@@ -96,9 +112,9 @@ impl ServerShard {
             expected: vec![0; trainers],
             held: BTreeMap::new(),
             parked: Vec::new(),
+            known: KnownKeys::new(trainers, range.start, keys),
             checkpoint_every: spec.checkpoint_every,
             last_snapshot: 0,
-            rows: Vec::new(),
             grads: Vec::new(),
             average: spec
                 .average_from
@@ -190,65 +206,48 @@ impl ServerShard {
         ))
     }
 
-    /// Checks that every key is in the shard's range.
-    fn check_keys(&self, keys: &Keys) -> Result<(), String> {
-        match keys.bounds() {
-            Some((first, last)) if first < self.first_key || last - self.first_key >= self.keys => {
-                Err(format!(
-                    "keys {first}..={last} are not all in the shard's range {}..{}",
-                    self.first_key,
-                    self.first_key + self.keys
-                ))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Applies one push's gradients, a run of keys at a time: each run's gradients read
+    /// Applies one push's gradients, a run of rows at a time: each run's gradients read
     /// into a buffer of the shard's, then handed to the rule in one call.
-    fn apply(&mut self, push: &Push) {
+    fn apply(&mut self, update: &Update) {
         let w = self.width;
-        let mut keys = push.keys.iter();
-        let mut done = 0;
         let now = self.applied_clock();
-        while keys.len() > 0 {
-            self.rows.clear();
-            self.rows.extend(
-                keys.by_ref()
-                    .take(APPLY_RUN)
-                    .map(|key| (key - self.first_key) as usize),
-            );
-            self.grads.resize(self.rows.len() * w, 0.0);
-            push.values.read_into(done * w, &mut self.grads);
-            done += self.rows.len();
+        for (run, rows) in update.rows.chunks(APPLY_RUN).enumerate() {
+            self.grads.resize(rows.len() * w, 0.0);
+            update
+                .values
+                .read_into(run * APPLY_RUN * w, &mut self.grads);
             if let Some(average) = self.average.as_mut() {
-                average.before(now, &self.rows, &self.weights);
+                average.before(now, rows, &self.weights);
             }
-            self.rule.apply_rows(
-                &mut self.weights,
-                &mut self.state,
-                w,
-                &self.rows,
-                &self.grads,
-            );
+            self.rule
+                .apply_rows(&mut self.weights, &mut self.state, w, rows, &self.grads);
         }
     }
 
-    /// Takes a push in (its keys checked to be the shard's, its clock the trainer's
-    /// next): applies it, or holds it until its clock is complete (BSP).
-    pub fn take_push(&mut self, push: Push) {
-        let t = push.trainer as usize;
+    /// Takes a push in (its clock the trainer's next): its keys resolved, applies it or
+    /// holds it until its clock is complete (BSP). An error names what does not fit.
+    pub fn take_push(&mut self, push: Push) -> Result<(), String> {
+        let rows = self.known.resolve(push.trainer, &push.keys)?;
+        let update = Update {
+            rows,
+            values: push.values,
+        };
+        self.take_update(push.trainer, push.clock, update);
+        Ok(())
+    }
+
+    fn take_update(&mut self, trainer: u32, clock: u64, update: Update) {
+        let t = trainer as usize;
         self.expected[t] += 1;
         if self.consistency != Consistency::Bsp {
-            self.apply(&push);
-            self.applied[t] = push.clock + 1;
+            self.apply(&update);
+            self.applied[t] = clock + 1;
             return;
         }
         let trainers = self.applied.len();
-        let clock = push.clock;
         self.held
             .entry(clock)
-            .or_insert_with(|| vec![None; trainers])[t] = Some(push);
+            .or_insert_with(|| (0..trainers).map(|_| None).collect())[t] = Some(update);
         // Apply every complete clock, in clock order, each in trainer order.
         loop {
             let applied = self.applied_clock();
@@ -258,34 +257,39 @@ impl ServerShard {
             if *entry.key() != applied || entry.get().iter().any(Option::is_none) {
                 break;
             }
-            let (clock, pushes) = entry.remove_entry();
-            for push in pushes.into_iter().flatten() {
-                self.apply(&push);
+            let (clock, updates) = entry.remove_entry();
+            for update in updates.into_iter().flatten() {
+                self.apply(&update);
             }
             self.applied.iter_mut().for_each(|a| *a = clock + 1);
         }
     }
 
-    fn ready(&self, pull: &Pull) -> bool {
+    fn ready(&self, clock: u64, exact: bool) -> bool {
         let applied = self.applied_clock();
-        if pull.exact {
-            applied >= pull.clock
+        if exact {
+            applied >= clock
         } else {
-            self.consistency.allows(pull.clock, applied)
+            self.consistency.allows(clock, applied)
         }
     }
 
-    /// The answer to `pull` as the shard's values stand (its keys checked to be the
-    /// shard's); an exact pull (an evaluation) of an averaging shard gets the means.
-    pub fn answer_bytes(&self, pull: &Pull) -> Vec<u8> {
+    /// The answer to `pull` as the shard's values stand, its keys resolved; an exact pull
+    /// (an evaluation) of an averaging shard gets the means. An error names what does not
+    /// fit.
+    pub fn answer_bytes(&mut self, pull: &Pull) -> Result<Vec<u8>, String> {
+        let rows = self.known.resolve(pull.trainer, &pull.keys)?;
+        Ok(self.answer_rows(pull.request, pull.exact, &rows))
+    }
+
+    fn answer_rows(&self, request: u64, exact: bool, rows: &[usize]) -> Vec<u8> {
         let w = self.width;
-        let mut bytes = Answer::start(pull.request, self.applied_clock(), pull.keys.len() * w);
+        let mut bytes = Answer::start(request, self.applied_clock(), rows.len() * w);
         let start = bytes.len();
-        bytes.resize(start + pull.keys.len() * w * 4, 0);
-        let average = self.average.as_ref().filter(|_| pull.exact);
+        bytes.resize(start + rows.len() * w * 4, 0);
+        let average = self.average.as_ref().filter(|_| exact);
         let mut mean = vec![0.0f32; if average.is_some() { w } else { 0 }];
-        for (out, key) in bytes[start..].chunks_exact_mut(w * 4).zip(pull.keys.iter()) {
-            let row = (key - self.first_key) as usize;
+        for (out, &row) in bytes[start..].chunks_exact_mut(w * 4).zip(rows) {
             let values = match average {
                 Some(average) => {
                     average.mean_into(self.applied_clock(), row, &self.weights, &mut mean);
@@ -300,15 +304,16 @@ impl ServerShard {
         bytes
     }
 
-    fn answer(&self, pull: &Pull, replies: &mut Replies<'_>) -> Result<(), TaskError> {
-        replies.to_partition(pull.trainer, pull.request, self.answer_bytes(pull))
+    fn answer(&self, pull: &Waiting, replies: &mut Replies<'_>) -> Result<(), TaskError> {
+        let bytes = self.answer_rows(pull.request, pull.exact, &pull.rows);
+        replies.to_partition(pull.trainer, pull.request, bytes)
     }
 
     /// Answers the parked pulls the clock now allows.
     fn release(&mut self, replies: &mut Replies<'_>) -> Result<(), TaskError> {
         let parked = std::mem::take(&mut self.parked);
         for pull in parked {
-            if self.ready(&pull) {
+            if self.ready(pull.clock, pull.exact) {
                 self.answer(&pull, replies)?;
             } else {
                 self.parked.push(pull);
@@ -339,18 +344,25 @@ impl SessionService for ServerShard {
         }
         match request {
             Request::Pull(pull) => {
-                self.check_keys(&pull.keys)
+                let rows = self
+                    .known
+                    .resolve(trainer, &pull.keys)
                     .map_err(|e| self.refuse(from, e))?;
-                if self.ready(&pull) {
-                    self.answer(&pull, replies)
+                let waiting = Waiting {
+                    trainer,
+                    request: pull.request,
+                    clock: pull.clock,
+                    exact: pull.exact,
+                    rows,
+                };
+                if self.ready(pull.clock, pull.exact) {
+                    self.answer(&waiting, replies)
                 } else {
-                    self.parked.push(pull);
+                    self.parked.push(waiting);
                     Ok(())
                 }
             }
             Request::Push(push) => {
-                self.check_keys(&push.keys)
-                    .map_err(|e| self.refuse(from, e))?;
                 let expected = self.expected[trainer as usize];
                 if push.clock != expected {
                     return Err(self.refuse(
@@ -361,7 +373,7 @@ impl SessionService for ServerShard {
                         ),
                     ));
                 }
-                self.take_push(push);
+                self.take_push(push).map_err(|e| self.refuse(from, e))?;
                 self.maybe_snapshot(replies)?;
                 self.release(replies)
             }
@@ -395,7 +407,7 @@ fn take_u64(bytes: &mut &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::ps::update::{rule_named, Sgd};
-    use crate::ps::wire::Floats;
+    use crate::ps::wire::KeyList;
 
     fn spec(consistency: Consistency, trainers: usize, rule: Arc<dyn UpdateRule>) -> ShardSpec {
         ShardSpec {
@@ -422,8 +434,8 @@ mod tests {
         let adam = spec(Consistency::Bsp, 2, rule_named("adam", 0.1).unwrap());
         let init = |k: u64, v: &mut [f32]| v.fill(k as f32);
         let mut s = ServerShard::new(&adam, 1, &init);
-        s.take_push(push(0, 0, vec![5, 7], 1.0));
-        s.take_push(push(1, 0, vec![7], -2.0));
+        s.take_push(push(0, 0, vec![5, 7], 1.0)).unwrap();
+        s.take_push(push(1, 0, vec![7], -2.0)).unwrap();
         let bytes = s.snapshot();
         let restore = |layout: KeyLayout, bytes: &[u8]| {
             ServerShard::restore(
@@ -459,22 +471,22 @@ mod tests {
         let mut s = ServerShard::new(&sgd, 1, &|_, v: &mut [f32]| v.fill(0.0));
         // Key 6's first value after clocks 0, 1, 2: 1, 3, 6; averaged from clock 1: 4.5.
         for (clock, grad) in [(0, -1.0), (1, -2.0), (2, -3.0)] {
-            s.take_push(push(0, clock, vec![6], grad));
+            s.take_push(push(0, clock, vec![6], grad)).unwrap();
         }
         let pull = |exact| Pull {
             trainer: 0,
             request: 9,
             clock: 3,
             exact,
-            keys: Keys::from_slice(&[6]),
+            keys: KeyList::of(&[6]),
         };
-        let value = |s: &ServerShard, exact| {
-            let answer = Answer::decode(&s.answer_bytes(&pull(exact)), 2).unwrap();
+        let value = |s: &mut ServerShard, exact| {
+            let answer = Answer::decode(&s.answer_bytes(&pull(exact)).unwrap(), 2).unwrap();
             answer.values[0]
         };
-        assert_eq!((value(&s, false), value(&s, true)), (6.0, 4.5));
-        let back = ServerShard::restore(&sgd, 1, &s.snapshot()).unwrap();
-        assert_eq!(value(&back, true), 4.5);
+        assert_eq!((value(&mut s, false), value(&mut s, true)), (6.0, 4.5));
+        let mut back = ServerShard::restore(&sgd, 1, &s.snapshot()).unwrap();
+        assert_eq!(value(&mut back, true), 4.5);
         assert!(ServerShard::restore(
             &spec(Consistency::Bsp, 1, sgd.rule.clone()),
             1,
@@ -488,7 +500,7 @@ mod tests {
         Push {
             trainer,
             clock,
-            keys: Keys::from_slice(&keys),
+            keys: KeyList::of(&keys),
             values,
         }
     }
@@ -496,28 +508,33 @@ mod tests {
     #[test]
     fn a_shard_holds_its_range_started_by_init() {
         let s = shard(Consistency::Bsp, 1);
-        assert_eq!(s.first_key, 5);
         assert_eq!(
             s.weights(),
             &[5.0, 5.0, 6.0, 6.0, 7.0, 7.0, 8.0, 8.0, 9.0, 9.0]
         );
-        assert!(s.check_keys(&Keys::from_slice(&[5, 9])).is_ok());
-        assert!(s.check_keys(&Keys::from_slice(&[4, 9])).is_err());
-        assert!(s.check_keys(&Keys::from_slice(&[5, 10])).is_err());
+        let mut s = s;
+        assert!(s.take_push(push(0, 0, vec![5, 9], 0.0)).is_ok());
+        for outside in [vec![4, 9], vec![5, 10]] {
+            let refused = s.take_push(push(0, 1, outside, 0.0)).unwrap_err();
+            assert!(
+                refused.contains("not all in the shard's range"),
+                "{refused}"
+            );
+        }
     }
 
     #[test]
     fn bsp_applies_a_clock_once_every_trainer_pushed_it_in_trainer_order() {
         let mut s = shard(Consistency::Bsp, 2);
-        s.take_push(push(1, 0, vec![5], 1.0));
+        s.take_push(push(1, 0, vec![5], 1.0)).unwrap();
         assert_eq!(s.weights()[0], 5.0, "held until trainer 0 pushes clock 0");
         assert_eq!(s.applied_clock(), 0);
-        s.take_push(push(1, 1, vec![6], 1.0));
-        s.take_push(push(0, 0, vec![5], 2.0));
+        s.take_push(push(1, 1, vec![6], 1.0)).unwrap();
+        s.take_push(push(0, 0, vec![5], 2.0)).unwrap();
         assert_eq!(s.weights()[0], 2.0, "both pushes of clock 0");
         assert_eq!(s.weights()[2], 6.0, "clock 1 is still held");
         assert_eq!(s.applied_clock(), 1);
-        s.take_push(push(0, 1, vec![], 0.0));
+        s.take_push(push(0, 1, vec![], 0.0)).unwrap();
         assert_eq!(s.weights()[2], 5.0);
         assert_eq!(s.applied_clock(), 2);
     }
@@ -525,22 +542,42 @@ mod tests {
     #[test]
     fn asp_and_ssp_apply_at_once_and_the_clock_is_the_slowest_trainer() {
         let mut s = shard(Consistency::Ssp(1), 2);
-        s.take_push(push(1, 0, vec![5], 1.0));
-        s.take_push(push(1, 1, vec![5], 1.0));
+        s.take_push(push(1, 0, vec![5], 1.0)).unwrap();
+        s.take_push(push(1, 1, vec![5], 1.0)).unwrap();
         assert_eq!(s.weights()[0], 3.0);
         assert_eq!(s.applied_clock(), 0, "trainer 0 has pushed nothing");
-        let pull = |clock| Pull {
-            trainer: 1,
-            request: 0,
+        assert!(s.ready(1, false), "one clock ahead is within the bound");
+        assert!(!s.ready(2, false));
+        assert!(!s.ready(1, true));
+    }
+
+    #[test]
+    fn keys_sent_again_are_the_rows_the_trainer_last_listed() {
+        let mut s = shard(Consistency::Asp, 2);
+        let again = |trainer, clock, grad| Push {
+            trainer,
             clock,
-            exact: false,
-            keys: Keys::from_slice(&[5]),
+            keys: KeyList::Again(2),
+            values: Floats::from_slice(&[grad; 4]),
         };
-        assert!(s.ready(&pull(1)), "one clock ahead is within the bound");
-        assert!(!s.ready(&pull(2)));
-        assert!(!s.ready(&Pull {
-            exact: true,
-            ..pull(1)
-        }));
+        let refused = s.take_push(again(0, 0, 1.0)).unwrap_err();
+        assert!(refused.contains("has listed none"), "{refused}");
+        s.take_push(push(0, 0, vec![6, 8], 1.0)).unwrap();
+        s.take_push(again(0, 1, 2.0)).unwrap();
+        assert_eq!(s.weights()[2..4], [3.0, 3.0], "key 6: 6 - 1 - 2");
+        assert_eq!(s.weights()[6..8], [5.0, 5.0], "key 8: 8 - 1 - 2");
+        assert!(
+            s.take_push(again(1, 0, 1.0)).is_err(),
+            "trainer 1 listed none"
+        );
+        let pull = Pull {
+            trainer: 0,
+            request: 4,
+            clock: 2,
+            exact: false,
+            keys: KeyList::Again(2),
+        };
+        let answer = Answer::decode(&s.answer_bytes(&pull).unwrap(), 4).unwrap();
+        assert_eq!(answer.values, [3.0, 3.0, 5.0, 5.0]);
     }
 }

@@ -22,6 +22,7 @@ use weir_engine::session::Outbox;
 use weir_engine::{TaskContext, TaskError};
 
 use crate::ps::client::{PsClient, Traffic};
+use crate::ps::key_cache::SentKeys;
 use crate::ps::keys::KeyLayout;
 use crate::ps::learner::{Evaluation, Learner};
 use crate::ps::schedule::{epoch_order, minibatch};
@@ -181,6 +182,7 @@ impl<L: Learner> SessionTask for PsTask<L> {
             seed: self.seed,
             slowdown,
             next_request: 0,
+            sent_keys: SentKeys::default(),
         }))
     }
 
@@ -218,6 +220,8 @@ struct Trainer<L: Learner> {
     /// Extra time per minibatch, as a multiple of its compute time (a straggler).
     slowdown: Slowdown,
     next_request: u64,
+    /// The keys last listed to each shard (key caching).
+    sent_keys: SentKeys,
 }
 
 impl<L: Learner> Trainer<L> {
@@ -397,11 +401,13 @@ impl<L: Learner> SessionPartition for Trainer<L> {
         let control: Control = bincode::deserialize(control)
             .map_err(|e| TaskError::failed(format!("a malformed epoch control: {e}")))?;
         let mut next_request = self.next_request;
+        let mut sent_keys = std::mem::take(&mut self.sent_keys);
         let mut client = PsClient::new(
             outbox,
             self.layout,
             self.partition as u32,
             &mut next_request,
+            &mut sent_keys,
         );
         let mut report = Report::default();
         if control.evaluate {
@@ -414,6 +420,7 @@ impl<L: Learner> SessionPartition for Trainer<L> {
         }
         report.traffic = client.traffic;
         self.next_request = next_request;
+        self.sent_keys = sent_keys;
         bincode::serialize(&report)
             .map_err(|e| TaskError::failed(format!("encoding a trainer's report: {e}")))
     }

@@ -12,14 +12,16 @@
 //!  Pull   = 0u8  trainer u32  request u64  clock u64  exact u8  keys
 //!  Push   = 1u8  trainer u32  clock u64  keys  values (keys × width)
 //!  Answer =      request u64  applied u64  values (keys × width)
-//!  keys   = count varint, first key varint, then each gap to the previous key varint
+//!  keys   = 0u8  count varint, first key varint, then each gap to the previous key varint
+//!         | 1u8  count varint   (the list the trainer last listed to this shard, again)
 //! ```
+//!
+//! A list sent again is key caching (see `key_cache`): the shard reads it as the rows it
+//! resolved the trainer's last listed keys to.
 
 use bytes::{Buf, BufMut, Bytes};
 
-use crate::ps::wire_keys::put_keys;
-#[cfg(test)]
-use crate::ps::wire_keys::put_varint;
+use crate::ps::wire_keys::{put_keys, put_varint, take_varint};
 pub use crate::ps::wire_keys::{KeyIter, Keys};
 
 /// A trainer asks a shard for the values of `keys`.
@@ -32,7 +34,7 @@ pub struct Pull {
     pub clock: u64,
     /// Wait for every update before `clock`, whatever the consistency (an evaluation).
     pub exact: bool,
-    pub keys: Keys,
+    pub keys: KeyList,
 }
 
 /// A trainer's gradients for `keys` (`width` floats each) at `clock`.
@@ -40,8 +42,105 @@ pub struct Pull {
 pub struct Push {
     pub trainer: u32,
     pub clock: u64,
-    pub keys: Keys,
+    pub keys: KeyList,
     pub values: Floats,
+}
+
+/// A message's keys as they arrived: listed, or the list the trainer last listed to the
+/// shard sent again (its length).
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyList {
+    Listed(Keys),
+    Again(usize),
+}
+
+impl KeyList {
+    /// `keys` (sorted, distinct), listed.
+    pub fn of(keys: &[u64]) -> KeyList {
+        KeyList::Listed(Keys::from_slice(keys))
+    }
+
+    /// How many keys.
+    pub fn len(&self) -> usize {
+        match self {
+            KeyList::Listed(keys) => keys.len(),
+            KeyList::Again(count) => *count,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Checks the keys at the front of `rest` (a view into `message`) and takes them.
+    fn take(message: &Bytes, rest: &mut &[u8]) -> Result<KeyList, String> {
+        match take_u8(rest)? {
+            LISTED => Ok(KeyList::Listed(Keys::take(message, rest)?)),
+            AGAIN => {
+                let count = take_varint(rest)?;
+                let count = usize::try_from(count)
+                    .map_err(|_| format!("a key list of {count} keys sent again"))?;
+                Ok(KeyList::Again(count))
+            }
+            other => Err(format!("unknown key list kind {other}")),
+        }
+    }
+
+    fn encode_as_sent(&self) -> Vec<u64> {
+        match self {
+            KeyList::Listed(keys) => keys.to_vec(),
+            KeyList::Again(_) => Vec::new(),
+        }
+    }
+
+    fn outgoing<'k>(&self, listed: &'k [u64]) -> OutgoingKeys<'k> {
+        match self {
+            KeyList::Listed(_) => OutgoingKeys::Listed(listed),
+            KeyList::Again(count) => OutgoingKeys::Again(*count),
+        }
+    }
+}
+
+/// A message's keys as they leave: listed, or sent again as the count of the list last
+/// listed to the same shard (see `key_cache::SentKeys`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OutgoingKeys<'k> {
+    Listed(&'k [u64]),
+    Again(usize),
+}
+
+impl OutgoingKeys<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            OutgoingKeys::Listed(keys) => keys.len(),
+            OutgoingKeys::Again(count) => *count,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn put(&self, out: &mut Vec<u8>) {
+        match self {
+            OutgoingKeys::Listed(keys) => {
+                out.put_u8(LISTED);
+                put_keys(out, keys);
+            }
+            OutgoingKeys::Again(count) => {
+                out.put_u8(AGAIN);
+                put_varint(out, *count as u64);
+            }
+        }
+    }
+
+    /// Bytes the keys take at the most.
+    fn size_hint(&self) -> usize {
+        match self {
+            OutgoingKeys::Listed(keys) => 11 + keys.len() * 2,
+            OutgoingKeys::Again(_) => 11,
+        }
+    }
 }
 
 /// Little-endian `f32`s left in the bytes they arrived in (a slice of the message), read
@@ -98,51 +197,52 @@ pub enum Request {
 
 const PULL: u8 = 0;
 const PUSH: u8 = 1;
+const LISTED: u8 = 0;
+const AGAIN: u8 = 1;
 
 impl Pull {
     /// The message's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        encode_pull(
-            self.trainer,
-            self.request,
-            self.clock,
-            self.exact,
-            &self.keys.to_vec(),
-        )
+        let listed = self.keys.encode_as_sent();
+        let keys = self.keys.outgoing(&listed);
+        encode_pull(self.trainer, self.request, self.clock, self.exact, keys)
     }
 }
 
 /// The bytes of a pull, from borrowed keys.
-pub fn encode_pull(trainer: u32, request: u64, clock: u64, exact: bool, keys: &[u64]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(32 + keys.len() * 2);
+pub fn encode_pull(
+    trainer: u32,
+    request: u64,
+    clock: u64,
+    exact: bool,
+    keys: OutgoingKeys<'_>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(22 + keys.size_hint());
     out.put_u8(PULL);
     out.put_u32_le(trainer);
     out.put_u64_le(request);
     out.put_u64_le(clock);
     out.put_u8(exact as u8);
-    put_keys(&mut out, keys);
+    keys.put(&mut out);
     out
 }
 
 impl Push {
     /// The message's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        encode_push(
-            self.trainer,
-            self.clock,
-            &self.keys.to_vec(),
-            &self.values.to_vec(),
-        )
+        let listed = self.keys.encode_as_sent();
+        let keys = self.keys.outgoing(&listed);
+        encode_push(self.trainer, self.clock, keys, &self.values.to_vec())
     }
 }
 
 /// The bytes of a push, from borrowed keys and values.
-pub fn encode_push(trainer: u32, clock: u64, keys: &[u64], values: &[f32]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(24 + keys.len() * 2 + values.len() * 4);
+pub fn encode_push(trainer: u32, clock: u64, keys: OutgoingKeys<'_>, values: &[f32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(13 + keys.size_hint() + values.len() * 4);
     out.put_u8(PUSH);
     out.put_u32_le(trainer);
     out.put_u64_le(clock);
-    put_keys(&mut out, keys);
+    keys.put(&mut out);
     put_values(&mut out, values);
     out
 }
@@ -159,7 +259,7 @@ impl Request {
                 let request = take_u64(&mut bytes)?;
                 let clock = take_u64(&mut bytes)?;
                 let exact = take_u8(&mut bytes)? != 0;
-                let keys = Keys::take(message, &mut bytes)?;
+                let keys = KeyList::take(message, &mut bytes)?;
                 Request::Pull(Pull {
                     trainer,
                     request,
@@ -170,7 +270,7 @@ impl Request {
             }
             PUSH => {
                 let clock = take_u64(&mut bytes)?;
-                let keys = Keys::take(message, &mut bytes)?;
+                let keys = KeyList::take(message, &mut bytes)?;
                 let len = keys
                     .len()
                     .checked_mul(width * 4)
@@ -305,7 +405,7 @@ mod tests {
             request: 1,
             clock: 2,
             exact: false,
-            keys: Keys::from_slice(keys),
+            keys: KeyList::of(keys),
         }
     }
 
@@ -316,7 +416,7 @@ mod tests {
             request: 77,
             clock: 12,
             exact: true,
-            keys: Keys::from_slice(&[0, 5, 6, 1 << 40]),
+            keys: KeyList::of(&[0, 5, 6, 1 << 40]),
         };
         assert_eq!(
             Request::decode(&pull.encode().into(), 2).unwrap(),
@@ -325,12 +425,23 @@ mod tests {
         let push = Push {
             trainer: 1,
             clock: 9,
-            keys: Keys::from_slice(&[4, 1_000_000]),
+            keys: KeyList::of(&[4, 1_000_000]),
             values: Floats::from_slice(&[1.0, -2.5, 0.0, 7.0]),
         };
         assert_eq!(
             Request::decode(&push.encode().into(), 2).unwrap(),
-            Request::Push(push)
+            Request::Push(push.clone())
+        );
+        // Keys sent again travel as their count.
+        let again = Push {
+            keys: KeyList::Again(2),
+            ..push.clone()
+        };
+        let bytes = again.encode();
+        assert_eq!(bytes.len(), 1 + 4 + 8 + 2 + 4 * 4);
+        assert_eq!(
+            Request::decode(&bytes.into(), 2).unwrap(),
+            Request::Push(again)
         );
         let answer = Answer::encode(77, 10, &[1.5, 2.5]);
         assert_eq!(Answer::request_of(&answer).unwrap(), 77);
@@ -354,7 +465,7 @@ mod tests {
         let push = Push {
             trainer: 2,
             clock: 1,
-            keys: Keys::from_slice(&keys),
+            keys: KeyList::of(&keys),
             values: Floats::from_slice(&values),
         };
         assert_eq!(
@@ -375,7 +486,7 @@ mod tests {
         let push = Push {
             trainer: 1,
             clock: 9,
-            keys: Keys::from_slice(&[4, 8]),
+            keys: KeyList::of(&[4, 8]),
             values: Floats::from_slice(&[1.0, 2.0]),
         }
         .encode();
@@ -388,12 +499,16 @@ mod tests {
         let mut kind = push.clone();
         kind[0] = 9;
         assert!(Request::decode(&kind.into(), 1).is_err());
-        let repeated = encode_push(1, 9, &[4, 4], &[1.0, 2.0]);
+        let mut list_kind = push.clone();
+        list_kind[13] = 2;
+        let refused = Request::decode(&list_kind.into(), 1).unwrap_err();
+        assert!(refused.contains("unknown key list kind 2"), "{refused}");
+        let repeated = encode_push(1, 9, OutgoingKeys::Listed(&[4, 4]), &[1.0, 2.0]);
         assert!(Request::decode(&repeated.into(), 1).is_err());
         assert!(Request::decode(&Bytes::new(), 1).is_err());
         // A huge key count in a few bytes.
         let mut lie = vec![PULL];
-        lie.extend_from_slice(&[0; 21]);
+        lie.extend_from_slice(&[0; 22]);
         put_varint(&mut lie, u64::MAX);
         assert!(Request::decode(&lie.into(), 1).is_err());
         assert!(Answer::decode(&Answer::encode(1, 2, &[1.0]), 2).is_err());
@@ -404,19 +519,23 @@ mod tests {
         let keys: Vec<u64> = (0..1_000u64).map(|k| 5 + 3 * k + k % 2).collect();
         let pull = pull_of(&keys);
         let mut bytes = pull.encode();
-        assert_eq!(pull.keys.to_vec(), keys);
-        assert_eq!(pull.keys.bounds(), Some((5, keys[999])));
+        let KeyList::Listed(listed) = &pull.keys else {
+            panic!("keys sent again")
+        };
+        assert_eq!(listed.to_vec(), keys);
+        assert_eq!(listed.bounds(), Some((5, keys[999])));
         assert_eq!(
             Request::decode(&bytes.clone().into(), 1).unwrap(),
             Request::Pull(pull)
         );
-        // kind, trainer, request, clock, exact: 22 bytes; the count: 2; the first key: 1.
-        bytes[25 + 10] = 0;
+        // kind, trainer, request, clock, exact: 22 bytes; the list's kind: 1; the count: 2;
+        // the first key: 1.
+        bytes[26 + 10] = 0;
         let refused = Request::decode(&bytes.into(), 1).unwrap_err();
         assert!(refused.contains("repeats"), "{refused}");
         // Gaps that would carry a key past u64::MAX.
         let mut over = vec![PULL];
-        over.extend_from_slice(&[0; 21]);
+        over.extend_from_slice(&[0; 22]);
         put_varint(&mut over, 9);
         put_varint(&mut over, u64::MAX - 3);
         over.extend_from_slice(&[1; 8]);
