@@ -214,10 +214,11 @@ def ps_loopback_section():
             f"{mib(restore[0] * restore[1]):.0f} MiB) from its replica's snapshot: "
             f"**{restore[1] * 1000:.0f} ms**")
     lines += ["", "A push is a batch of 2^20 keys and their gradients in the parameter "
-              "server's wire format (keys as varint gaps, values as raw f32), sent through "
-              "the push exchange, decoded and applied by the shard, and acknowledged; a pull "
-              "is the keys there and the values back, decoded. The raw copy moves the same "
-              "bytes one way between two sockets.", ""]
+              "server's wire format (values as raw f32; the keys as their count, since the "
+              "shard was listed the same keys before: key caching), sent through the push "
+              "exchange, applied by the shard where the gradients arrived, and acknowledged; "
+              "a pull is the keys' count there and the values back, decoded. The raw copy "
+              "moves the same bytes one way between two sockets.", ""]
     return lines
 
 

@@ -39,7 +39,9 @@ use weir_engine::exchange::{Delivery, Mailbox, Network, Pusher};
 use weir_engine::shuffle::fetch::serve_blocks;
 use weir_engine::shuffle::ShuffleStore;
 use weir_operators::ps::wire::{encode_pull, encode_push, Answer, OutgoingKeys, Request};
-use weir_operators::ps::{AdaGrad, Consistency, KeyLayout, SentKeys, ServerShard, Sgd, ShardSpec};
+use weir_operators::ps::{
+    AdaGrad, Consistency, KeyLayout, KeySet, SentKeys, ServerShard, Sgd, ShardSpec,
+};
 
 use common::RawCopy;
 
@@ -102,7 +104,7 @@ struct PsPair {
     answers: crossbeam_channel::Receiver<Delivery>,
     /// Snapshots arriving at the shard's worker.
     snapshots: crossbeam_channel::Receiver<Delivery>,
-    keys: Vec<u64>,
+    keys: KeySet,
     /// The keys last listed to the shard.
     sent: SentKeys,
     gradients: Vec<f32>,
@@ -133,7 +135,7 @@ impl PsPair {
         let shard_at = (shard.id, shard.address.clone());
         let serving = std::thread::spawn(move || serve_shard(shard, requests, back));
         // Every other key: a sparse batch whose gaps still take a byte each.
-        let keys: Vec<u64> = (0..KEYS as u64).map(|k| 2 * k).collect();
+        let keys = KeySet::new((0..KEYS as u64).map(|k| 2 * k).collect()).expect("sorted keys");
         let gradients: Vec<f32> = (0..KEYS).map(|i| (i % 97) as f32 * 1e-3).collect();
         let again = OutgoingKeys::Again(keys.len());
         let push_bytes = encode_push(0, 0, again, &gradients).len() as u64;
@@ -168,7 +170,7 @@ impl PsPair {
     /// Pushes a round's gradients and waits for every acknowledgement.
     fn push_round(&mut self) {
         for clock in 0..BATCHES as u64 {
-            let keys = self.sent.outgoing(0, &self.keys);
+            let keys = self.sent.outgoing(0, &self.keys, 0..KEYS);
             self.send(encode_push(0, clock, keys, &self.gradients));
         }
         for _ in 0..BATCHES {
@@ -190,7 +192,7 @@ impl PsPair {
     /// Pulls a round's batches, requests `first..`, and decodes every answer.
     fn pull_round(&mut self, first: u64) {
         for request in first..first + BATCHES as u64 {
-            let keys = self.sent.outgoing(0, &self.keys);
+            let keys = self.sent.outgoing(0, &self.keys, 0..KEYS);
             self.send(encode_pull(0, request, 0, false, keys));
         }
         let mut sum = 0.0f32;

@@ -31,8 +31,10 @@
 //! arrive, in arrival order, rather than waiting for a tag's flush.
 //!
 //! Wire layout of a `Message` frame body: a fixed [`HEADER_BYTES`]-byte little-endian
-//! header (`channel u64, tag u64, from u32, to u32, kind u8`) and the batch's bytes. A
-//! frame that does not parse closes its connection with a logged error.
+//! header (`channel u64, tag u64, from u32, to u32, kind u8`, then seven zero bytes, so
+//! that the batch starts 8-byte aligned when the frame's body does; see
+//! `frame::align_large_body`) and the batch's bytes. A frame that does not parse closes
+//! its connection with a logged error.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{IoSlice, Write};
@@ -55,7 +57,7 @@ use crate::task::WorkerId;
 pub type ChannelId = u64;
 
 /// Bytes of the header at the front of every `Message` frame body.
-pub const HEADER_BYTES: usize = 25;
+pub const HEADER_BYTES: usize = 32;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -116,6 +118,7 @@ impl BatchHeader {
             1 => BatchKind::Flush,
             other => return Err(format!("unknown message kind {other}")),
         };
+        body.advance(HEADER_BYTES - 25);
         let header = BatchHeader {
             channel,
             tag,

@@ -217,6 +217,7 @@ impl Decoder for FrameCodec {
             // copied each time the buffer grows. The limit bounds it: a peer that has not
             // proved the secret yet is held to the handshake's small one, and the pages
             // are only touched as the bytes arrive.
+            align_large_body(src, len);
             src.reserve(total - src.len());
             return Ok(None);
         }
@@ -227,6 +228,27 @@ impl Decoder for FrameCodec {
         let body = src.split_to(len).freeze();
         Ok(Some(Frame { kind, body }))
     }
+}
+
+/// Bodies from this size on are read to an 8-byte-aligned address.
+const ALIGNED_BODY_BYTES: usize = 64 * 1024;
+
+/// Moves the start of a large frame (its header and what of its body has arrived) to a
+/// fresh buffer where the body starts 8-byte aligned, so that a reader can view numbers
+/// in it in place (a parameter-server push's gradients). It copies only the bytes
+/// already in, once per frame, and only when the body would not be aligned.
+fn align_large_body(src: &mut BytesMut, len: usize) {
+    const ALIGN: usize = 8;
+    let misaligned = (src.as_ptr() as usize + HEADER_BYTES) % ALIGN;
+    if len < ALIGNED_BODY_BYTES || misaligned == 0 {
+        return;
+    }
+    let mut fresh = BytesMut::with_capacity(HEADER_BYTES + len + ALIGN);
+    let pad = (ALIGN - (fresh.as_ptr() as usize + HEADER_BYTES) % ALIGN) % ALIGN;
+    fresh.put_bytes(0, pad);
+    fresh.advance(pad);
+    fresh.extend_from_slice(src);
+    *src = fresh;
 }
 
 impl Encoder<Frame> for FrameCodec {

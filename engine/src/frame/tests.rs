@@ -117,6 +117,48 @@ fn round_trip_one_byte_at_a_time() {
 }
 
 #[test]
+fn large_bodies_arrive_eight_byte_aligned_whatever_came_before() {
+    let mut rng = StdRng::seed_from_u64(4);
+    let large = |len: usize| {
+        Frame::new(
+            FrameKind::Message,
+            (0..len).map(|i| i as u8).collect::<Vec<u8>>(),
+        )
+    };
+    // Small frames of odd lengths between the large ones leave the stream misaligned.
+    let mut frames = Vec::new();
+    for len in [
+        ALIGNED_BODY_BYTES,
+        ALIGNED_BODY_BYTES + 3,
+        3 * ALIGNED_BODY_BYTES + 1,
+    ] {
+        frames.extend(random_frames(&mut rng, 3, 7));
+        frames.push(large(len));
+    }
+    let wire = encode_all(&frames).freeze();
+    let mut codec = FrameCodec::default();
+    // A buffer with room for everything, starting off alignment: growing it never moves
+    // the bytes, so only the decoder can align a body.
+    let mut buf = BytesMut::with_capacity(wire.len() + 16);
+    buf.put_bytes(0, 8 - buf.as_ptr() as usize % 8 + 3);
+    buf.advance(buf.len());
+    let mut out = Vec::new();
+    for piece in wire.chunks(5_000) {
+        buf.extend_from_slice(piece);
+        drain(&mut codec, &mut buf, &mut out);
+    }
+    assert_eq!(out, frames);
+    for frame in out.iter().filter(|f| f.body.len() >= ALIGNED_BODY_BYTES) {
+        assert_eq!(
+            frame.body.as_ptr() as usize % 8,
+            0,
+            "{} bytes",
+            frame.body.len()
+        );
+    }
+}
+
+#[test]
 fn bad_magic_is_refused_after_four_bytes() {
     let mut codec = FrameCodec::default();
     let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\n"[..3]);

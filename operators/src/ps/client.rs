@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use weir_engine::session::Outbox;
 use weir_engine::TaskError;
 
-use crate::ps::key_cache::SentKeys;
+use crate::ps::key_cache::{KeySet, SentKeys};
 use crate::ps::keys::KeyLayout;
 use crate::ps::wire::{encode_pull, encode_push, Answer};
 
@@ -111,12 +111,8 @@ impl<'o, 'a> PsClient<'o, 'a> {
         self.outbox.recording()
     }
 
-    fn check_keys(&self, keys: &[u64]) -> Result<(), TaskError> {
-        if keys.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(TaskError::failed(
-                "a pull or push's keys must be sorted and distinct",
-            ));
-        }
+    /// Checks that the set's keys are the parameters' (a set is sorted and distinct).
+    fn check_keys(&self, keys: &KeySet) -> Result<(), TaskError> {
         match keys.last() {
             Some(&k) if k >= self.layout.keys => Err(TaskError::failed(format!(
                 "key {k} is outside the parameters (0..{})",
@@ -126,9 +122,14 @@ impl<'o, 'a> PsClient<'o, 'a> {
         }
     }
 
-    /// Asks the shards for the values of `keys` (sorted, distinct) as seen at `clock`;
-    /// with `exact`, waits for every update before `clock` whatever the consistency.
-    pub fn pull(&mut self, keys: &[u64], clock: u64, exact: bool) -> Result<PullHandle, TaskError> {
+    /// Asks the shards for the values of `keys` as seen at `clock`; with `exact`, waits
+    /// for every update before `clock` whatever the consistency.
+    pub fn pull(
+        &mut self,
+        keys: &KeySet,
+        clock: u64,
+        exact: bool,
+    ) -> Result<PullHandle, TaskError> {
         self.check_keys(keys)?;
         let mut requests = Vec::new();
         for (shard, run) in self.layout.split(keys) {
@@ -137,8 +138,8 @@ impl<'o, 'a> PsClient<'o, 'a> {
             }
             let request = *self.next_request;
             *self.next_request += 1;
-            let keys = self.sent.outgoing(shard, &keys[run.clone()]);
-            let bytes = encode_pull(self.trainer, request, clock, exact, keys);
+            let shard_keys = self.sent.outgoing(shard, keys, run.clone());
+            let bytes = encode_pull(self.trainer, request, clock, exact, shard_keys);
             self.traffic.pulled_bytes += bytes.len() as u64;
             self.outbox.send_to_service(shard, request, bytes)?;
             requests.push((request, run));
@@ -193,9 +194,10 @@ impl<'o, 'a> PsClient<'o, 'a> {
         }
     }
 
-    /// Pushes `grads` (`width` floats per key of `keys`, sorted and distinct) as the
-    /// trainer's update of `clock`, which moves its clock to `clock + 1` at every shard.
-    pub fn push(&mut self, keys: &[u64], grads: &[f32], clock: u64) -> Result<(), TaskError> {
+    /// Pushes `grads` (`width` floats per key of `keys`) as the trainer's update of
+    /// `clock`, which moves its clock to `clock + 1` at every shard. Pushing the set a pull
+    /// sent sends its keys as their count.
+    pub fn push(&mut self, keys: &KeySet, grads: &[f32], clock: u64) -> Result<(), TaskError> {
         self.check_keys(keys)?;
         let w = self.layout.width;
         if grads.len() != keys.len() * w {
@@ -207,7 +209,7 @@ impl<'o, 'a> PsClient<'o, 'a> {
             )));
         }
         for (shard, run) in self.layout.split(keys) {
-            let shard_keys = self.sent.outgoing(shard, &keys[run.clone()]);
+            let shard_keys = self.sent.outgoing(shard, keys, run.clone());
             let bytes = encode_push(
                 self.trainer,
                 clock,

@@ -5,12 +5,14 @@
 //!
 //! Each side keeps one list per peer: the trainer, the keys it last listed to each shard
 //! ([`SentKeys`]); the shard, the rows of the keys each trainer last listed to it
-//! ([`KnownKeys`]). A trainer's messages to a shard arrive in the order sent (one link per
+//! ([`KnownKeys`]). A trainer's keys are a [`KeySet`], shared rather than copied, so that
+//! a push of the set its pull listed is known for the same list without comparing a key. A trainer's messages to a shard arrive in the order sent (one link per
 //! pair of workers, or the worker's own mailbox), so "the list before" means the same on
 //! both sides. Both start empty with the session: after a lost worker every trainer and
 //! shard is opened again, so neither keeps a list the other has lost. A message that
 //! refers to a list the shard does not hold, or of another length, is refused.
 
+use std::ops::{Deref, Range};
 use std::sync::Arc;
 
 use crate::ps::wire::{KeyList, OutgoingKeys};
@@ -19,41 +21,83 @@ use crate::ps::wire::{KeyList, OutgoingKeys};
 /// the list's order; shared by the cache and the pushes and pulls that wait on it.
 pub type Rows = Arc<[usize]>;
 
-/// A trainer's side: the keys it last listed to each shard.
+/// Sorted, distinct keys, shared by the pulls and pushes that send them and by the
+/// cache of what was sent.
+#[derive(Debug, Clone, Default)]
+pub struct KeySet(Arc<Vec<u64>>);
+
+impl KeySet {
+    /// `keys`, which must be sorted and distinct.
+    pub fn new(keys: Vec<u64>) -> Result<KeySet, String> {
+        if let Some(at) = keys.windows(2).position(|w| w[0] >= w[1]) {
+            return Err(format!(
+                "keys must be sorted and distinct: key {} is {} after {}",
+                at + 1,
+                keys[at + 1],
+                keys[at]
+            ));
+        }
+        Ok(KeySet(Arc::new(keys)))
+    }
+
+    /// Whether `self` and `other` are one set (not merely equal keys).
+    pub fn same(&self, other: &KeySet) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// This set if it holds `keys`, else a new set of them.
+    pub fn reuse_for(&self, keys: &[u64]) -> Result<KeySet, String> {
+        if self.0[..] == *keys {
+            Ok(self.clone())
+        } else {
+            KeySet::new(keys.to_vec())
+        }
+    }
+}
+
+impl Deref for KeySet {
+    type Target = [u64];
+    fn deref(&self) -> &[u64] {
+        &self.0
+    }
+}
+
+/// A trainer's side: the keys it last listed to each shard (a run of a set).
 #[derive(Debug, Default)]
 pub struct SentKeys {
-    last: Vec<Option<Vec<u64>>>,
+    last: Vec<Option<(KeySet, Range<usize>)>>,
 }
 
 impl SentKeys {
-    /// Whether `keys` are the list last sent to `shard` (then they travel as their
-    /// length); if not, remembers them as that list (then they travel listed).
-    pub fn again(&mut self, shard: u32, keys: &[u64]) -> bool {
+    /// Whether `set[run]` is the list last sent to `shard` (then it travels as its
+    /// length); if not, remembers it as that list (then it travels listed). The same set
+    /// and run is known at once; another set is compared key by key.
+    pub fn again(&mut self, shard: u32, set: &KeySet, run: Range<usize>) -> bool {
         let shard = shard as usize;
         if self.last.len() <= shard {
             self.last.resize_with(shard + 1, || None);
         }
-        match &mut self.last[shard] {
-            Some(last) if last[..] == *keys => true,
-            Some(last) => {
-                last.clear();
-                last.extend_from_slice(keys);
-                false
-            }
-            none => {
-                *none = Some(keys.to_vec());
-                false
-            }
-        }
+        let again = match &self.last[shard] {
+            Some((last, r)) if last.same(set) && *r == run => return true,
+            Some((last, r)) => last[r.clone()] == set[run.clone()],
+            None => false,
+        };
+        self.last[shard] = Some((set.clone(), run));
+        again
     }
 
-    /// `keys` to send `shard`: their count if they are the list last sent there, else
+    /// `set[run]` to send `shard`: its count if it is the list last sent there, else
     /// listed (and kept as that list).
-    pub fn outgoing<'k>(&mut self, shard: u32, keys: &'k [u64]) -> OutgoingKeys<'k> {
-        if self.again(shard, keys) {
-            OutgoingKeys::Again(keys.len())
+    pub fn outgoing<'k>(
+        &mut self,
+        shard: u32,
+        set: &'k KeySet,
+        run: Range<usize>,
+    ) -> OutgoingKeys<'k> {
+        if self.again(shard, set, run.clone()) {
+            OutgoingKeys::Again(run.len())
         } else {
-            OutgoingKeys::Listed(keys)
+            OutgoingKeys::Listed(&set[run])
         }
     }
 }
@@ -123,13 +167,37 @@ mod tests {
     #[test]
     fn a_trainer_lists_keys_once_per_shard_until_they_change() {
         let mut sent = SentKeys::default();
-        assert!(!sent.again(1, &[3, 4]));
-        assert!(sent.again(1, &[3, 4]));
-        assert!(!sent.again(0, &[3, 4]), "each shard has its own list");
-        assert!(!sent.again(1, &[3, 5]));
-        assert!(!sent.again(1, &[3, 4]));
-        assert!(!sent.again(2, &[]), "an empty list is listed first too");
-        assert!(sent.again(2, &[]));
+        let set = |keys: &[u64]| KeySet::new(keys.to_vec()).unwrap();
+        let (a, b) = (set(&[3, 4, 9]), set(&[3, 5]));
+        assert!(!sent.again(1, &a, 0..2));
+        assert!(sent.again(1, &a, 0..2));
+        assert!(
+            sent.again(1, &set(&[3, 4]), 0..2),
+            "equal keys of another set"
+        );
+        assert!(!sent.again(1, &a, 1..3), "another run of the set");
+        assert!(!sent.again(0, &a, 1..3), "each shard has its own list");
+        assert!(!sent.again(1, &b, 0..2));
+        assert!(!sent.again(1, &a, 0..2));
+        assert!(
+            !sent.again(2, &a, 0..0),
+            "an empty list is listed first too"
+        );
+        assert!(sent.again(2, &b, 1..1));
+        assert_eq!(sent.outgoing(1, &a, 0..2), OutgoingKeys::Again(2));
+        assert_eq!(sent.outgoing(1, &b, 0..2), OutgoingKeys::Listed(&[3, 5]));
+    }
+
+    #[test]
+    fn a_key_set_is_sorted_and_distinct_and_reused_when_it_holds_the_keys() {
+        assert!(KeySet::new(vec![1, 1])
+            .unwrap_err()
+            .contains("key 1 is 1 after 1"));
+        assert!(KeySet::new(vec![2, 1]).is_err());
+        let set = KeySet::new(vec![1, 5]).unwrap();
+        assert!(set.reuse_for(&[1, 5]).unwrap().same(&set));
+        assert!(!set.reuse_for(&[1, 6]).unwrap().same(&set));
+        assert!(set.reuse_for(&[6, 1]).is_err());
     }
 
     #[test]

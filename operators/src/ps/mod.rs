@@ -40,7 +40,7 @@ mod wire_keys;
 pub use average::Average;
 pub use client::{PsClient, PullHandle, Traffic};
 pub use consistency::Consistency;
-pub use key_cache::{KnownKeys, Rows, SentKeys};
+pub use key_cache::{KeySet, KnownKeys, Rows, SentKeys};
 pub use keys::KeyLayout;
 pub use learner::{Evaluation, Learner};
 pub use reference::train_sequential;

@@ -25,7 +25,7 @@ use crate::ps::consistency::Consistency;
 use crate::ps::key_cache::{KnownKeys, Rows};
 use crate::ps::keys::KeyLayout;
 use crate::ps::update::UpdateRule;
-use crate::ps::wire::{Answer, Floats, Pull, Push, Request};
+use crate::ps::wire::{put_values, Answer, Floats, Pull, Push, Request};
 
 /// How a shard starts a key's values.
 pub type Init = dyn Fn(u64, &mut [f32]) + Send + Sync;
@@ -206,21 +206,28 @@ impl ServerShard {
         ))
     }
 
-    /// Applies one push's gradients, a run of rows at a time: each run's gradients read
-    /// into a buffer of the shard's, then handed to the rule in one call.
+    /// Applies one push's gradients, a run of rows at a time, each run handed to the rule
+    /// in one call: the gradients read where they arrived when aligned, else copied into
+    /// a buffer of the shard's first.
     fn apply(&mut self, update: &Update) {
         let w = self.width;
         let now = self.applied_clock();
+        let in_place = update.values.as_aligned();
         for (run, rows) in update.rows.chunks(APPLY_RUN).enumerate() {
-            self.grads.resize(rows.len() * w, 0.0);
-            update
-                .values
-                .read_into(run * APPLY_RUN * w, &mut self.grads);
+            let from = run * APPLY_RUN * w;
+            let grads = match in_place {
+                Some(all) => &all[from..from + rows.len() * w],
+                None => {
+                    self.grads.resize(rows.len() * w, 0.0);
+                    update.values.read_into(from, &mut self.grads);
+                    &self.grads[..]
+                }
+            };
             if let Some(average) = self.average.as_mut() {
                 average.before(now, rows, &self.weights);
             }
             self.rule
-                .apply_rows(&mut self.weights, &mut self.state, w, rows, &self.grads);
+                .apply_rows(&mut self.weights, &mut self.state, w, rows, grads);
         }
     }
 
@@ -284,23 +291,25 @@ impl ServerShard {
 
     fn answer_rows(&self, request: u64, exact: bool, rows: &[usize]) -> Vec<u8> {
         let w = self.width;
-        let mut bytes = Answer::start(request, self.applied_clock(), rows.len() * w);
-        let start = bytes.len();
-        bytes.resize(start + rows.len() * w * 4, 0);
-        let average = self.average.as_ref().filter(|_| exact);
-        let mut mean = vec![0.0f32; if average.is_some() { w } else { 0 }];
-        for (out, &row) in bytes[start..].chunks_exact_mut(w * 4).zip(rows) {
-            let values = match average {
-                Some(average) => {
-                    average.mean_into(self.applied_clock(), row, &self.weights, &mut mean);
-                    &mean[..]
+        let now = self.applied_clock();
+        let mut values = Vec::with_capacity(rows.len() * w);
+        match self.average.as_ref().filter(|_| exact) {
+            Some(average) => {
+                let mut mean = vec![0.0f32; w];
+                for &row in rows {
+                    average.mean_into(now, row, &self.weights, &mut mean);
+                    values.extend_from_slice(&mean);
                 }
-                None => &self.weights[row * w..(row + 1) * w],
-            };
-            for (o, v) in out.chunks_exact_mut(4).zip(values) {
-                o.copy_from_slice(&v.to_le_bytes());
+            }
+            None if w == 1 => values.extend(rows.iter().map(|&row| self.weights[row])),
+            None => {
+                for &row in rows {
+                    values.extend_from_slice(&self.weights[row * w..(row + 1) * w]);
+                }
             }
         }
+        let mut bytes = Answer::start(request, now, values.len());
+        put_values(&mut bytes, &values);
         bytes
     }
 

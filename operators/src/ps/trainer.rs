@@ -22,7 +22,7 @@ use weir_engine::session::Outbox;
 use weir_engine::{TaskContext, TaskError};
 
 use crate::ps::client::{PsClient, Traffic};
-use crate::ps::key_cache::SentKeys;
+use crate::ps::key_cache::{KeySet, SentKeys};
 use crate::ps::keys::KeyLayout;
 use crate::ps::learner::{Evaluation, Learner};
 use crate::ps::schedule::{epoch_order, minibatch};
@@ -233,6 +233,7 @@ impl<L: Learner> Trainer<L> {
     fn evaluate(&self, client: &mut PsClient<'_, '_>, clock: u64) -> Result<Evaluation, TaskError> {
         let (mut keys, mut values) = (Vec::new(), Vec::new());
         self.learner.evaluation_keys(self.part(), &mut keys);
+        let keys = KeySet::new(keys).map_err(TaskError::failed)?;
         let handle = client.pull(&keys, clock, true)?;
         client.wait(handle, &mut values)?;
         Ok(self.learner.evaluate(self.part(), &keys, &values))
@@ -298,16 +299,19 @@ impl<L: Learner> Trainer<L> {
         }
         let rows = minibatch(order, batch, control.clocks_per_epoch);
         if rows.is_empty() {
-            client.push(&[], &[], clock)?;
+            client.push(&KeySet::default(), &[], clock)?;
             return Ok((0.0, 0, 0));
         }
         let Scratch {
             keys,
+            set,
             values,
             grads,
         } = scratch;
         learner.keys(part, rows, keys);
-        let handle = client.pull(keys, clock, false)?;
+        // The last clock's set when the keys are the same (a dense model's always are).
+        *set = set.reuse_for(keys).map_err(TaskError::failed)?;
+        let handle = client.pull(set, clock, false)?;
         let seen = client.wait(handle, values)?;
         let started = Instant::now();
         grads.clear();
@@ -324,7 +328,7 @@ impl<L: Learner> Trainer<L> {
         report.compute_seconds += computed.as_secs_f64();
         report.minibatch_loss += loss;
         report.minibatch_examples += rows.len() as u64;
-        client.push(keys, grads, clock)?;
+        client.push(set, grads, clock)?;
         Ok((loss, rows.len() as u64, clock.saturating_sub(seen)))
     }
 }
@@ -356,6 +360,8 @@ pub(crate) fn unix_seconds() -> f64 {
 #[derive(Default)]
 struct Scratch {
     keys: Vec<u64>,
+    /// The keys as last pulled and pushed.
+    set: KeySet,
     values: Vec<f32>,
     grads: Vec<f32>,
 }

@@ -10,13 +10,15 @@
 //!
 //! ```text
 //!  Pull   = 0u8  trainer u32  request u64  clock u64  exact u8  keys
-//!  Push   = 1u8  trainer u32  clock u64  keys  values (keys × width)
+//!  Push   = 1u8  trainer u32  clock u64  keys  0-3 zero bytes  values (keys × width)
 //!  Answer =      request u64  applied u64  values (keys × width)
 //!  keys   = 0u8  count varint, first key varint, then each gap to the previous key varint
 //!         | 1u8  count varint   (the list the trainer last listed to this shard, again)
 //! ```
 //!
-//! A list sent again is key caching (see `key_cache`): the shard reads it as the rows it
+//! A push's values start at a multiple of four bytes from the message's start, so that a
+//! shard reads them in place when the message arrives aligned. A list sent again is key
+//! caching (see `key_cache`): the shard reads it as the rows it
 //! resolved the trainer's last listed keys to.
 
 use bytes::{Buf, BufMut, Bytes};
@@ -170,6 +172,15 @@ impl Floats {
         read_floats(&self.0[from * 4..(from + out.len()) * 4], out);
     }
 
+    /// The floats in place, when their bytes are aligned for it (little-endian only).
+    pub fn as_aligned(&self) -> Option<&[f32]> {
+        if cfg!(target_endian = "little") {
+            bytemuck::try_cast_slice(&self.0).ok()
+        } else {
+            None
+        }
+    }
+
     /// Every float, copied out.
     pub fn to_vec(&self) -> Vec<f32> {
         let mut out = vec![0.0; self.len()];
@@ -243,6 +254,7 @@ pub fn encode_push(trainer: u32, clock: u64, keys: OutgoingKeys<'_>, values: &[f
     out.put_u32_le(trainer);
     out.put_u64_le(clock);
     keys.put(&mut out);
+    out.resize(out.len().next_multiple_of(4), 0);
     put_values(&mut out, values);
     out
 }
@@ -271,6 +283,12 @@ impl Request {
             PUSH => {
                 let clock = take_u64(&mut bytes)?;
                 let keys = KeyList::take(message, &mut bytes)?;
+                let padding = (message.len() - bytes.len()).next_multiple_of(4)
+                    - (message.len() - bytes.len());
+                if bytes.len() < padding {
+                    return Err("the message ends early".into());
+                }
+                bytes = &bytes[padding..];
                 let len = keys
                     .len()
                     .checked_mul(width * 4)
@@ -438,7 +456,8 @@ mod tests {
             ..push.clone()
         };
         let bytes = again.encode();
-        assert_eq!(bytes.len(), 1 + 4 + 8 + 2 + 4 * 4);
+        // kind, trainer, clock, the list's kind and count, a byte of padding, the values.
+        assert_eq!(bytes.len(), 1 + 4 + 8 + 2 + 1 + 4 * 4);
         assert_eq!(
             Request::decode(&bytes.into(), 2).unwrap(),
             Request::Push(again)
