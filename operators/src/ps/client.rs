@@ -6,7 +6,10 @@
 //! in the keys' order. Answers to other outstanding pulls met while waiting are kept for
 //! their own wait. A push sends every shard the gradients of its keys, and an empty push
 //! to the shards it has none for, since a push also moves the trainer's clock there.
-//! Keys a shard was sent last time travel as their count (key caching, `key_cache`).
+//! Keys a shard was sent last time travel as their count (key caching, `key_cache`). A
+//! push is held until the next pull to its shard and travels in one message with it
+//! (one wake-up of the shard instead of two); [`PsClient::wait`] and
+//! [`PsClient::flush`] send what is still held.
 //! The client counts what it moves, so a run can show its bytes against the bytes of the
 //! parameters it touched.
 
@@ -74,6 +77,8 @@ pub struct PsClient<'o, 'a> {
     trainer: u32,
     next_request: &'o mut u64,
     sent: &'o mut SentKeys,
+    /// Per shard, the pushes not sent yet, encoded back to back.
+    held: Vec<Vec<u8>>,
     early: HashMap<u64, Bytes>,
     pub traffic: Traffic,
 }
@@ -95,6 +100,7 @@ impl<'o, 'a> PsClient<'o, 'a> {
             trainer,
             next_request,
             sent,
+            held: vec![Vec::new(); layout.shards as usize],
             early: HashMap::new(),
             traffic: Traffic::default(),
         }
@@ -139,8 +145,11 @@ impl<'o, 'a> PsClient<'o, 'a> {
             let request = *self.next_request;
             *self.next_request += 1;
             let shard_keys = self.sent.outgoing(shard, keys, run.clone());
-            let bytes = encode_pull(self.trainer, request, clock, exact, shard_keys);
-            self.traffic.pulled_bytes += bytes.len() as u64;
+            let pull = encode_pull(self.trainer, request, clock, exact, shard_keys);
+            self.traffic.pulled_bytes += pull.len() as u64;
+            // The pushes held for the shard go first, in the same message.
+            let mut bytes = std::mem::take(&mut self.held[shard as usize]);
+            bytes.extend_from_slice(&pull);
             self.outbox.send_to_service(shard, request, bytes)?;
             requests.push((request, run));
         }
@@ -156,6 +165,7 @@ impl<'o, 'a> PsClient<'o, 'a> {
     /// Waits for a pull's answers; fills `values` (`width` floats per key, in the keys'
     /// order) and returns the oldest applied clock the answers saw.
     pub fn wait(&mut self, handle: PullHandle, values: &mut Vec<f32>) -> Result<u64, TaskError> {
+        self.flush()?;
         let started = std::time::Instant::now();
         let w = self.layout.width;
         values.clear();
@@ -195,8 +205,9 @@ impl<'o, 'a> PsClient<'o, 'a> {
     }
 
     /// Pushes `grads` (`width` floats per key of `keys`) as the trainer's update of
-    /// `clock`, which moves its clock to `clock + 1` at every shard. Pushing the set a pull
-    /// sent sends its keys as their count.
+    /// `clock`, which moves its clock to `clock + 1` at every shard once sent: with the
+    /// next pull, or by [`wait`](Self::wait) or [`flush`](Self::flush). Pushing the set a
+    /// pull sent sends its keys as their count.
     pub fn push(&mut self, keys: &KeySet, grads: &[f32], clock: u64) -> Result<(), TaskError> {
         self.check_keys(keys)?;
         let w = self.layout.width;
@@ -217,10 +228,26 @@ impl<'o, 'a> PsClient<'o, 'a> {
                 &grads[run.start * w..run.end * w],
             );
             self.traffic.pushed_bytes += bytes.len() as u64;
-            self.outbox.send_to_service(shard, clock, bytes)?;
+            let held = &mut self.held[shard as usize];
+            if held.is_empty() {
+                *held = bytes;
+            } else {
+                held.extend_from_slice(&bytes);
+            }
         }
         self.traffic.pushes += 1;
         self.traffic.touched_bytes += (grads.len() * 4) as u64;
+        Ok(())
+    }
+
+    /// Sends the pushes still held (a step's last push has no pull to travel with).
+    pub fn flush(&mut self) -> Result<(), TaskError> {
+        for (shard, held) in self.held.iter_mut().enumerate() {
+            if !held.is_empty() {
+                let bytes = std::mem::take(held);
+                self.outbox.send_to_service(shard as u32, 0, bytes)?;
+            }
+        }
         Ok(())
     }
 }

@@ -318,29 +318,14 @@ impl ServerShard {
         replies.to_partition(pull.trainer, pull.request, bytes)
     }
 
-    /// Answers the parked pulls the clock now allows.
-    fn release(&mut self, replies: &mut Replies<'_>) -> Result<(), TaskError> {
-        let parked = std::mem::take(&mut self.parked);
-        for pull in parked {
-            if self.ready(pull.clock, pull.exact) {
-                self.answer(&pull, replies)?;
-            } else {
-                self.parked.push(pull);
-            }
-        }
-        Ok(())
-    }
-}
-
-impl SessionService for ServerShard {
-    fn handle(
+    /// Takes one request of a message from worker `from`: checks that it speaks for a
+    /// trainer `from` holds, then answers or parks a pull, applies or holds a push.
+    fn take_request(
         &mut self,
         from: u32,
-        _tag: u64,
-        payload: Bytes,
+        request: Request,
         replies: &mut Replies<'_>,
     ) -> Result<(), TaskError> {
-        let request = Request::decode(&payload, self.width).map_err(|e| self.refuse(from, e))?;
         let trainer = match &request {
             Request::Pull(p) => p.trainer,
             Request::Push(p) => p.trainer,
@@ -389,6 +374,35 @@ impl SessionService for ServerShard {
         }
     }
 
+    /// Answers the parked pulls the clock now allows.
+    fn release(&mut self, replies: &mut Replies<'_>) -> Result<(), TaskError> {
+        let parked = std::mem::take(&mut self.parked);
+        for pull in parked {
+            if self.ready(pull.clock, pull.exact) {
+                self.answer(&pull, replies)?;
+            } else {
+                self.parked.push(pull);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SessionService for ServerShard {
+    fn handle(
+        &mut self,
+        from: u32,
+        _tag: u64,
+        payload: Bytes,
+        replies: &mut Replies<'_>,
+    ) -> Result<(), TaskError> {
+        let requests =
+            Request::decode_all(&payload, self.width).map_err(|e| self.refuse(from, e))?;
+        for request in requests {
+            self.take_request(from, request, replies)?;
+        }
+        Ok(())
+    }
     fn finish(&mut self) -> Result<Vec<u8>, TaskError> {
         let means;
         let weights = match &self.average {

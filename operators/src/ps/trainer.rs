@@ -299,7 +299,9 @@ impl<L: Learner> Trainer<L> {
         }
         let rows = minibatch(order, batch, control.clocks_per_epoch);
         if rows.is_empty() {
+            // No pull follows to carry the push: it goes now.
             client.push(&KeySet::default(), &[], clock)?;
+            client.flush()?;
             return Ok((0.0, 0, 0));
         }
         let Scratch {
@@ -423,6 +425,7 @@ impl<L: Learner> SessionPartition for Trainer<L> {
         client.traffic = Traffic::default();
         if control.train {
             self.train(&mut client, &control, &mut report)?;
+            client.flush()?;
         }
         report.traffic = client.traffic;
         self.next_request = next_request;

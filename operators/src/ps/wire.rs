@@ -16,8 +16,9 @@
 //!         | 1u8  count varint   (the list the trainer last listed to this shard, again)
 //! ```
 //!
-//! A push's values start at a multiple of four bytes from the message's start, so that a
-//! shard reads them in place when the message arrives aligned. A list sent again is key
+//! A message holds one request or several back to back (a trainer sends a push with the
+//! next clock's pull). A push's values start at a multiple of four bytes from the
+//! request's start, so that a shard reads them in place when the message arrives aligned. A list sent again is key
 //! caching (see `key_cache`): the shard reads it as the rows it
 //! resolved the trainer's last listed keys to.
 
@@ -260,59 +261,79 @@ pub fn encode_push(trainer: u32, clock: u64, keys: OutgoingKeys<'_>, values: &[f
 }
 
 impl Request {
-    /// Decodes a trainer's message; `width` floats per key. A push's values stay in
-    /// `message`'s bytes.
+    /// Decodes a message of exactly one request; `width` floats per key.
     pub fn decode(message: &Bytes, width: usize) -> Result<Request, String> {
-        let mut bytes = &message[..];
-        let kind = take_u8(&mut bytes)?;
-        let trainer = take_u32(&mut bytes)?;
-        let request = match kind {
-            PULL => {
-                let request = take_u64(&mut bytes)?;
-                let clock = take_u64(&mut bytes)?;
-                let exact = take_u8(&mut bytes)? != 0;
-                let keys = KeyList::take(message, &mut bytes)?;
-                Request::Pull(Pull {
-                    trainer,
-                    request,
-                    clock,
-                    exact,
-                    keys,
-                })
-            }
-            PUSH => {
-                let clock = take_u64(&mut bytes)?;
-                let keys = KeyList::take(message, &mut bytes)?;
-                let padding = (message.len() - bytes.len()).next_multiple_of(4)
-                    - (message.len() - bytes.len());
-                if bytes.len() < padding {
-                    return Err("the message ends early".into());
-                }
-                bytes = &bytes[padding..];
-                let len = keys
-                    .len()
-                    .checked_mul(width * 4)
-                    .filter(|len| *len <= bytes.len())
-                    .ok_or_else(|| {
-                        format!("{} keys' values in {} bytes", keys.len(), bytes.len())
-                    })?;
-                let at = message.len() - bytes.len();
-                let values = Floats(message.slice(at..at + len));
-                bytes = &bytes[len..];
-                Request::Push(Push {
-                    trainer,
-                    clock,
-                    keys,
-                    values,
-                })
-            }
-            other => return Err(format!("unknown parameter-server message kind {other}")),
-        };
-        if !bytes.is_empty() {
-            return Err(format!("{} bytes after the message", bytes.len()));
+        let mut requests = Request::decode_all(message, width)?;
+        match (requests.pop(), requests.len()) {
+            (Some(request), 0) => Ok(request),
+            _ => Err(format!("{} requests where one was due", requests.len() + 1)),
         }
-        Ok(request)
     }
+
+    /// Decodes a trainer's message: one or more requests back to back (a push and the
+    /// next clock's pull travel together); `width` floats per key. A push's values stay
+    /// in `message`'s bytes.
+    pub fn decode_all(message: &Bytes, width: usize) -> Result<Vec<Request>, String> {
+        let mut rest = &message[..];
+        let mut requests = Vec::with_capacity(2);
+        loop {
+            requests.push(decode_one(message, &mut rest, width)?);
+            if rest.is_empty() {
+                return Ok(requests);
+            }
+        }
+    }
+}
+
+/// Decodes the request at the front of `rest` (a view into `message`) and moves past it.
+fn decode_one(message: &Bytes, rest: &mut &[u8], width: usize) -> Result<Request, String> {
+    let start = message.len() - rest.len();
+    let mut bytes = *rest;
+    let kind = take_u8(&mut bytes)?;
+    let trainer = take_u32(&mut bytes)?;
+    let request = match kind {
+        PULL => {
+            let request = take_u64(&mut bytes)?;
+            let clock = take_u64(&mut bytes)?;
+            let exact = take_u8(&mut bytes)? != 0;
+            let keys = KeyList::take(message, &mut bytes)?;
+            Request::Pull(Pull {
+                trainer,
+                request,
+                clock,
+                exact,
+                keys,
+            })
+        }
+        PUSH => {
+            let clock = take_u64(&mut bytes)?;
+            let keys = KeyList::take(message, &mut bytes)?;
+            // The values start at a multiple of four bytes from the request's start.
+            let used = message.len() - bytes.len() - start;
+            let padding = used.next_multiple_of(4) - used;
+            if bytes.len() < padding {
+                return Err("the message ends early".into());
+            }
+            bytes = &bytes[padding..];
+            let len = keys
+                .len()
+                .checked_mul(width * 4)
+                .filter(|len| *len <= bytes.len())
+                .ok_or_else(|| format!("{} keys' values in {} bytes", keys.len(), bytes.len()))?;
+            let at = message.len() - bytes.len();
+            let values = Floats(message.slice(at..at + len));
+            bytes = &bytes[len..];
+            Request::Push(Push {
+                trainer,
+                clock,
+                keys,
+                values,
+            })
+        }
+        other => return Err(format!("unknown parameter-server message kind {other}")),
+    };
+    *rest = bytes;
+    Ok(request)
 }
 
 impl Answer {
@@ -469,6 +490,39 @@ mod tests {
             (back.request, back.applied, back.values),
             (77, 10, vec![1.5, 2.5])
         );
+    }
+
+    #[test]
+    fn a_push_and_a_pull_travel_in_one_message() {
+        let push = Push {
+            trainer: 1,
+            clock: 3,
+            keys: KeyList::of(&[2, 9]),
+            values: Floats::from_slice(&[1.0, -1.0]),
+        };
+        let pull = Pull {
+            trainer: 1,
+            keys: KeyList::Again(2),
+            ..pull_of(&[])
+        };
+        let both: Bytes = [push.encode(), pull.encode(), push.encode()]
+            .concat()
+            .into();
+        let decoded = Request::decode_all(&both, 1).unwrap();
+        assert_eq!(
+            decoded,
+            [
+                Request::Push(push.clone()),
+                Request::Pull(pull),
+                Request::Push(push)
+            ]
+        );
+        let refused = Request::decode(&both, 1).unwrap_err();
+        assert!(
+            refused.contains("3 requests where one was due"),
+            "{refused}"
+        );
+        assert!(Request::decode_all(&both.slice(..both.len() - 1), 1).is_err());
     }
 
     #[test]
