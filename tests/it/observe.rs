@@ -50,8 +50,20 @@ fn wait_for_job_end(log: &Path, timeout: Duration) -> Vec<Value> {
 /// The UI's address as `weir run` printed it (`web UI: http://ADDR/…`).
 fn ui_address(driver: &mut Proc) -> (String, Option<String>) {
     driver.wait_for_stderr("web UI: http://", Duration::from_secs(60));
-    let err = driver.stderr_so_far();
-    let line = err.lines().find(|l| l.starts_with("web UI: ")).unwrap();
+    // The line may arrive in pieces: wait for its end.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let err = driver.stderr_so_far();
+        let whole = err
+            .split_inclusive('\n')
+            .find(|l| l.starts_with("web UI: ") && l.ends_with('\n'))
+            .map(|l| l.trim_end().to_string());
+        match whole {
+            Some(line) => break line,
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            None => panic!("the web UI's line never ended:\n{err}"),
+        }
+    };
     let url = line.trim_start_matches("web UI: http://");
     let (address, rest) = url.split_once('/').unwrap();
     let token = rest.strip_prefix("?token=").map(str::to_string);

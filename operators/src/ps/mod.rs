@@ -9,7 +9,8 @@
 //! - `average`: iterate averaging, the model as its mean over the later pushes;
 //! - `consistency`: BSP / SSP(S) / ASP and when a pull may be answered;
 //! - `wire`: the pull, push and answer messages and their compact encoding;
-//! - `wire_keys`: their keys, as varint gaps, checked once and read in place;
+//! - `wire_keys`: their keys, as varint gaps checked once and read in place, or a list
+//!   sent again as its count;
 //! - `key_cache`: key lists sent once per trainer and shard, then as their count;
 //! - `server`: a shard: values, optimiser state, vector clock, parked pulls;
 //! - `client`: a trainer's asynchronous, batched pull and push;

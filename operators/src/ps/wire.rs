@@ -24,8 +24,9 @@
 
 use bytes::{Buf, BufMut, Bytes};
 
-use crate::ps::wire_keys::{put_keys, put_varint, take_varint};
-pub use crate::ps::wire_keys::{KeyIter, Keys};
+#[cfg(test)]
+use crate::ps::wire_keys::put_varint;
+pub use crate::ps::wire_keys::{KeyIter, KeyList, Keys, OutgoingKeys};
 
 /// A trainer asks a shard for the values of `keys`.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,103 +48,6 @@ pub struct Push {
     pub clock: u64,
     pub keys: KeyList,
     pub values: Floats,
-}
-
-/// A message's keys as they arrived: listed, or the list the trainer last listed to the
-/// shard sent again (its length).
-#[derive(Debug, Clone, PartialEq)]
-pub enum KeyList {
-    Listed(Keys),
-    Again(usize),
-}
-
-impl KeyList {
-    /// `keys` (sorted, distinct), listed.
-    pub fn of(keys: &[u64]) -> KeyList {
-        KeyList::Listed(Keys::from_slice(keys))
-    }
-
-    /// How many keys.
-    pub fn len(&self) -> usize {
-        match self {
-            KeyList::Listed(keys) => keys.len(),
-            KeyList::Again(count) => *count,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Checks the keys at the front of `rest` (a view into `message`) and takes them.
-    fn take(message: &Bytes, rest: &mut &[u8]) -> Result<KeyList, String> {
-        match take_u8(rest)? {
-            LISTED => Ok(KeyList::Listed(Keys::take(message, rest)?)),
-            AGAIN => {
-                let count = take_varint(rest)?;
-                let count = usize::try_from(count)
-                    .map_err(|_| format!("a key list of {count} keys sent again"))?;
-                Ok(KeyList::Again(count))
-            }
-            other => Err(format!("unknown key list kind {other}")),
-        }
-    }
-
-    fn encode_as_sent(&self) -> Vec<u64> {
-        match self {
-            KeyList::Listed(keys) => keys.to_vec(),
-            KeyList::Again(_) => Vec::new(),
-        }
-    }
-
-    fn outgoing<'k>(&self, listed: &'k [u64]) -> OutgoingKeys<'k> {
-        match self {
-            KeyList::Listed(_) => OutgoingKeys::Listed(listed),
-            KeyList::Again(count) => OutgoingKeys::Again(*count),
-        }
-    }
-}
-
-/// A message's keys as they leave: listed, or sent again as the count of the list last
-/// listed to the same shard (see `key_cache::SentKeys`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum OutgoingKeys<'k> {
-    Listed(&'k [u64]),
-    Again(usize),
-}
-
-impl OutgoingKeys<'_> {
-    pub fn len(&self) -> usize {
-        match self {
-            OutgoingKeys::Listed(keys) => keys.len(),
-            OutgoingKeys::Again(count) => *count,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn put(&self, out: &mut Vec<u8>) {
-        match self {
-            OutgoingKeys::Listed(keys) => {
-                out.put_u8(LISTED);
-                put_keys(out, keys);
-            }
-            OutgoingKeys::Again(count) => {
-                out.put_u8(AGAIN);
-                put_varint(out, *count as u64);
-            }
-        }
-    }
-
-    /// Bytes the keys take at the most.
-    fn size_hint(&self) -> usize {
-        match self {
-            OutgoingKeys::Listed(keys) => 11 + keys.len() * 2,
-            OutgoingKeys::Again(_) => 11,
-        }
-    }
 }
 
 /// Little-endian `f32`s left in the bytes they arrived in (a slice of the message), read
@@ -209,8 +113,6 @@ pub enum Request {
 
 const PULL: u8 = 0;
 const PUSH: u8 = 1;
-const LISTED: u8 = 0;
-const AGAIN: u8 = 1;
 
 impl Pull {
     /// The message's bytes.

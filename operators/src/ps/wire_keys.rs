@@ -2,9 +2,15 @@
 //! and then each gap to the key before, as varints, so that a sparse minibatch's keys take
 //! a byte or two each. [`Keys`] checks them once, when their message is decoded, and reads
 //! them again as often as needed without copying them out; runs of eight one-byte gaps are
-//! written and checked a word at a time.
+//! written and checked a word at a time. A list the trainer last listed to the same shard
+//! travels again as its count ([`KeyList::Again`], [`OutgoingKeys::Again`]; see
+//! `key_cache`).
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes};
+
+/// The kinds of a key list on the wire.
+const LISTED: u8 = 0;
+const AGAIN: u8 = 1;
 
 /// Sorted, distinct keys as they travel (a count, the first key, then the gaps, as
 /// varints), checked once when their message is decoded and then read as often as
@@ -74,6 +80,107 @@ impl Keys {
             first,
             last,
         })
+    }
+}
+
+/// A message's keys as they arrived: listed, or the list the trainer last listed to the
+/// shard sent again (its length).
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyList {
+    Listed(Keys),
+    Again(usize),
+}
+
+impl KeyList {
+    /// `keys` (sorted, distinct), listed.
+    pub fn of(keys: &[u64]) -> KeyList {
+        KeyList::Listed(Keys::from_slice(keys))
+    }
+
+    /// How many keys.
+    pub fn len(&self) -> usize {
+        match self {
+            KeyList::Listed(keys) => keys.len(),
+            KeyList::Again(count) => *count,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Checks the keys at the front of `rest` (a view into `message`) and takes them.
+    pub(crate) fn take(message: &Bytes, rest: &mut &[u8]) -> Result<KeyList, String> {
+        let (&kind, after) = rest
+            .split_first()
+            .ok_or_else(|| "the message ends early".to_string())?;
+        *rest = after;
+        match kind {
+            LISTED => Ok(KeyList::Listed(Keys::take(message, rest)?)),
+            AGAIN => {
+                let count = take_varint(rest)?;
+                let count = usize::try_from(count)
+                    .map_err(|_| format!("a key list of {count} keys sent again"))?;
+                Ok(KeyList::Again(count))
+            }
+            other => Err(format!("unknown key list kind {other}")),
+        }
+    }
+
+    pub(crate) fn encode_as_sent(&self) -> Vec<u64> {
+        match self {
+            KeyList::Listed(keys) => keys.to_vec(),
+            KeyList::Again(_) => Vec::new(),
+        }
+    }
+
+    pub(crate) fn outgoing<'k>(&self, listed: &'k [u64]) -> OutgoingKeys<'k> {
+        match self {
+            KeyList::Listed(_) => OutgoingKeys::Listed(listed),
+            KeyList::Again(count) => OutgoingKeys::Again(*count),
+        }
+    }
+}
+
+/// A message's keys as they leave: listed, or sent again as the count of the list last
+/// listed to the same shard (see `key_cache::SentKeys`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OutgoingKeys<'k> {
+    Listed(&'k [u64]),
+    Again(usize),
+}
+
+impl OutgoingKeys<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            OutgoingKeys::Listed(keys) => keys.len(),
+            OutgoingKeys::Again(count) => *count,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn put(&self, out: &mut Vec<u8>) {
+        match self {
+            OutgoingKeys::Listed(keys) => {
+                out.put_u8(LISTED);
+                put_keys(out, keys);
+            }
+            OutgoingKeys::Again(count) => {
+                out.put_u8(AGAIN);
+                put_varint(out, *count as u64);
+            }
+        }
+    }
+
+    /// Bytes the keys take at the most.
+    pub(crate) fn size_hint(&self) -> usize {
+        match self {
+            OutgoingKeys::Listed(keys) => 11 + keys.len() * 2,
+            OutgoingKeys::Again(_) => 11,
+        }
     }
 }
 
