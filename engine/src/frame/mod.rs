@@ -136,11 +136,37 @@ pub enum FrameError {
 /// `tokio-util` codec for Weir frames.
 ///
 /// Decoding parses the 16-byte header itself (the magic, version and checksum do not fit
-/// `LengthDelimitedCodec`) and keeps no state between calls: a frame is only consumed from
-/// the buffer once all of it has arrived.
+/// `LengthDelimitedCodec`). A frame is only consumed from the buffer once all of it has
+/// arrived, but its checksum is computed as its body arrives, over the bytes each read
+/// brought while they are still in the cache, rather than over the whole body at the end
+/// (a large body no longer is): the one state the codec keeps between calls.
 #[derive(Debug, Clone)]
 pub struct FrameCodec {
     max_frame_bytes: usize,
+    body: BodyChecksum,
+}
+
+/// The checksum of the body of the frame at the front of the buffer, over the bytes of it
+/// that have arrived so far.
+#[derive(Debug, Clone, Default)]
+struct BodyChecksum {
+    /// Body bytes the hasher has seen.
+    hashed: usize,
+    hasher: crc32fast::Hasher,
+}
+
+impl BodyChecksum {
+    /// Hashes the body bytes of `arrived` (the buffer from the frame's header on) that it
+    /// has not seen yet.
+    fn update(&mut self, arrived: &[u8]) {
+        let body = &arrived[HEADER_BYTES..];
+        if self.hashed > body.len() {
+            // Not this buffer's frame: start again.
+            *self = BodyChecksum::default();
+        }
+        self.hasher.update(&body[self.hashed..]);
+        self.hashed = body.len();
+    }
 }
 
 impl FrameCodec {
@@ -149,6 +175,7 @@ impl FrameCodec {
     pub fn new(max_frame_bytes: usize) -> Self {
         FrameCodec {
             max_frame_bytes: clamp_max(max_frame_bytes),
+            body: BodyChecksum::default(),
         }
     }
 
@@ -212,6 +239,7 @@ impl Decoder for FrameCodec {
         }
         let crc = read_u32(src, 12);
         let total = HEADER_BYTES + len;
+        self.body.update(&src[..total.min(src.len())]);
         if src.len() < total {
             // Room for the whole frame at once, so its body is read in place rather than
             // copied each time the buffer grows. The limit bounds it: a peer that has not
@@ -221,7 +249,7 @@ impl Decoder for FrameCodec {
             src.reserve(total - src.len());
             return Ok(None);
         }
-        if crc32fast::hash(&src[HEADER_BYTES..total]) != crc {
+        if std::mem::take(&mut self.body).hasher.finalize() != crc {
             return Err(FrameError::BadChecksum);
         }
         src.advance(HEADER_BYTES);

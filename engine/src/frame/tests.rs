@@ -280,6 +280,36 @@ fn flipped_body_bit_is_a_checksum_error() {
 }
 
 #[test]
+fn a_flipped_bit_in_a_part_hashed_before_the_rest_arrived_is_a_checksum_error() {
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let clean = encode_one(Frame::new(FrameKind::Message, body));
+    for flipped in [HEADER_BYTES, HEADER_BYTES + 70_000, clean.len() - 1] {
+        let mut wire = clean.clone();
+        wire[flipped] ^= 0x10;
+        let mut codec = FrameCodec::default();
+        let mut buf = BytesMut::new();
+        let mut outcome = Ok(None);
+        for piece in wire.chunks(65_536) {
+            buf.extend_from_slice(piece);
+            outcome = codec.decode(&mut buf);
+        }
+        assert!(
+            matches!(outcome, Err(FrameError::BadChecksum)),
+            "byte {flipped}"
+        );
+        // The clean frame after it, fed to the same codec in pieces, decodes.
+        let mut codec = FrameCodec::default();
+        let mut buf = BytesMut::new();
+        let mut frames = Vec::new();
+        for piece in clean.chunks(65_536).chain(clean.chunks(100_000)) {
+            buf.extend_from_slice(piece);
+            drain(&mut codec, &mut buf, &mut frames);
+        }
+        assert_eq!(frames.len(), 2);
+    }
+}
+
+#[test]
 fn flipped_checksum_field_is_a_checksum_error() {
     let mut buf = encode_one(Frame::new(FrameKind::FetchBlock, &b"payload"[..]));
     buf[13] ^= 0x40;

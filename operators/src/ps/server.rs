@@ -86,7 +86,8 @@ pub struct ServerShard {
     average: Option<Average>,
 }
 
-/// Keys a shard applies per call of its rule: their gradients stay in the cache.
+/// Keys a shard applies per call of its rule (their gradients stay in the cache), and
+/// gathers per run of an answer.
 const APPLY_RUN: usize = 1024;
 
 impl ServerShard {
@@ -289,27 +290,36 @@ impl ServerShard {
         Ok(self.answer_rows(pull.request, pull.exact, &rows))
     }
 
+    /// The answer's bytes: the values of `rows` gathered a run at a time into a buffer
+    /// that stays in the cache and appended from there, with no buffer of the whole
+    /// answer's values on the way.
     fn answer_rows(&self, request: u64, exact: bool, rows: &[usize]) -> Vec<u8> {
         let w = self.width;
         let now = self.applied_clock();
-        let mut values = Vec::with_capacity(rows.len() * w);
+        let mut bytes = Answer::start(request, now, rows.len() * w);
         match self.average.as_ref().filter(|_| exact) {
             Some(average) => {
                 let mut mean = vec![0.0f32; w];
                 for &row in rows {
                     average.mean_into(now, row, &self.weights, &mut mean);
-                    values.extend_from_slice(&mean);
+                    put_values(&mut bytes, &mean);
                 }
             }
-            None if w == 1 => values.extend(rows.iter().map(|&row| self.weights[row])),
+            None if w == 1 => {
+                let mut run = [0.0f32; APPLY_RUN];
+                for rows in rows.chunks(APPLY_RUN) {
+                    for (value, &row) in run.iter_mut().zip(rows) {
+                        *value = self.weights[row];
+                    }
+                    put_values(&mut bytes, &run[..rows.len()]);
+                }
+            }
             None => {
                 for &row in rows {
-                    values.extend_from_slice(&self.weights[row * w..(row + 1) * w]);
+                    put_values(&mut bytes, &self.weights[row * w..(row + 1) * w]);
                 }
             }
         }
-        let mut bytes = Answer::start(request, now, values.len());
-        put_values(&mut bytes, &values);
         bytes
     }
 
