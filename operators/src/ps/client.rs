@@ -24,7 +24,7 @@ use weir_engine::TaskError;
 
 use crate::ps::key_cache::{KeySet, SentKeys};
 use crate::ps::keys::KeyLayout;
-use crate::ps::wire::{encode_pull, encode_push, Answer};
+use crate::ps::wire::{put_pull, put_push, Answer};
 
 /// How long a trainer waits for a shard's answer.
 pub const ANSWER_WAIT: Duration = Duration::from_secs(120);
@@ -145,11 +145,11 @@ impl<'o, 'a> PsClient<'o, 'a> {
             let request = *self.next_request;
             *self.next_request += 1;
             let shard_keys = self.sent.outgoing(shard, keys, run.clone());
-            let pull = encode_pull(self.trainer, request, clock, exact, shard_keys);
-            self.traffic.pulled_bytes += pull.len() as u64;
             // The pushes held for the shard go first, in the same message.
             let mut bytes = std::mem::take(&mut self.held[shard as usize]);
-            bytes.extend_from_slice(&pull);
+            let held = bytes.len();
+            put_pull(&mut bytes, self.trainer, request, clock, exact, shard_keys);
+            self.traffic.pulled_bytes += (bytes.len() - held) as u64;
             self.outbox.send_to_service(shard, request, bytes)?;
             requests.push((request, run));
         }
@@ -221,19 +221,11 @@ impl<'o, 'a> PsClient<'o, 'a> {
         }
         for (shard, run) in self.layout.split(keys) {
             let shard_keys = self.sent.outgoing(shard, keys, run.clone());
-            let bytes = encode_push(
-                self.trainer,
-                clock,
-                shard_keys,
-                &grads[run.start * w..run.end * w],
-            );
-            self.traffic.pushed_bytes += bytes.len() as u64;
             let held = &mut self.held[shard as usize];
-            if held.is_empty() {
-                *held = bytes;
-            } else {
-                held.extend_from_slice(&bytes);
-            }
+            let before = held.len();
+            let values = &grads[run.start * w..run.end * w];
+            put_push(held, self.trainer, clock, shard_keys, values);
+            self.traffic.pushed_bytes += (held.len() - before) as u64;
         }
         self.traffic.pushes += 1;
         self.traffic.touched_bytes += (grads.len() * 4) as u64;

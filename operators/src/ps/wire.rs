@@ -117,7 +117,7 @@ const PUSH: u8 = 1;
 impl Pull {
     /// The message's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let listed = self.keys.encode_as_sent();
+        let listed = self.keys.listed_keys();
         let keys = self.keys.outgoing(&listed);
         encode_pull(self.trainer, self.request, self.clock, self.exact, keys)
     }
@@ -131,20 +131,33 @@ pub fn encode_pull(
     exact: bool,
     keys: OutgoingKeys<'_>,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(22 + keys.size_hint());
+    let mut out = Vec::new();
+    put_pull(&mut out, trainer, request, clock, exact, keys);
+    out
+}
+
+/// Appends a pull to `out` (a message that may hold requests already).
+pub fn put_pull(
+    out: &mut Vec<u8>,
+    trainer: u32,
+    request: u64,
+    clock: u64,
+    exact: bool,
+    keys: OutgoingKeys<'_>,
+) {
+    out.reserve(22 + keys.size_hint());
     out.put_u8(PULL);
     out.put_u32_le(trainer);
     out.put_u64_le(request);
     out.put_u64_le(clock);
     out.put_u8(exact as u8);
-    keys.put(&mut out);
-    out
+    keys.put(out);
 }
 
 impl Push {
     /// The message's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let listed = self.keys.encode_as_sent();
+        let listed = self.keys.listed_keys();
         let keys = self.keys.outgoing(&listed);
         encode_push(self.trainer, self.clock, keys, &self.values.to_vec())
     }
@@ -152,14 +165,29 @@ impl Push {
 
 /// The bytes of a push, from borrowed keys and values.
 pub fn encode_push(trainer: u32, clock: u64, keys: OutgoingKeys<'_>, values: &[f32]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(13 + keys.size_hint() + values.len() * 4);
+    let mut out = Vec::new();
+    put_push(&mut out, trainer, clock, keys, values);
+    out
+}
+
+/// Appends a push to `out` (a message that may hold requests already); its values start
+/// at a multiple of four bytes from the push's first byte.
+pub fn put_push(
+    out: &mut Vec<u8>,
+    trainer: u32,
+    clock: u64,
+    keys: OutgoingKeys<'_>,
+    values: &[f32],
+) {
+    let start = out.len();
+    out.reserve(16 + keys.size_hint() + values.len() * 4);
     out.put_u8(PUSH);
     out.put_u32_le(trainer);
     out.put_u64_le(clock);
-    keys.put(&mut out);
-    out.resize(out.len().next_multiple_of(4), 0);
-    put_values(&mut out, values);
-    out
+    keys.put(out);
+    let used = out.len() - start;
+    out.resize(start + used.next_multiple_of(4), 0);
+    put_values(out, values);
 }
 
 impl Request {
@@ -410,6 +438,21 @@ mod tests {
         let both: Bytes = [push.encode(), pull.encode(), push.encode()]
             .concat()
             .into();
+        // Appended into one buffer, each push's values padded from its own first byte.
+        let mut appended = Vec::new();
+        let listed = OutgoingKeys::Listed(&[2, 9]);
+        put_push(&mut appended, 1, 3, listed, &[1.0, -1.0]);
+        let again = OutgoingKeys::Again(2);
+        put_pull(
+            &mut appended,
+            1,
+            pull.request,
+            pull.clock,
+            pull.exact,
+            again,
+        );
+        put_push(&mut appended, 1, 3, listed, &[1.0, -1.0]);
+        assert_eq!(appended, both);
         let decoded = Request::decode_all(&both, 1).unwrap();
         assert_eq!(
             decoded,

@@ -127,7 +127,8 @@ impl KeyList {
         }
     }
 
-    pub(crate) fn encode_as_sent(&self) -> Vec<u64> {
+    /// The keys a listing carries; none for a list sent again.
+    pub(crate) fn listed_keys(&self) -> Vec<u64> {
         match self {
             KeyList::Listed(keys) => keys.to_vec(),
             KeyList::Again(_) => Vec::new(),
