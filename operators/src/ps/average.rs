@@ -12,6 +12,7 @@
 //! values times the clocks they were held), and a read adds the clocks since its last
 //! change: with `n = now − from`, a key's mean is `(sum + values × (n − since)) / n`.
 
+use crate::ps::key_cache::Row;
 use crate::ps::wire::take_u64;
 
 /// The running mean of a shard's (or the sequential reference's) values.
@@ -39,13 +40,14 @@ impl Average {
 
     /// Call before an update at clock `now` changes `rows` of `weights`: brings their
     /// sums up to date.
-    pub fn before(&mut self, now: u64, rows: &[usize], weights: &[f32]) {
+    pub fn before(&mut self, now: u64, rows: &[Row], weights: &[f32]) {
         let n = now.saturating_sub(self.from);
         if n == 0 {
             return;
         }
         let w = self.width;
         for &row in rows {
+            let row = row as usize;
             let held = n - self.since[row];
             self.since[row] = n;
             if held == 0 {
@@ -125,7 +127,7 @@ mod tests {
 
     /// Updates two rows of width 2 at the clocks given, averaging from clock 1; returns
     /// the values at the end of each clock too.
-    fn run(updates: &[(u64, Vec<usize>, f32)], end: u64) -> (Vec<f32>, Vec<Vec<f32>>, Average) {
+    fn run(updates: &[(u64, Vec<Row>, f32)], end: u64) -> (Vec<f32>, Vec<Vec<f32>>, Average) {
         let mut weights = vec![1.0f32, 2.0, 3.0, 4.0];
         let mut average = Average::new(1, 2, 2);
         let mut at_end_of = Vec::new();
@@ -133,6 +135,7 @@ mod tests {
             for (_, rows, delta) in updates.iter().filter(|u| u.0 == clock) {
                 average.before(clock, rows, &weights);
                 for &r in rows {
+                    let r = r as usize;
                     weights[r * 2] += delta;
                     weights[r * 2 + 1] -= delta;
                 }

@@ -5,6 +5,7 @@
 //! this model; tests and users check the engine against it.
 
 use crate::ps::average::Average;
+use crate::ps::key_cache::Row;
 use crate::ps::learner::Learner;
 use crate::ps::schedule::{clocks_per_epoch, epoch_order, minibatch};
 use crate::ps::train::TrainOptions;
@@ -29,7 +30,8 @@ pub fn train_sequential<L: Learner>(
     let mut average = options
         .average_from
         .map(|epoch| Average::new(epoch * clocks, keys as usize, width));
-    let mut rows = Vec::new();
+    // One table of every key: a reference model is far below `MAX_SHARD_KEYS`.
+    let mut rows: Vec<Row> = Vec::new();
     let (mut batch_keys, mut pulled) = (Vec::new(), Vec::new());
     for epoch in 0..options.epochs {
         let orders: Vec<Vec<u32>> = parts
@@ -61,7 +63,7 @@ pub fn train_sequential<L: Learner>(
             let clock = epoch * clocks + batch;
             for (keys, grads) in pushes {
                 rows.clear();
-                rows.extend(keys.iter().map(|&k| k as usize));
+                rows.extend(keys.iter().map(|&k| k as Row));
                 if let Some(a) = average.as_mut() {
                     a.before(clock, &rows, &values);
                 }

@@ -22,7 +22,7 @@ use weir_engine::TaskError;
 
 use crate::ps::average::Average;
 use crate::ps::consistency::Consistency;
-use crate::ps::key_cache::{KnownKeys, Rows};
+use crate::ps::key_cache::{KnownKeys, Row, Rows, MAX_SHARD_KEYS};
 use crate::ps::keys::KeyLayout;
 use crate::ps::update::UpdateRule;
 use crate::ps::wire::{put_values, Answer, Floats, Pull, Push, Request};
@@ -95,6 +95,7 @@ impl ServerShard {
     pub fn new(spec: &ShardSpec, shard: u32, init: &Init) -> Self {
         let range = spec.layout.range(shard);
         let keys = range.end - range.start;
+        debug_assert!(keys <= MAX_SHARD_KEYS, "`train` refuses larger shards");
         let width = spec.layout.width;
         let mut weights = vec![0.0f32; keys as usize * width];
         for (i, values) in weights.chunks_exact_mut(width).enumerate() {
@@ -226,7 +227,7 @@ impl ServerShard {
     /// The answer's bytes: the values of `rows` gathered a run at a time into a buffer
     /// that stays in the cache and appended from there, with no buffer of the whole
     /// answer's values on the way.
-    fn answer_rows(&self, request: u64, exact: bool, rows: &[usize]) -> Vec<u8> {
+    fn answer_rows(&self, request: u64, exact: bool, rows: &[Row]) -> Vec<u8> {
         let w = self.width;
         let now = self.applied_clock();
         let mut bytes = Answer::start(request, now, rows.len() * w);
@@ -234,7 +235,7 @@ impl ServerShard {
             Some(average) => {
                 let mut mean = vec![0.0f32; w];
                 for &row in rows {
-                    average.mean_into(now, row, &self.weights, &mut mean);
+                    average.mean_into(now, row as usize, &self.weights, &mut mean);
                     put_values(&mut bytes, &mean);
                 }
             }
@@ -242,13 +243,14 @@ impl ServerShard {
                 let mut run = [0.0f32; APPLY_RUN];
                 for rows in rows.chunks(APPLY_RUN) {
                     for (value, &row) in run.iter_mut().zip(rows) {
-                        *value = self.weights[row];
+                        *value = self.weights[row as usize];
                     }
                     put_values(&mut bytes, &run[..rows.len()]);
                 }
             }
             None => {
                 for &row in rows {
+                    let row = row as usize;
                     put_values(&mut bytes, &self.weights[row * w..(row + 1) * w]);
                 }
             }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use super::*;
 use crate::prelude::*;
-use crate::testing::local;
+use crate::ps::key_cache::MAX_SHARD_KEYS;
+use crate::testing::{local, try_local};
 
 /// Sparse rows `(features, target)`.
 type Rows = Vec<(Vec<(u32, f32)>, f32)>;
@@ -179,4 +180,22 @@ fn pulls_and_pushes_move_little_more_than_the_values_they_touch() {
         t.pulled_bytes + t.pushed_bytes < 20 * t.touched_bytes,
         "{t:?}"
     );
+}
+
+#[test]
+fn parameters_that_would_make_shards_too_large_to_number_their_rows_are_refused() {
+    // Three servers hold 3 * MAX_SHARD_KEYS keys; one key more needs a fourth.
+    let keys = 3 * MAX_SHARD_KEYS + 1;
+    let three = TrainOptions {
+        servers: Some(3),
+        ..options(Consistency::Bsp, 1)
+    };
+    let refused = try_local(2, |ctx| {
+        let data = ctx.parallelize(parts(), 4)?;
+        train(&data, LeastSquares, keys, 1, three, |_| {})
+    })
+    .err()
+    .expect("refused before any shard is made");
+    let message = refused.to_string();
+    assert!(message.contains("use --servers 4 or more"), "{message}");
 }

@@ -26,6 +26,7 @@ use weir_engine::{Error, Result};
 use crate::dataset::Dataset;
 use crate::ps::client::Traffic;
 use crate::ps::consistency::Consistency;
+use crate::ps::key_cache::MAX_SHARD_KEYS;
 use crate::ps::keys::KeyLayout;
 use crate::ps::learner::{Evaluation, Learner};
 use crate::ps::schedule::clocks_per_epoch;
@@ -145,6 +146,13 @@ pub fn train<L: Learner>(
         .unwrap_or(ctx.options().workers.max(1) as u32)
         .max(1);
     let layout = KeyLayout::new(keys, width, servers);
+    if keys.div_ceil(u64::from(servers)) > MAX_SHARD_KEYS {
+        return Err(Error::Config(format!(
+            "{keys} parameters over {servers} server(s) make shards of more than \
+             {MAX_SHARD_KEYS} keys; use --servers {} or more",
+            keys.div_ceil(MAX_SHARD_KEYS)
+        )));
+    }
     let checkpoint_every = options
         .checkpoint_every
         .unwrap_or(ctx.options().checkpoint_every);

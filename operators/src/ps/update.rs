@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use crate::ps::key_cache::Row;
+
 /// An update rule of the servers.
 pub trait UpdateRule: Send + Sync + 'static {
     /// Its name, for reports.
@@ -27,11 +29,12 @@ pub trait UpdateRule: Send + Sync + 'static {
         weights: &mut [f32],
         state: &mut [f32],
         width: usize,
-        rows: &[usize],
+        rows: &[Row],
         grads: &[f32],
     ) {
         let spv = self.state_per_value() * width;
         for (&row, grad) in rows.iter().zip(grads.chunks_exact(width.max(1))) {
+            let row = row as usize;
             self.apply(
                 &mut weights[row * width..(row + 1) * width],
                 &mut state[row * spv..(row + 1) * spv],
@@ -65,16 +68,17 @@ impl UpdateRule for Sgd {
         weights: &mut [f32],
         _state: &mut [f32],
         width: usize,
-        rows: &[usize],
+        rows: &[Row],
         grads: &[f32],
     ) {
         if width == 1 {
             for (&row, g) in rows.iter().zip(grads) {
-                weights[row] -= self.rate * g;
+                weights[row as usize] -= self.rate * g;
             }
             return;
         }
         for (&row, grad) in rows.iter().zip(grads.chunks_exact(width)) {
+            let row = row as usize;
             self.apply(&mut weights[row * width..(row + 1) * width], &mut [], grad);
         }
     }
@@ -211,13 +215,14 @@ mod tests {
             for width in [1usize, 3] {
                 let rule = rule_named(name, 0.1).unwrap();
                 let spv = rule.state_per_value() * width;
-                let rows = [4usize, 0, 2];
+                let rows: [Row; 3] = [4, 0, 2];
                 let grads: Vec<f32> = (0..rows.len() * width).map(|i| i as f32 - 2.5).collect();
                 let mut weights: Vec<f32> = (0..5 * width).map(|i| i as f32 * 0.25).collect();
                 let mut state = vec![0.5f32; 5 * spv];
                 let (mut w2, mut s2) = (weights.clone(), state.clone());
                 rule.apply_rows(&mut weights, &mut state, width, &rows, &grads);
                 for (i, &r) in rows.iter().enumerate() {
+                    let r = r as usize;
                     rule.apply(
                         &mut w2[r * width..(r + 1) * width],
                         &mut s2[r * spv..(r + 1) * spv],
