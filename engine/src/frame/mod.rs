@@ -228,16 +228,8 @@ impl Decoder for FrameCodec {
         if src.len() < HEADER_BYTES {
             return Ok(None);
         }
-        let kind = FrameKind::try_from(src[6])?;
-        // src[7] holds the flags; none are defined yet, so they are ignored.
-        let len = usize::try_from(read_u32(src, 8)).unwrap_or(usize::MAX);
-        if len > self.max_frame_bytes {
-            return Err(FrameError::TooLarge {
-                len,
-                max: self.max_frame_bytes,
-            });
-        }
-        let crc = read_u32(src, 12);
+        let FrameHead { kind, len, crc } =
+            parse_header(&src[..HEADER_BYTES], self.max_frame_bytes)?;
         let total = HEADER_BYTES + len;
         self.body.update(&src[..total.min(src.len())]);
         if src.len() < total {
@@ -256,6 +248,44 @@ impl Decoder for FrameCodec {
         let body = src.split_to(len).freeze();
         Ok(Some(Frame { kind, body }))
     }
+}
+
+/// What a frame's header says of the body behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHead {
+    pub kind: FrameKind,
+    pub len: usize,
+    pub crc: u32,
+}
+
+/// Reads a whole header (`HEADER_BYTES`): refuses a wrong magic, another wire version,
+/// an unknown kind and a body over `max_frame_bytes`.
+pub fn parse_header(head: &[u8], max_frame_bytes: usize) -> Result<FrameHead, FrameError> {
+    let found = read_u32(head, 0);
+    if found != MAGIC {
+        return Err(FrameError::BadMagic { found });
+    }
+    let theirs = u16::from_be_bytes([head[4], head[5]]);
+    if theirs != WIRE_VERSION {
+        return Err(FrameError::VersionMismatch {
+            ours: WIRE_VERSION,
+            theirs,
+        });
+    }
+    let kind = FrameKind::try_from(head[6])?;
+    // head[7] holds the flags; none are defined yet, so they are ignored.
+    let len = usize::try_from(read_u32(head, 8)).unwrap_or(usize::MAX);
+    if len > max_frame_bytes {
+        return Err(FrameError::TooLarge {
+            len,
+            max: max_frame_bytes,
+        });
+    }
+    Ok(FrameHead {
+        kind,
+        len,
+        crc: read_u32(head, 12),
+    })
 }
 
 /// Bodies from this size on are read to an 8-byte-aligned address.

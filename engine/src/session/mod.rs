@@ -116,7 +116,7 @@ impl Outbox<'_> {
         let answers = self.answers.ok_or_else(|| {
             TaskError::failed("this session's partitions get no answers (it has no services)")
         })?;
-        answers.recv_timeout(timeout).map_err(|e| match e {
+        spin_receive::recv_spinning(answers, timeout).map_err(|e| match e {
             RecvTimeoutError::Timeout => TaskError::failed(format!(
                 "no answer from the session's services within {}s",
                 timeout.as_secs()
@@ -571,5 +571,6 @@ pub mod checkpoint;
 #[cfg(test)]
 mod progress_tests;
 pub mod service;
+pub mod spin_receive;
 #[cfg(test)]
 mod tests;

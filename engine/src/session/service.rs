@@ -200,7 +200,9 @@ impl RunningService {
         let thread = std::thread::Builder::new()
             .name(format!("weir-service-{shard}"))
             .spawn(move || {
-                for Delivery { header, payload } in queue {
+                while let Some(Delivery { header, payload }) =
+                    super::spin_receive::recv_spinning_forever(&queue)
+                {
                     let mut replies = Replies {
                         pusher: &env.pusher,
                         channel,

@@ -7,8 +7,10 @@
 //! per block (`[map u32 LE][block]`), a `FetchError` for a map output the peer does not hold,
 //! and `FetchEnd`. Connections are kept in a small pool per peer and reused.
 //!
-//! The same server takes the batches peers push (`Message` frames, see `exchange`) and
-//! delivers them into the worker's mailbox.
+//! The same server takes the batches peers push (`Message` frames, see `exchange`): a
+//! connection's first batch is delivered into the worker's mailbox here, and the
+//! connection then goes to a thread of its own that delivers the rest
+//! (`exchange::receive`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use tokio::sync::mpsc::Sender;
 use super::{FetchItem, ShuffleStore};
 use crate::auth::{accept_worker, join_driver, Secret};
 use crate::error::TaskError;
+use crate::exchange::receive::spawn_receiver;
 use crate::exchange::{BatchHeader, Mailbox};
 use crate::frame::{framed, Frame, FrameKind, FramedStream};
 use crate::plan::ShuffleId;
@@ -67,20 +70,41 @@ pub async fn serve_blocks(
                 tracing::warn!("refused shuffle connection from {peer}: {e}");
                 return;
             }
-            if let Err(e) = serve_connection(&mut conn, &store, &mailbox).await {
-                tracing::warn!("data connection from {peer} closed: {e}");
+            let pushing = match serve_connection(&mut conn, &store, &mailbox).await {
+                Ok(pushing) => pushing,
+                Err(e) => {
+                    tracing::warn!("data connection from {peer} closed: {e}");
+                    return;
+                }
+            };
+            if pushing {
+                let parts = conn.into_parts();
+                let handed = parts.io.into_std().and_then(|stream| {
+                    spawn_receiver(
+                        stream,
+                        parts.read_buf.freeze(),
+                        parts.codec.max_frame_bytes(),
+                        mailbox,
+                        peer,
+                    )
+                });
+                if let Err(e) = handed {
+                    tracing::warn!("data connection from {peer} closed: {e}");
+                }
             }
         });
     }
 }
 
-/// Serves one peer's connection: answers its fetch requests and delivers the batches it
-/// pushes into `mailbox`.
+/// Serves one peer's connection: answers its fetch requests until it closes (`false`),
+/// or delivers the first batch it pushes into `mailbox` and returns `true`: the
+/// connection is a push link, read from then on by a thread of its own
+/// ([`spawn_receiver`]).
 async fn serve_connection(
     conn: &mut FramedStream,
     store: &ShuffleStore,
     mailbox: &Mailbox,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     while let Some(frame) = conn.next().await {
         let frame = frame.map_err(|e| e.to_string())?;
         match frame.kind {
@@ -91,11 +115,12 @@ async fn serve_connection(
             FrameKind::Message => {
                 let (header, payload) = BatchHeader::decode(frame.body)?;
                 mailbox.deliver(header, payload);
+                return Ok(true);
             }
             other => return Err(format!("unexpected {other:?} frame")),
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Sends the blocks one fetch request asks for, then `FetchEnd`.
