@@ -35,18 +35,8 @@ pub fn recv_spinning<T>(queue: &Receiver<T>, timeout: Duration) -> Result<T, Rec
 /// The next item of `queue`, spinning up to [`SPIN`] before sleeping until one comes;
 /// `None` once the queue has ended.
 pub fn recv_spinning_forever<T>(queue: &Receiver<T>) -> Option<T> {
-    let start = Instant::now();
-    loop {
-        match queue.try_recv() {
-            Ok(item) => return Some(item),
-            Err(TryRecvError::Disconnected) => return None,
-            Err(TryRecvError::Empty) => {}
-        }
-        if start.elapsed() >= SPIN {
-            return queue.recv().ok();
-        }
-        std::thread::yield_now();
-    }
+    // A timeout past any deadline makes the sleep a plain `recv`.
+    recv_spinning(queue, Duration::MAX).ok()
 }
 
 #[cfg(test)]
