@@ -194,8 +194,7 @@ fn parameters_that_would_make_shards_too_large_to_number_their_rows_are_refused(
         let data = ctx.parallelize(parts(), 4)?;
         train(&data, LeastSquares, keys, 1, three, |_| {})
     })
-    .err()
-    .expect("refused before any shard is made");
+    .expect_err("refused before any shard is made");
     let message = refused.to_string();
     assert!(message.contains("use --servers 4 or more"), "{message}");
 }
