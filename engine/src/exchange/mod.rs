@@ -9,9 +9,9 @@
 //! sender's own worker goes straight into its [`Mailbox`]. The sending thread writes the
 //! frame to the peer's connection itself (no hand-off to an I/O thread on the way out),
 //! so a sender that outruns the network waits on the socket (backpressure) instead of
-//! buffering without end. On the way in, a thread per connection reads the frames with
-//! blocking reads and delivers them into the mailbox (`receive`): the async runtime sees
-//! a connection only until its first batch. The driver never relays data; it only runs
+//! buffering without end. On the way in, a thread per connection reads the frames (a
+//! short spin, then a blocking read) and delivers them into the mailbox (`receive`): the
+//! async runtime sees a connection only until its first batch. The driver never relays data; it only runs
 //! the barriers.
 //!
 //! A tag (a superstep, a clock) ends for a sender when it calls [`Pusher::flush`]: a flush

@@ -3,16 +3,20 @@
 //! A peer's pushed batches arrive on a connection that carries nothing else once its
 //! first batch has come (the sending side, [`Pusher`](super::Pusher), writes them from
 //! its own threads). The data server hands such a connection to a thread that reads it
-//! with blocking reads and delivers each batch into the worker's mailbox, as the sending
-//! side writes it: a batch that lands wakes this one thread, which delivers it, rather
-//! than the async runtime's poller, which would pass it to a runtime thread first. At a
-//! parameter server's small minibatches that hop was a good part of every clock. It also
-//! keeps the checksum of large bodies off the runtime: each read of a body is hashed
-//! while its bytes are in the cache.
+//! and delivers each batch into the worker's mailbox, as the sending side writes it: a
+//! batch that lands goes to this one thread, which delivers it, rather than to the async
+//! runtime's poller, which would pass it to a runtime thread first. At a parameter
+//! server's small minibatches that hop was a good part of every clock. A read that finds
+//! nothing spins for up to [`SPIN`], yielding, before it blocks: the frames of a clock
+//! come microseconds apart, and a read that slept at once would pay a wake-up for each.
+//! The thread also keeps the checksum of large bodies off the runtime: each read of a
+//! body is hashed while its bytes are in the cache.
 
+use std::io::ErrorKind;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 
@@ -21,6 +25,9 @@ use crate::frame::{parse_header, Frame, FrameError, FrameHead, FrameKind, HEADER
 
 /// Bytes read from the socket at a time: many small frames to a read.
 const READ_BUFFER_BYTES: usize = 256 * 1024;
+
+/// How long a read spins, yielding, before it sleeps.
+const SPIN: Duration = Duration::from_micros(50);
 
 /// Reads the next frame from `source`, blocking; `None` when the source ends between
 /// frames. A body over `max_frame_bytes`, a bad header or checksum, and an end inside a
@@ -70,8 +77,8 @@ pub fn spawn_receiver(
     mailbox: Arc<Mailbox>,
     peer: SocketAddr,
 ) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    let source = already.reader().chain(stream);
+    stream.set_nonblocking(true)?;
+    let source = already.reader().chain(SpinningStream::new(stream));
     std::thread::Builder::new()
         .name("weir-receive".into())
         .spawn(move || {
@@ -81,6 +88,39 @@ pub fn spawn_receiver(
             }
         })?;
     Ok(())
+}
+
+/// A socket read that spins up to [`SPIN`], yielding, before it blocks (the socket stays
+/// non-blocking in between).
+struct SpinningStream {
+    stream: TcpStream,
+}
+
+impl SpinningStream {
+    fn new(stream: TcpStream) -> Self {
+        SpinningStream { stream }
+    }
+}
+
+impl Read for SpinningStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let start = Instant::now();
+        loop {
+            match self.stream.read(buf) {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                done => return done,
+            }
+            if start.elapsed() < SPIN {
+                std::thread::yield_now();
+                continue;
+            }
+            self.stream.set_nonblocking(false)?;
+            let read = self.stream.read(buf);
+            self.stream.set_nonblocking(true)?;
+            return read;
+        }
+    }
 }
 
 /// Delivers the batches of `source` into `mailbox` until it ends.
@@ -159,6 +199,25 @@ mod tests {
             read(&other_version, 100),
             Err(FrameError::VersionMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn a_spinning_read_gets_bytes_that_come_at_once_or_after_it_sleeps_and_then_the_end() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (reader, _) = listener.accept().unwrap();
+        reader.set_nonblocking(true).unwrap();
+        let mut reader = SpinningStream::new(reader);
+        let sender = std::thread::spawn(move || {
+            use std::io::Write;
+            writer.write_all(b"now").unwrap();
+            std::thread::sleep(SPIN * 20);
+            writer.write_all(b"later").unwrap();
+        });
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).unwrap();
+        sender.join().unwrap();
+        assert_eq!(got, b"nowlater");
     }
 
     #[test]
