@@ -31,7 +31,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
@@ -39,6 +38,9 @@ use rand::RngCore;
 use sha2::Sha256;
 
 use crate::frame::{Frame, FrameError, FrameKind, FramedStream};
+
+mod messages;
+use messages::{Msg, RefuseCode};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -478,194 +480,6 @@ fn from_frame_error(e: FrameError) -> AuthError {
             AuthError::Closed
         }
         _ => AuthError::Frame(e),
-    }
-}
-
-/// Why a side refused; lets the other side report a typed error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RefuseCode {
-    Other = 0,
-    WrongSecret = 1,
-    VersionMismatch = 2,
-}
-
-impl RefuseCode {
-    fn from_u8(b: u8) -> Self {
-        match b {
-            1 => RefuseCode::WrongSecret,
-            2 => RefuseCode::VersionMismatch,
-            // Unknown codes from a newer peer still carry a readable reason.
-            _ => RefuseCode::Other,
-        }
-    }
-}
-
-/// A handshake message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Msg {
-    Hello {
-        role: String,
-        binary_version: String,
-        nonce: [u8; NONCE_BYTES],
-    },
-    Challenge {
-        binary_version: String,
-        nonce: [u8; NONCE_BYTES],
-        proof: [u8; NONCE_BYTES],
-    },
-    Response {
-        proof: [u8; NONCE_BYTES],
-    },
-    Refuse {
-        code: RefuseCode,
-        reason: String,
-    },
-    Accepted {
-        worker_id: u32,
-    },
-}
-
-const TAG_HELLO: u8 = 1;
-const TAG_CHALLENGE: u8 = 2;
-const TAG_RESPONSE: u8 = 3;
-const TAG_REFUSE: u8 = 4;
-const TAG_ACCEPTED: u8 = 5;
-
-impl Msg {
-    fn name(&self) -> &'static str {
-        match self {
-            Msg::Hello { .. } => "Hello",
-            Msg::Challenge { .. } => "Challenge",
-            Msg::Response { .. } => "Response",
-            Msg::Refuse { .. } => "Refuse",
-            Msg::Accepted { .. } => "Accepted",
-        }
-    }
-
-    fn encode(&self) -> Bytes {
-        let mut b = BytesMut::with_capacity(128);
-        match self {
-            Msg::Hello {
-                role,
-                binary_version,
-                nonce,
-            } => {
-                b.put_u8(TAG_HELLO);
-                put_str(&mut b, role);
-                put_str(&mut b, binary_version);
-                b.put_slice(nonce);
-            }
-            Msg::Challenge {
-                binary_version,
-                nonce,
-                proof,
-            } => {
-                b.put_u8(TAG_CHALLENGE);
-                put_str(&mut b, binary_version);
-                b.put_slice(nonce);
-                b.put_slice(proof);
-            }
-            Msg::Response { proof } => {
-                b.put_u8(TAG_RESPONSE);
-                b.put_slice(proof);
-            }
-            Msg::Refuse { code, reason } => {
-                b.put_u8(TAG_REFUSE);
-                b.put_u8(*code as u8);
-                put_str(&mut b, reason);
-            }
-            Msg::Accepted { worker_id } => {
-                b.put_u8(TAG_ACCEPTED);
-                b.put_u32(*worker_id);
-            }
-        }
-        b.freeze()
-    }
-
-    fn decode(body: &[u8]) -> Result<Msg, AuthError> {
-        let mut r = Reader { buf: body };
-        let msg = match r.u8()? {
-            TAG_HELLO => Msg::Hello {
-                role: r.string()?,
-                binary_version: r.string()?,
-                nonce: r.array()?,
-            },
-            TAG_CHALLENGE => Msg::Challenge {
-                binary_version: r.string()?,
-                nonce: r.array()?,
-                proof: r.array()?,
-            },
-            TAG_RESPONSE => Msg::Response { proof: r.array()? },
-            TAG_REFUSE => Msg::Refuse {
-                code: RefuseCode::from_u8(r.u8()?),
-                reason: r.string()?,
-            },
-            TAG_ACCEPTED => Msg::Accepted {
-                worker_id: r.u32()?,
-            },
-            other => return Err(AuthError::Malformed(format!("unknown message tag {other}"))),
-        };
-        if !r.buf.is_empty() {
-            return Err(AuthError::Malformed(format!(
-                "{} trailing bytes after {}",
-                r.buf.len(),
-                msg.name()
-            )));
-        }
-        Ok(msg)
-    }
-}
-
-fn put_str(b: &mut BytesMut, s: &str) {
-    let mut end = s.len().min(MAX_STRING_BYTES);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    let s = &s[..end];
-    // `end` is at most MAX_STRING_BYTES, well within u16.
-    b.put_u16(u16::try_from(s.len()).unwrap_or(0));
-    b.put_slice(s.as_bytes());
-}
-
-/// Cursor over a message body; every read checks the remaining length.
-struct Reader<'a> {
-    buf: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], AuthError> {
-        if self.buf.len() < n {
-            return Err(AuthError::Malformed(format!(
-                "message truncated: needed {n} more bytes, had {}",
-                self.buf.len()
-            )));
-        }
-        let (head, rest) = self.buf.split_at(n);
-        self.buf = rest;
-        Ok(head)
-    }
-
-    fn u8(&mut self) -> Result<u8, AuthError> {
-        Ok(self.take(1)?[0])
-    }
-
-    fn u32(&mut self) -> Result<u32, AuthError> {
-        let b = self.take(4)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    fn array(&mut self) -> Result<[u8; NONCE_BYTES], AuthError> {
-        let mut out = [0u8; NONCE_BYTES];
-        out.copy_from_slice(self.take(NONCE_BYTES)?);
-        Ok(out)
-    }
-
-    fn string(&mut self) -> Result<String, AuthError> {
-        let len = self.take(2)?;
-        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
-        let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec())
-            .map_err(|_| AuthError::Malformed("string field is not UTF-8".to_string()))
     }
 }
 
