@@ -132,6 +132,9 @@ run logreg-batch256 bench compare logreg "${LOGREG_ARGS[@]}" --batch 256 --worke
     --repeat "$REPEAT"
 run consistency bench consistency logreg --input "$SEPARABLE" --epochs 4 --batch 31250 \
     --learning-rate 0.5 --models bsp,ssp:4,asp --straggler 1:3 --repeat "$REPEAT"
+run consistency-bound bench consistency logreg --input "$SEPARABLE" --epochs 4 \
+    --batch 31250 --learning-rate 0.5 --models bsp,ssp:2,ssp:4,ssp:8,ssp:16,ssp:32,asp \
+    --straggler 1:3 --repeat "$REPEAT"
 run consistency-rotating bench consistency logreg --input "$SEPARABLE" --epochs 4 \
     --batch 31250 --learning-rate 0.5 --models bsp,ssp:4,asp --straggler rotate:3:4 \
     --repeat "$REPEAT"
