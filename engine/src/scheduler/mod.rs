@@ -33,6 +33,7 @@ mod placement;
 mod progress;
 mod release;
 mod service_recovery;
+mod session_replies;
 mod sessions;
 mod stages;
 

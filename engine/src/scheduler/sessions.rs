@@ -10,26 +10,20 @@
 //! [`SessionOutcome::Lost`]: the survivors drop their partitions, and the outcome names
 //! the last complete checkpoint if every partition still has a live snapshot holder. The
 //! job (every process alike) then rebuilds the lost input from lineage and opens the
-//! session again from that checkpoint, or from the start.
-//!
-//! Replies are checked like task reports: a reply from a worker outside the session, of
-//! another step, or naming a partition the worker does not hold evicts that worker.
+//! session again from that checkpoint, or from the start. Their replies are gathered and
+//! checked in `session_replies`.
 
 use serde::{Deserialize, Serialize};
 
 pub use super::service_recovery::ServiceSnapshots;
+use super::session_replies::Replies;
 use super::*;
-use crate::error::TaskError;
 use crate::protocol::{SessionCommand, SessionRestore};
 use crate::session::checkpoint::{checkpoint_channel, replica_of};
 
 /// Decides after step `step`, from every partition's report (by partition): the next
 /// step's control bytes, or `None` to end the session.
 pub type Master<'a> = dyn FnMut(u64, &[Vec<u8>]) -> Result<Option<Vec<u8>>> + 'a;
-
-/// How long a failed step waits for news of a lost worker before the failure is taken as
-/// the session's own.
-const LOSS_GRACE: Duration = Duration::from_secs(10);
 
 /// How one attempt of a session runs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -75,12 +69,6 @@ pub enum SessionOutcome {
         /// services that keeps them.
         services: Option<ServiceSnapshots>,
     },
-}
-
-/// What waiting for replies came to.
-enum Replies {
-    All(Vec<(WorkerId, SessionReply)>),
-    Lost(Vec<WorkerId>),
 }
 
 /// An attempt whose partitions are open.
@@ -507,108 +495,5 @@ impl Scheduler {
         for &w in workers {
             self.cluster.session(w, session, command.clone());
         }
-    }
-
-    /// Waits for one reply that `fits` from each of `workers`, handling other events as
-    /// they come; stops early when one of them is lost. A failure reported by a worker
-    /// is held back briefly: a peer's loss makes the others fail too, and the loss is
-    /// what the attempt ends with.
-    fn session_replies(
-        &mut self,
-        session: SessionId,
-        workers: &[WorkerId],
-        fits: impl Fn(&SessionReply) -> bool,
-    ) -> Result<Replies> {
-        let mut got: BTreeMap<WorkerId, SessionReply> = BTreeMap::new();
-        let mut failure: Option<(Instant, TaskError)> = None;
-        let mut failed: BTreeSet<WorkerId> = BTreeSet::new();
-        while got.len() + failed.len() < workers.len() {
-            let lost: Vec<WorkerId> = workers
-                .iter()
-                .copied()
-                .filter(|w| !self.is_alive(*w))
-                .collect();
-            if !lost.is_empty() {
-                return Ok(Replies::Lost(lost));
-            }
-            if let Some((since, e)) = &failure {
-                if since.elapsed() > LOSS_GRACE {
-                    return Err(e.clone().into());
-                }
-            }
-            let event = match self.events.recv_timeout(IDLE_LOOK) {
-                Ok(ev) => ev,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(Error::NoWorkers("the cluster backend stopped".into()))
-                }
-            };
-            match event {
-                SchedulerEvent::Session {
-                    worker,
-                    session: s,
-                    reply,
-                } if s == session && workers.contains(&worker) => match reply {
-                    SessionReply::Progress { events } => {
-                        self.session_progress(worker, session, &events)?;
-                    }
-                    SessionReply::Failed(e) => {
-                        failed.insert(worker);
-                        failure.get_or_insert((Instant::now(), e));
-                    }
-                    r if fits(&r) && !got.contains_key(&worker) => {
-                        got.insert(worker, r);
-                    }
-                    _ => {
-                        let reason = format!("answered session {session} out of turn");
-                        self.evict_worker(worker, reason)?;
-                    }
-                },
-                other => self.handle(other, None)?,
-            }
-        }
-        if let Some((_, e)) = failure {
-            return Err(e.into());
-        }
-        Ok(Replies::All(got.into_iter().collect()))
-    }
-
-    /// Each partition's bytes from the workers' replies; a worker naming a partition it
-    /// does not hold is evicted.
-    fn by_partition(
-        &mut self,
-        session: SessionId,
-        placement: &[WorkerId],
-        replies: Vec<(WorkerId, SessionReply)>,
-    ) -> Result<Vec<Vec<u8>>> {
-        let mut out: Vec<Option<Vec<u8>>> = vec![None; placement.len()];
-        for (worker, reply) in replies {
-            let items = match reply {
-                SessionReply::StepDone { reports, .. } => reports,
-                SessionReply::Closed { results, .. } => results,
-                _ => Vec::new(),
-            };
-            for (p, bytes) in items {
-                let p = p as usize;
-                if placement.get(p) != Some(&worker) || out[p].is_some() {
-                    let reason = format!(
-                        "reported partition {p} of session {session}, which it does not hold"
-                    );
-                    self.evict_worker(worker, reason)?;
-                    return Err(Error::job(format!(
-                        "session {session} lost worker {worker}"
-                    )));
-                }
-                out[p] = Some(bytes);
-            }
-        }
-        out.into_iter()
-            .enumerate()
-            .map(|(p, b)| {
-                b.ok_or_else(|| {
-                    Error::job(format!("no report for partition {p} of session {session}"))
-                })
-            })
-            .collect()
     }
 }
