@@ -15,6 +15,7 @@ mod it {
     mod formats;
     mod frames;
     mod graphalytics;
+    mod history;
     mod metrics;
     mod ml;
     mod multihost;
