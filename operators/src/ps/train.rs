@@ -20,8 +20,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use weir_engine::observe::Event;
-use weir_engine::scheduler::{SessionOutcome, SessionRun};
-use weir_engine::{Error, Result};
+use weir_engine::scheduler::{ServiceSnapshots, SessionOutcome, SessionRun};
+use weir_engine::task::WorkerId;
+use weir_engine::{Error, JobContext, Result};
 
 use crate::dataset::Dataset;
 use crate::ps::client::Traffic;
@@ -145,14 +146,7 @@ pub fn train<L: Learner>(
         .servers
         .unwrap_or(ctx.options().workers.max(1) as u32)
         .max(1);
-    let layout = KeyLayout::new(keys, width, servers);
-    if keys.div_ceil(u64::from(servers)) > MAX_SHARD_KEYS {
-        return Err(Error::Config(format!(
-            "{keys} parameters over {servers} server(s) make shards of more than \
-             {MAX_SHARD_KEYS} keys; use --servers {} or more",
-            keys.div_ceil(MAX_SHARD_KEYS)
-        )));
-    }
+    let layout = shard_layout(keys, width, servers)?;
     let checkpoint_every = options
         .checkpoint_every
         .unwrap_or(ctx.options().checkpoint_every);
@@ -180,27 +174,27 @@ pub fn train<L: Learner>(
         started_unix: unix_seconds(),
         on_epoch: &mut on_epoch,
     };
+    let task = Arc::new(PsTask {
+        learner,
+        data: cached.id(),
+        shards: ShardSpec {
+            layout,
+            trainers: cached.num_partitions(),
+            rule: options.rule.clone(),
+            consistency: options.consistency,
+            checkpoint_every,
+            average_from: options.average_from.map(|epoch| epoch * clocks),
+        },
+        seed: options.seed,
+        straggler: options.straggler,
+    });
     let mut run = SessionRun::default();
     let mut first = barrier.control(0, 0);
     let results = loop {
-        let task = Arc::new(PsTask {
-            learner: learner.clone(),
-            data: cached.id(),
-            shards: ShardSpec {
-                layout,
-                trainers: cached.num_partitions(),
-                rule: options.rule.clone(),
-                consistency: options.consistency,
-                checkpoint_every,
-                average_from: options.average_from.map(|epoch| epoch * clocks),
-            },
-            seed: options.seed,
-            straggler: options.straggler,
-        });
         let first_bytes = encode(&first)?;
         let master = |step: u64, reports: &[Vec<u8>]| barrier.after(step, reports);
         let outcome =
-            ctx.run_session_attempt("parameter-server", task, first_bytes, &run, master)?;
+            ctx.run_session_attempt("parameter-server", task.clone(), first_bytes, &run, master)?;
         let SessionOutcome::Lost {
             step,
             workers,
@@ -215,21 +209,7 @@ pub fn train<L: Learner>(
         };
         let clock = services.as_ref().map_or(0, |s| s.tag);
         let resumed = clock / clocks / span;
-        if ctx.is_driver() {
-            let from = match &services {
-                Some(_) => format!("the shards' snapshots of clock {clock}"),
-                None => "the start (no complete snapshot survived)".to_string(),
-            };
-            eprintln!(
-                "parameter server: lost worker(s) {workers:?} in step {step}; going on from {from}"
-            );
-        }
-        if let Some(s) = &services {
-            ctx.record(|| Event::ServerRestore {
-                shards: (0..s.holders.len() as u32).collect(),
-                clock,
-            });
-        }
+        report_recovery(&ctx, step, &workers, services.as_ref());
         barrier.stats.recoveries += 1;
         barrier.resume(resumed, clock);
         first = barrier.control(resumed, clock);
@@ -241,11 +221,63 @@ pub fn train<L: Learner>(
     let mut stats = barrier.stats;
     stats.run_seconds = run_seconds;
     let stats = ctx.driver_value(move || Ok(stats))?;
-    let mut weights = Vec::with_capacity(keys as usize * width);
-    for (shard, bytes) in results.services.iter().enumerate() {
-        let expected = (layout.range(shard as u32).end - layout.range(shard as u32).start) as usize
-            * width
-            * 4;
+    let weights = weights_from_shards(&layout, &results.services)?;
+    if owned {
+        cached.unpersist();
+    }
+    Ok(Trained {
+        layout,
+        weights,
+        stats,
+    })
+}
+
+/// The layout of `keys` keys of `width` values over `servers` shards; refused when a
+/// shard would hold more keys than its rows can number.
+fn shard_layout(keys: u64, width: usize, servers: u32) -> Result<KeyLayout> {
+    if keys.div_ceil(u64::from(servers)) > MAX_SHARD_KEYS {
+        return Err(Error::Config(format!(
+            "{keys} parameters over {servers} server(s) make shards of more than \
+             {MAX_SHARD_KEYS} keys; use --servers {} or more",
+            keys.div_ceil(MAX_SHARD_KEYS)
+        )));
+    }
+    Ok(KeyLayout::new(keys, width, servers))
+}
+
+/// Says, on the driver, that workers were lost and where training goes on from, and
+/// records the shards' restore in the event log.
+fn report_recovery(
+    ctx: &JobContext,
+    step: u64,
+    workers: &[WorkerId],
+    services: Option<&ServiceSnapshots>,
+) {
+    let clock = services.map_or(0, |s| s.tag);
+    if ctx.is_driver() {
+        let from = match services {
+            Some(_) => format!("the shards' snapshots of clock {clock}"),
+            None => "the start (no complete snapshot survived)".to_string(),
+        };
+        eprintln!(
+            "parameter server: lost worker(s) {workers:?} in step {step}; going on from {from}"
+        );
+    }
+    if let Some(s) = services {
+        ctx.record(|| Event::ServerRestore {
+            shards: (0..s.holders.len() as u32).collect(),
+            clock,
+        });
+    }
+}
+
+/// The model from the shards' closing values, shard after shard; a shard that returned
+/// other than its keys' values fails the run.
+fn weights_from_shards(layout: &KeyLayout, services: &[Vec<u8>]) -> Result<Vec<f32>> {
+    let mut weights = Vec::with_capacity(layout.keys as usize * layout.width);
+    for (shard, bytes) in services.iter().enumerate() {
+        let range = layout.range(shard as u32);
+        let expected = (range.end - range.start) as usize * layout.width * 4;
         if bytes.len() != expected {
             return Err(Error::job(format!(
                 "parameter shard {shard} returned {} bytes, not {expected}",
@@ -258,14 +290,7 @@ pub fn train<L: Learner>(
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
         );
     }
-    if owned {
-        cached.unpersist();
-    }
-    Ok(Trained {
-        layout,
-        weights,
-        stats,
-    })
+    Ok(weights)
 }
 
 fn encode(control: &Control) -> Result<Vec<u8>> {
