@@ -20,11 +20,12 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use weir_engine::observe::Event;
-use weir_engine::scheduler::{ServiceSnapshots, SessionOutcome, SessionRun};
+use weir_engine::plan::SessionTask;
+use weir_engine::scheduler::{ServiceSnapshots, SessionOutcome, SessionResults, SessionRun};
 use weir_engine::task::WorkerId;
 use weir_engine::{Error, JobContext, Result};
 
-use crate::dataset::Dataset;
+use crate::dataset::{Data, Dataset};
 use crate::ps::client::Traffic;
 use crate::ps::consistency::Consistency;
 use crate::ps::key_cache::MAX_SHARD_KEYS;
@@ -134,14 +135,7 @@ pub fn train<L: Learner>(
     // the job's to unpersist.
     let owned = !data.is_persisted();
     let cached = if owned { data.persist() } else { data.clone() };
-    let counter = learner.clone();
-    let sizes = cached
-        .map_partitions(move |_, parts| {
-            std::iter::once(parts.map(|part| counter.examples(&part)).sum::<usize>())
-        })
-        .collect()?;
-    let largest = sizes.iter().copied().max().unwrap_or(0);
-    let clocks = clocks_per_epoch(largest, options.batch);
+    let clocks = clocks_per_epoch(largest_partition(&cached, &learner)?, options.batch);
     let servers = options
         .servers
         .unwrap_or(ctx.options().workers.max(1) as u32)
@@ -188,35 +182,7 @@ pub fn train<L: Learner>(
         seed: options.seed,
         straggler: options.straggler,
     });
-    let mut run = SessionRun::default();
-    let mut first = barrier.control(0, 0);
-    let results = loop {
-        let first_bytes = encode(&first)?;
-        let master = |step: u64, reports: &[Vec<u8>]| barrier.after(step, reports);
-        let outcome =
-            ctx.run_session_attempt("parameter-server", task.clone(), first_bytes, &run, master)?;
-        let SessionOutcome::Lost {
-            step,
-            workers,
-            services,
-            ..
-        } = outcome
-        else {
-            let SessionOutcome::Closed(results) = outcome else {
-                unreachable!("an outcome is closed or lost")
-            };
-            break results;
-        };
-        let clock = services.as_ref().map_or(0, |s| s.tag);
-        let resumed = clock / clocks / span;
-        report_recovery(&ctx, step, &workers, services.as_ref());
-        barrier.stats.recoveries += 1;
-        barrier.resume(resumed, clock);
-        first = barrier.control(resumed, clock);
-        run.resume_services = services.map(|s| (resumed, s));
-        // The lost data partitions are read again from lineage on the survivors.
-        cached.count()?;
-    };
+    let results = run_to_close(&ctx, task, &cached, &mut barrier)?;
     let run_seconds = barrier.started.elapsed().as_secs_f64();
     let mut stats = barrier.stats;
     stats.run_seconds = run_seconds;
@@ -230,6 +196,53 @@ pub fn train<L: Learner>(
         weights,
         stats,
     })
+}
+
+/// The examples in the largest of `data`'s partitions, which sets the clocks of an epoch.
+fn largest_partition<L: Learner>(data: &Dataset<L::Part>, learner: &Arc<L>) -> Result<usize> {
+    let counter = learner.clone();
+    let sizes = data
+        .map_partitions(move |_, parts| {
+            std::iter::once(parts.map(|part| counter.examples(&part)).sum::<usize>())
+        })
+        .collect()?;
+    Ok(sizes.into_iter().max().unwrap_or(0))
+}
+
+/// Runs the training session until it closes. When workers are lost it starts the
+/// session again from the shards' newest surviving snapshots, after reading the lost
+/// data partitions again from lineage on the survivors.
+fn run_to_close<T: Data, F: FnMut(&EpochStats)>(
+    ctx: &JobContext,
+    task: Arc<dyn SessionTask>,
+    cached: &Dataset<T>,
+    barrier: &mut Barrier<'_, F>,
+) -> Result<SessionResults> {
+    let mut run = SessionRun::default();
+    let mut first = barrier.control(0, 0);
+    loop {
+        let first_bytes = encode(&first)?;
+        let master = |step: u64, reports: &[Vec<u8>]| barrier.after(step, reports);
+        let outcome =
+            ctx.run_session_attempt("parameter-server", task.clone(), first_bytes, &run, master)?;
+        let (step, workers, services) = match outcome {
+            SessionOutcome::Closed(results) => return Ok(results),
+            SessionOutcome::Lost {
+                step,
+                workers,
+                services,
+                ..
+            } => (step, workers, services),
+        };
+        let clock = services.as_ref().map_or(0, |s| s.tag);
+        let resumed = clock / barrier.clocks / barrier.span;
+        report_recovery(ctx, step, &workers, services.as_ref());
+        barrier.stats.recoveries += 1;
+        barrier.resume(resumed, clock);
+        first = barrier.control(resumed, clock);
+        run.resume_services = services.map(|s| (resumed, s));
+        cached.count()?;
+    }
 }
 
 /// The layout of `keys` keys of `width` values over `servers` shards; refused when a
