@@ -83,18 +83,7 @@ fn history_shows_the_killed_worker_and_the_tasks_run_again() {
 fn the_history_server_lists_and_serves_the_runs_of_a_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("logs");
-    let mut cmd = weir(&[
-        "run",
-        "wordcount",
-        "--input",
-        &path_str(&samples().join("text")),
-        "--workers",
-        "0",
-        "--threads",
-        "2",
-        "--quiet",
-        "--no-ui",
-    ]);
+    let mut cmd = weir(&wordcount_on_samples(&["--threads", "2"]));
     cmd.env("WEIR_EVENT_LOG_DIR", &dir);
     run(cmd, TIMEOUT).assert_ok();
     let logs: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
@@ -133,19 +122,7 @@ fn the_history_server_lists_and_serves_the_runs_of_a_directory() {
 fn bad_event_logs_fail_cleanly_or_render_what_they_can() {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("good.jsonl");
-    run_weir(&[
-        "run",
-        "wordcount",
-        "--input",
-        &path_str(&samples().join("text")),
-        "--workers",
-        "0",
-        "--quiet",
-        "--no-ui",
-        "--event-log",
-        &path_str(&log),
-    ])
-    .assert_ok();
+    run_weir(&wordcount_on_samples(&["--event-log", &path_str(&log)])).assert_ok();
     let text = std::fs::read_to_string(&log).unwrap();
     let lines = text.lines().count();
     // Cut in the middle of the last line: a driver killed mid-write.
@@ -221,4 +198,24 @@ fn a_run_whose_driver_was_killed_renders_from_what_was_written() {
         "incomplete"
     );
     browser.screenshot(&screenshot_dir().join("history-driver-killed.png"));
+}
+
+/// `weir run wordcount` on the bundled text in one process, quiet and without the UI,
+/// with `extra` flags.
+fn wordcount_on_samples(extra: &[&str]) -> Vec<String> {
+    let input = path_str(&samples().join("text"));
+    [
+        "run",
+        "wordcount",
+        "--input",
+        &input,
+        "--workers",
+        "0",
+        "--quiet",
+        "--no-ui",
+    ]
+    .iter()
+    .chain(extra)
+    .map(|arg| arg.to_string())
+    .collect()
 }
