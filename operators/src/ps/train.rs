@@ -236,7 +236,7 @@ fn run_to_close<T: Data, F: FnMut(&EpochStats)>(
         };
         let clock = services.as_ref().map_or(0, |s| s.tag);
         let resumed = clock / barrier.clocks / barrier.span;
-        report_recovery(ctx, step, &workers, services.as_ref());
+        report_recovery(ctx, step, &workers, services.as_ref(), clock);
         barrier.stats.recoveries += 1;
         barrier.resume(resumed, clock);
         first = barrier.control(resumed, clock);
@@ -258,15 +258,16 @@ fn shard_layout(keys: u64, width: usize, servers: u32) -> Result<KeyLayout> {
     Ok(KeyLayout::new(keys, width, servers))
 }
 
-/// Says, on the driver, that workers were lost and where training goes on from, and
-/// records the shards' restore in the event log.
+/// Says, on the driver, that workers were lost and where training goes on from (the
+/// shards' snapshots of `clock`, or the start), and records the shards' restore in the
+/// event log.
 fn report_recovery(
     ctx: &JobContext,
     step: u64,
     workers: &[WorkerId],
     services: Option<&ServiceSnapshots>,
+    clock: u64,
 ) {
-    let clock = services.map_or(0, |s| s.tag);
     if ctx.is_driver() {
         let from = match services {
             Some(_) => format!("the shards' snapshots of clock {clock}"),
